@@ -1,0 +1,117 @@
+"""One ExaBGP speaker in a namespace (ToR, cloud router, observer), driven through the bridge.
+
+ExaBGP 5 negotiates and decodes EVPN but cannot announce it (LAB-NOTES "ExaBGP 5"); it is used
+here to announce IPv4/IPv6 and to observe. The configuration is the harness's own, not the
+SUT's: these peers stand for the world around the system under test.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from harness.errors import DaemonError
+from harness.model.base import Family
+from harness.model.plan import PeerSession
+from harness.observe.exabgp import ExabgpRib
+from harness.observe.wait import wait_until
+from harness.runtime.processes import ManagedProcess
+
+START_TIMEOUT = 15.0
+_FAMILY_LINES = {
+    Family.IPV4_UNICAST: "ipv4 unicast;",
+    Family.IPV6_UNICAST: "ipv6 unicast;",
+    Family.L2VPN_EVPN: "l2vpn evpn;",
+}
+
+
+def render_config(state_dir: Path, sessions: list[PeerSession]) -> str:
+    lines = [
+        "process bridge {",
+        f"    run {sys.executable} -m harness.daemons.exabgp_bridge {state_dir};",
+        "    encoder json;",
+        "}",
+    ]
+    for s in sessions:
+        families = " ".join(_FAMILY_LINES[f] for f in s.families)
+        lines += [
+            f"neighbor {s.peer_address} {{",
+            f'    description "{s.peer_name}";',
+            f"    router-id {s.router_id};",
+            f"    local-address {s.local_address};",
+            f"    local-as {s.local_asn};",
+            f"    peer-as {s.peer_asn};",
+            f"    hold-time {s.hold_time};",
+            f"    family {{ {families} }}",
+            "    api { processes [ bridge ]; receive { parsed; update; } neighbor-changes; }",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ExabgpPeer:
+    node: str
+    namespace: str
+    directory: Path
+    sessions: list[PeerSession]
+    env: dict[str, str]
+    process: ManagedProcess | None = None
+    rib: ExabgpRib = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rib = ExabgpRib(self.node, self.directory / "received.jsonl")
+
+    def start(self) -> Self:
+        config = self.directory / "exabgp.conf"
+        config.write_text(render_config(self.directory, self.sessions))
+        env = dict(self.env)
+        env.update(
+            exabgp_daemon_user="root",  # stays root: no privilege drop inside the lab
+            exabgp_api_cli="false",  # no named pipes in /run: the bridge is the only API
+            exabgp_api_respawn="false",  # a dead bridge is a failure, not something to hide
+            exabgp_log_destination="stdout",
+        )
+        self.process = ManagedProcess(
+            node=self.node,
+            name="exabgp",
+            argv=[sys.executable, "-m", "exabgp", str(config)],
+            namespace=self.namespace,
+            env=env,
+            log=self.directory / "exabgp.log",
+        ).start()
+        wait_until(
+            lambda: (self.directory / "api.sock").exists(),
+            timeout=START_TIMEOUT,
+            what=f"{self.node} ExaBGP process bridge to listen",
+            fail_fast=self.check_alive,
+        )
+        return self
+
+    def check_alive(self) -> None:
+        if self.process is not None:
+            self.process.check_alive()
+
+    def send(self, command: str, timeout: float = 10.0) -> None:
+        """Send one API command (`neighbor X announce route ...`); ExaBGP must answer `done`."""
+        self.check_alive()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(self.directory / "api.sock"))
+            sock.sendall(command.encode() + b"\n")
+            reply = sock.makefile("rb").readline().decode().strip()
+        if reply != "done":
+            raise DaemonError(self.node, f"ExaBGP answered {reply or 'nothing'!r} to {command!r}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def log_text(self) -> str:
+        try:
+            return (self.directory / "exabgp.log").read_text(errors="replace")
+        except OSError:
+            return "(missing)"

@@ -1,0 +1,124 @@
+"""One FRR instance in a namespace: bgpd, plus zebra for routers.
+
+Every path is explicit and per instance (LAB-NOTES "Several FRR instances on one host"): config,
+pid file, zserv socket, vty socket directory, log. Route reflectors run bgpd alone (`-Z`): they
+are pure control plane. Daemons run in the foreground as children of the harness.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from harness.daemons.vty import VtyClient
+from harness.errors import DaemonError
+from harness.observe.wait import wait_until
+from harness.runtime.processes import ManagedProcess
+
+FRR_DIR = Path("/usr/lib/frr")
+FRR_USER = "frr"
+START_TIMEOUT = 15.0
+
+
+def require_frr() -> None:
+    for daemon in ("bgpd", "zebra"):
+        if not (FRR_DIR / daemon).is_file():
+            raise DaemonError("host", f"FRR is not installed: {FRR_DIR / daemon} is missing",
+                              "install it with: apt-get install -y frr")
+
+
+@dataclass
+class FrrInstance:
+    node: str
+    namespace: str
+    directory: Path
+    bgpd_config: str
+    env: dict[str, str]
+    with_zebra: bool
+    processes: list[ManagedProcess] = field(default_factory=list)
+    vty: VtyClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vty = VtyClient(self.node, self.directory / "bgpd.vty")
+
+    def _argv(self, daemon: str) -> list[str]:
+        d = self.directory
+        argv = [
+            str(FRR_DIR / daemon),
+            "-f", str(d / f"{daemon}.conf"),
+            "-i", str(d / f"{daemon}.pid"),
+            "-z", str(d / "zserv.api"),
+            "--vty_socket", str(d),
+            "-P", "0",
+            "--log", f"file:{d / f'{daemon}.log'}",
+        ]
+        if daemon == "bgpd" and not self.with_zebra:
+            argv.append("-Z")
+        return argv
+
+    def _spawn(self, daemon: str) -> ManagedProcess:
+        proc = ManagedProcess(
+            node=self.node,
+            name=daemon,
+            argv=self._argv(daemon),
+            namespace=self.namespace,
+            env=self.env,
+            log=self.directory / f"{daemon}.stdout",
+        )
+        self.processes.append(proc)  # registered before start: teardown stops it either way
+        return proc.start()
+
+    def _await(self, proc: ManagedProcess, socket_name: str) -> None:
+        wait_until(
+            lambda: (self.directory / socket_name).exists(),
+            timeout=START_TIMEOUT,
+            what=f"{self.node} {proc.name} to create {socket_name}",
+            fail_fast=proc.check_alive,
+        )
+
+    def start(self) -> Self:
+        d = self.directory
+        (d / "bgpd.conf").write_text(self.bgpd_config)
+        (d / "zebra.conf").write_text(f"hostname {self.node}\n")
+        for path in (d / "bgpd.conf", d / "zebra.conf"):
+            shutil.chown(path, FRR_USER, FRR_USER)
+        if self.with_zebra:
+            self._await(self._spawn("zebra"), "zserv.api")
+        bgpd = self._spawn("bgpd")
+        self._await(bgpd, "bgpd.vty")
+        wait_until(
+            lambda: self.vty.run("show bgp summary json"),
+            lambda _: True,
+            timeout=START_TIMEOUT,
+            what=f"{self.node} bgpd to answer on its vty",
+            retry_on=(OSError,),
+            fail_fast=bgpd.check_alive,
+        )
+        return self
+
+    def check_alive(self) -> None:
+        for proc in self.processes:
+            proc.check_alive()
+
+    def query(self, command: str) -> Any:
+        """A `show ... json` command's parsed output."""
+        return self.vty.json(command)
+
+    def stop(self) -> None:
+        self.vty.close()
+        for proc in reversed(self.processes):  # bgpd before zebra
+            proc.stop()
+
+    def log_text(self) -> str:
+        return "\n".join(
+            f"== {p.name}.log ==\n" + _read(self.directory / f"{p.name}.log") for p in self.processes
+        )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return "(missing)"

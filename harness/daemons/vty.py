@@ -1,0 +1,80 @@
+"""A client for an FRR daemon's vty socket, speaking vtysh's own protocol.
+
+vtysh talks to each daemon over `<daemon>.vty` (FRR lib/vty.c, VTY_SHELL_SERV): the command is
+sent NUL-terminated; the reply is the output followed by three NULs and a status byte (0 =
+success). A persistent connection answers in ~0.1 ms, against ~30 ms per vtysh process
+(LAB-NOTES), which is what lets observers poll every client well inside 50 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from harness.errors import CommandError
+
+_END = b"\0\0\0"
+
+
+class VtyClient:
+    def __init__(self, node: str, path: Path, timeout: float = 15.0) -> None:
+        self.node = node
+        self.path = path
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self.path))
+        self._sock = sock
+        self._exchange("enable")  # vtysh connections start in VIEW node
+        return sock
+
+    def _exchange(self, command: str) -> str:
+        assert self._sock is not None
+        self._sock.sendall(command.encode() + b"\0")
+        buf = bytearray()
+        while True:
+            chunk = self._sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError(f"{self.path} closed the connection")
+            buf += chunk
+            if len(buf) >= 4 and buf[-4:-1] == _END:
+                status = buf[-1]
+                text = buf[:-4].decode(errors="replace")
+                if status != 0:
+                    raise CommandError(self.node, ["vty", command], status, text)
+                return text
+
+    def run(self, command: str) -> str:
+        """Run one command; raise `CommandError` with FRR's own message when it fails."""
+        with self._lock:
+            if self._sock is None:
+                self._connect()
+            try:
+                return self._exchange(command)
+            except (OSError, ConnectionError):
+                self.close()
+                raise
+
+    def json(self, command: str) -> Any:
+        text = self.run(command)
+        try:
+            return json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise CommandError(self.node, ["vty", command], 0, f"not JSON ({exc}): {text}") from exc
+
+    def configure(self, *lines: str) -> None:
+        """Apply configuration lines (never `write memory`: that would write /etc/frr)."""
+        for line in ("configure terminal", *lines, "end"):
+            self.run(line)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

@@ -1,0 +1,1 @@
+"""The validated, frozen description of a run: topology, SUT profile, and the plan joining them."""

@@ -1,0 +1,77 @@
+"""Load YAML files into models; every failure becomes one `InputError` line naming the field.
+
+`nodes[2].asn: Input should be less than or equal to 4294967295 (got 99999999999)`
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import InputError
+from harness.model.sut import SUT_FILE, SutProfile, SutValues, template_environment
+from harness.model.topology import Topology
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('nodes', 2, 'asn') -> 'nodes[2].asn'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def describe_validation_error(source: Path, err: ValidationError) -> str:
+    errors = err.errors(include_url=False)
+    first = errors[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    path = field_path(tuple(first["loc"]))
+    if first["loc"] or ":" not in message:
+        text = f"{path}: {message}"
+        value = first.get("input")
+        if first["type"] != "missing" and not isinstance(value, dict | list):
+            text += f" (got {value!r})"
+    else:  # cross-field rules already start with their own path
+        text = message
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {text}{more}"
+
+
+def read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise InputError(f"{path}{where}: not valid YAML: {exc.problem}") from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise InputError(describe_validation_error(path, err)) from None
+
+
+def load_topology(path: Path) -> Topology:
+    return load_model(Path(path), Topology)
+
+
+def load_sut(directory: Path) -> SutProfile:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"--sut {directory}: no such directory")
+    values = load_model(directory / SUT_FILE, SutValues)
+    return SutProfile(directory=directory, values=values, environment=template_environment(directory))

@@ -1,0 +1,167 @@
+"""The plan of a lab: a topology and a SUT profile joined, checked against each other, rendered.
+
+Backend-neutral: netns and kind build the same plan. The checks here are the ones neither file
+can make alone (RRs and routers in the SUT's ASN, pods inside the pod CIDR, enough RR slots for
+the replicas); each names the topology field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import InputError
+from harness.model.base import Family
+from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, SutProfile
+from harness.model.topology import IpInterface, Node, Role, Topology
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """A router's BGP neighbor as its template sees it (OpenPERouter's `NeighborConfig`)."""
+
+    name: str  # `rr@<ip>` for route reflectors (design, "RR neighbors added automatically")
+    address: str
+    asn: int
+    node: str
+    families: tuple[Family, ...]
+
+
+@dataclass(frozen=True)
+class PeerSession:
+    """One session of an ExaBGP peer, from the peer's side."""
+
+    peer_name: str
+    peer_address: str
+    local_address: str
+    local_asn: int
+    peer_asn: int
+    router_id: str
+    families: tuple[Family, ...]
+    hold_time: int
+
+
+class LabPlan:
+    def __init__(self, topology: Topology, sut: SutProfile, source: Path | str = "topology") -> None:
+        self.topology = topology
+        self.sut = sut
+        self.source = source
+        slots = topology.by_role(Role.ROUTE_REFLECTOR)
+        if sut.values.replicas > len(slots):
+            raise InputError(
+                f"{sut.directory}/sut.yaml: replicas: {sut.values.replicas} but {source} has "
+                f"only {len(slots)} route-reflector node(s)"
+            )
+        self.route_reflectors = slots[: sut.values.replicas]
+        self._rr_names = {n.name for n in self.route_reflectors}
+        self.routers = topology.by_role(Role.ROUTER)
+        self.peers = topology.by_role(Role.EXABGP_PEER)
+        self._check()
+
+    def _check(self) -> None:
+        values = self.sut.values
+        for i, node in enumerate(self.topology.nodes):
+            if node.role is Role.EXABGP_PEER:
+                continue
+            if node.asn != values.asn:
+                raise InputError(
+                    f"{self.source}: nodes[{i}].asn: {node.asn} differs from the SUT's asn "
+                    f"{values.asn} (RR and router pods share it: design, iBGP with same ASN)"
+                )
+            ip = self.cluster_address(node).ip
+            if ip not in values.pod_cidr:
+                raise InputError(
+                    f"{self.source}: nodes[{i}].interfaces: pod address {ip} is outside the "
+                    f"SUT's pod_cidr {values.pod_cidr}"
+                )
+
+    # -- addresses ----------------------------------------------------------------------------
+    def cluster_address(self, node: Node) -> IpInterface:
+        addr = node.address_on(self.topology.cluster_network.name)
+        if addr is None:
+            raise InputError(f"{self.source}: {node.name} has no address on the cluster network")
+        return addr
+
+    def cluster_ip(self, node: Node) -> str:
+        return str(self.cluster_address(node).ip)
+
+    @property
+    def lab_nodes(self) -> tuple[Node, ...]:
+        """Nodes that exist in the lab: RR slots beyond `replicas` stay empty."""
+        return tuple(
+            n for n in self.topology.nodes
+            if n.role is not Role.ROUTE_REFLECTOR or n.name in self._rr_names
+        )
+
+    # -- sessions --------------------------------------------------------------------------------
+    def rr_neighbors(self, rr_ips: Iterable[str]) -> list[Neighbor]:
+        """One iBGP neighbor per ready RR pod IP, named `rr@<ip>` (design, Controller Changes)."""
+        ip_to_node = {self.cluster_ip(n): n.name for n in self.route_reflectors}
+        return [
+            Neighbor(f"rr@{ip}", ip, self.sut.values.asn, ip_to_node.get(ip, "rr"),
+                     (Family.L2VPN_EVPN,))
+            for ip in rr_ips
+        ]
+
+    def external_neighbors(self, router: Node) -> list[Neighbor]:
+        """ExaBGP peers (ToR, cloud router) that list this router in their `peers`."""
+        out = []
+        for peer in self.peers:
+            if router.name not in peer.peers:
+                continue
+            segment = self.topology.shared_segment(router, peer)
+            assert segment is not None  # the topology validator guarantees it
+            addr = peer.address_on(segment)
+            if addr is None:
+                raise InputError(f"{self.source}: {peer.name} has no IPv4 address on {segment}")
+            out.append(Neighbor(peer.name, str(addr.ip), peer.asn, peer.name, peer.families))
+        return out
+
+    def peer_sessions(self, peer: Node) -> list[PeerSession]:
+        sessions = []
+        for name in peer.peers:
+            other = self.topology.node(name)
+            if other.role is Role.ROUTE_REFLECTOR and other.name not in self._rr_names:
+                continue
+            segment = self.topology.shared_segment(peer, other)
+            assert segment is not None
+            local, remote = peer.address_on(segment), other.address_on(segment)
+            if local is None or remote is None:
+                raise InputError(f"{self.source}: {peer.name} and {name} share no IPv4 on {segment}")
+            sessions.append(
+                PeerSession(
+                    peer_name=name,
+                    peer_address=str(remote.ip),
+                    local_address=str(local.ip),
+                    local_asn=peer.asn,
+                    peer_asn=other.asn,
+                    router_id=str(peer.router_id or local.ip),
+                    families=peer.families,
+                    hold_time=self.sut.values.timers.hold,
+                )
+            )
+        return sessions
+
+    # -- rendering -----------------------------------------------------------------------------
+    def render_route_reflector(self, node: Node) -> str:
+        pod = {"name": node.name, "address": self.cluster_ip(node)}
+        return self.sut.render(RR_TEMPLATE, pod=pod)
+
+    def render_router(self, node: Node, rr_ips: Iterable[str]) -> str:
+        route_reflectors = self.rr_neighbors(rr_ips)
+        evpn = node.evpn
+        router = {
+            "name": node.name,
+            "asn": node.asn,
+            "router_id": str(node.router_id),
+            "address": self.cluster_ip(node),
+            "vtep": str(evpn.vtep) if evpn else None,
+            "vni": evpn.vni if evpn else None,
+        }
+        return self.sut.render(
+            ROUTER_TEMPLATE,
+            router=router,
+            route_reflectors=route_reflectors,
+            neighbors=[*route_reflectors, *self.external_neighbors(node)],
+        )

@@ -1,0 +1,91 @@
+"""SUT profile: a directory holding the system under test's own configuration.
+
+    sut.yaml                 values (asn, cluster id, pod CIDR, replicas, timers)
+    route-reflector.conf.j2  FRR config of one RR pod
+    router.conf.j2           FRR config of one router pod
+
+The default profile reproduces the design in shared/seeds; `--sut DIR` points the same suites at
+another directory of the same shape (a release candidate's templates, a broken variant).
+Templates render with StrictUndefined: a name the harness does not provide is an input error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any, Self
+
+import jinja2
+from pydantic import Field, model_validator
+
+from harness.errors import InputError
+from harness.model.base import Asn, Frozen
+
+SUT_FILE = "sut.yaml"
+RR_TEMPLATE = "route-reflector.conf.j2"
+ROUTER_TEMPLATE = "router.conf.j2"
+
+
+class Timers(Frozen):
+    """BGP timers the templates apply. Test-friendly values live here, not in code."""
+
+    keepalive: int = Field(3, ge=1, le=21845)
+    hold: int = Field(9, ge=3, le=65535)
+    connect_retry: int = Field(2, ge=1, le=65535, description="FRR `timers connect`")
+
+    @model_validator(mode="after")
+    def _hold_covers_keepalive(self) -> Self:
+        if self.hold < self.keepalive:
+            raise ValueError(f"timers.hold: {self.hold} is below keepalive {self.keepalive}")
+        return self
+
+
+class SutValues(Frozen):
+    """Contents of sut.yaml (the Helm values of the design, `routeReflector.*`)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    asn: Asn
+    cluster_id: IPv4Address
+    pod_cidr: IPv4Network
+    replicas: int = Field(ge=1, le=16)
+    timers: Timers = Timers()
+
+
+@dataclass(frozen=True)
+class SutProfile:
+    directory: Path
+    values: SutValues
+    environment: jinja2.Environment
+
+    def render(self, template: str, **context: Any) -> str:
+        """Render one template; a missing name is reported against the template file."""
+        try:
+            return self.environment.get_template(template).render(sut=self.values, **context)
+        except jinja2.UndefinedError as exc:
+            raise InputError(f"{self.directory / template}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise InputError(f"{self.directory / template}: {exc}") from None
+
+
+def template_environment(directory: Path) -> jinja2.Environment:
+    """Compile both templates now, so a syntax error stops the run before anything starts."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    for name in (RR_TEMPLATE, ROUTER_TEMPLATE):
+        path = directory / name
+        if not path.is_file():
+            raise InputError(f"{path}: missing (a SUT profile holds {SUT_FILE}, {RR_TEMPLATE}, "
+                             f"{ROUTER_TEMPLATE})")
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise InputError(f"{path}:{exc.lineno}: {exc.message}") from None
+    return env

@@ -1,0 +1,182 @@
+"""Namespaces, segments and links of one run, over netlink (pyroute2); never the host's.
+
+Each node is a namespace `rrh-<run>-<node>`. Each segment is a bridge inside one more namespace,
+`rrh-<run>-fabric`, and each interface a veth created there with its peer moved straight into the
+node (LAB-NOTES "Namespaces"), so nothing is ever created in, or moved through, the host
+namespace. Every link carries the ifalias `rr-harness:<run>`. Namespaces are registered before
+they are created, so a failure half-way still tears down what exists.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
+
+from pyroute2 import NetNS, netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from harness.errors import LabError
+from harness.model.topology import Evpn, Interface, Node, Topology
+from harness.runtime.run import Run, link_alias
+
+FABRIC = "fabric"
+IFA_F_NODAD = 0x02  # IPv6 address usable at once: no duplicate address detection delay
+NUD_NOARP = 0x40  # `bridge fdb add ... static` / `ip neigh ... nud noarp`
+NTF_MASTER = 0x04
+VXLAN_PORT = 4789  # RFC 7348 §5
+
+
+class Fabric:
+    """Owns the namespaces of a run; `close()` removes every one it created."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._handles: dict[str, NetNS] = {}
+        self._bridges: dict[str, int] = {}  # segment name -> bridge ifindex in the fabric
+        self.namespaces: list[str] = []
+
+    # -- construction ---------------------------------------------------------------------
+    def build(self, topology: Topology, nodes: list[Node]) -> None:
+        """Create the fabric namespace, one bridge per segment, and every node's interfaces."""
+        fab = self._namespace(FABRIC)
+        for i, seg in enumerate(topology.segments):
+            self._bridges[seg.name] = self._add_link(fab, f"br{i}", kind="bridge")
+            self._up(fab, self._bridges[seg.name])
+        for n, node in enumerate(nodes):
+            self.add_node(node, n)
+
+    def add_node(self, node: Node, index: int) -> None:
+        """Namespace, interfaces, addresses (and VNI for a router) of one node."""
+        fab = self.handle(FABRIC)
+        ns = self._namespace(node.name)
+        self._up(ns, ns.link_lookup(ifname="lo")[0])
+        for j, iface in enumerate(node.interfaces):
+            self._attach(fab, ns, node, index, j, iface)
+        if node.evpn is not None:
+            self._add_vni(ns, node.evpn)
+
+    def _namespace(self, node: str) -> NetNS:
+        name = self.run.namespace(node)
+        self.namespaces.append(name)  # registered first: teardown removes even a half-made one
+        try:
+            netns.create(name)
+            handle = NetNS(name)
+        except (OSError, NetlinkError) as exc:
+            raise LabError(f"{node}: cannot create namespace {name}: {exc}") from exc
+        self._handles[name] = handle
+        return handle
+
+    def _add_link(self, ns: NetNS, ifname: str, **spec: object) -> int:
+        try:
+            ns.link("add", ifname=ifname, **spec)
+            index = ns.link_lookup(ifname=ifname)[0]
+            ns.link("set", index=index, ifalias=link_alias(self.run.run_id))
+        except NetlinkError as exc:
+            raise LabError(f"cannot create link {ifname} ({spec.get('kind')}): {exc}") from exc
+        return int(index)
+
+    @staticmethod
+    def _up(ns: NetNS, index: int) -> None:
+        ns.link("set", index=index, state="up")
+
+    def _attach(
+        self,
+        fab: NetNS,
+        ns: NetNS,
+        node: Node,
+        n: int,
+        j: int,
+        iface: Interface,
+    ) -> None:
+        outer = f"n{n}i{j}"
+        inner = f"eth{j}"
+        target = self.run.namespace(node.name)
+        index = self._add_link(
+            fab, outer, kind="veth", peer={"ifname": inner, "net_ns_fd": target}
+        )
+        fab.link("set", index=index, master=self._bridges[iface.segment], state="up")
+        inner_index = ns.link_lookup(ifname=inner)[0]
+        ns.link("set", index=inner_index, ifalias=link_alias(self.run.run_id), state="up")
+        for addr in iface.addresses:
+            self._address(ns, inner_index, addr, node.name)
+
+    @staticmethod
+    def _address(ns: NetNS, index: int, addr: IPv4Interface | IPv6Interface, node: str) -> None:
+        flags = IFA_F_NODAD if addr.version == 6 else 0
+        try:
+            ns.addr("add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen,
+                    flags=flags)
+        except NetlinkError as exc:
+            raise LabError(f"{node}: cannot add address {addr}: {exc}") from exc
+
+    def _add_vni(self, ns: NetNS, evpn: Evpn) -> None:
+        """VTEP on lo, VXLAN in a bridge, and a veth "host port" for the workloads' MACs.
+
+        zebra (`advertise-all-vni`) turns the bridge's static fdb entries into type-2 MAC
+        routes, neighbour entries on the bridge into MAC+IP routes, and the VNI into a type-3
+        route (RFC 7432 §7.2, §7.3; LAB-NOTES "Namespaces").
+        """
+        lo = ns.link_lookup(ifname="lo")[0]
+        ns.addr("add", index=lo, address=str(evpn.vtep), prefixlen=32)
+        bridge = self._add_link(ns, f"br{evpn.vni}", kind="bridge")
+        vxlan = self._add_link(
+            ns,
+            f"vxlan{evpn.vni}",
+            kind="vxlan",
+            vxlan_id=evpn.vni,
+            vxlan_local=str(evpn.vtep),
+            vxlan_port=VXLAN_PORT,
+            vxlan_learning=0,
+        )
+        host = self._add_link(ns, f"hp{evpn.vni}", kind="veth", peer={"ifname": f"vm{evpn.vni}"})
+        ns.link("set", index=vxlan, master=bridge)
+        ns.link("set", index=host, master=bridge)
+        ns.brport("set", index=host, learning=0)  # only the harness's entries, never learned ones
+        for index in (bridge, vxlan, host, ns.link_lookup(ifname=f"vm{evpn.vni}")[0]):
+            self._up(ns, index)
+        for host_entry in evpn.hosts:
+            self.set_host(ns, evpn.vni, host_entry.mac, host_entry.ip, present=True)
+
+    # -- EVPN workloads ---------------------------------------------------------------------
+    def handle(self, node: str) -> NetNS:
+        return self._handles[self.run.namespace(node)]
+
+    @staticmethod
+    def set_host(
+        ns: NetNS, vni: int, mac: str, ip: IPv4Address | None, *, present: bool
+    ) -> None:
+        """Add (or remove) a workload: static fdb entry on the host port, neighbour on the SVI.
+
+        Removing it withdraws both its MAC route and, when it has an IP, its MAC+IP route.
+        """
+        bridge = ns.link_lookup(ifname=f"br{vni}")[0]
+        host = ns.link_lookup(ifname=f"hp{vni}")[0]
+        try:
+            if present:
+                ns.fdb("replace", ifindex=host, lladdr=mac, master=bridge, state=NUD_NOARP,
+                       flags=NTF_MASTER)
+                if ip is not None:
+                    ns.neigh("replace", dst=str(ip), lladdr=mac, ifindex=bridge, state=NUD_NOARP)
+            else:
+                if ip is not None:
+                    ns.neigh("del", dst=str(ip), lladdr=mac, ifindex=bridge)
+                ns.fdb("del", ifindex=host, lladdr=mac, master=bridge, flags=NTF_MASTER)
+        except NetlinkError as exc:
+            raise LabError(f"vni {vni}: cannot {'add' if present else 'remove'} host {mac} "
+                           f"{ip or ''}: {exc}") from exc
+
+    # -- teardown ------------------------------------------------------------------------------
+    def close(self) -> list[str]:
+        """Remove every namespace this fabric created (links go with them). Returns failures."""
+        failures = []
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
+        for name in reversed(self.namespaces):
+            try:
+                netns.remove(name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                failures.append(f"{name}: {exc}")
+        self.namespaces.clear()
+        return failures

@@ -1,0 +1,1 @@
+"""Observation: FRR and ExaBGP output turned into `Route` records, and deadline-bound waits."""

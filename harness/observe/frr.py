@@ -1,0 +1,93 @@
+"""FRR's JSON (`show bgp ... json`) turned into `Route` records.
+
+Paths to look at (LAB-NOTES "Where FRR shows what the checks need"): ORIGINATOR_ID and
+CLUSTER_LIST of EVPN paths only appear in `show bgp l2vpn evpn route detail json`, as
+`j[RD][prefix]["paths"][i][0]["originatorId"]` and `[...]["clusterList"]["list"]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harness.model.base import Family
+from harness.observe.route import LOCAL, Route, evpn_key, ext_community
+
+EVPN_DETAIL = "show bgp l2vpn evpn route detail json"
+SUMMARY = "show bgp summary json"
+_SUMMARY_FAMILIES = {
+    "ipv4Unicast": Family.IPV4_UNICAST,
+    "ipv6Unicast": Family.IPV6_UNICAST,
+    "l2VpnEvpn": Family.L2VPN_EVPN,
+}
+
+
+def _paths(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """FRR nests each path in a list of its own: `"paths": [[{...}], [{...}]]`."""
+    for item in entry.get("paths", []):
+        if isinstance(item, list):
+            yield from (p for p in item if isinstance(p, dict))
+        elif isinstance(item, dict):
+            yield item
+
+
+def _as_path(path: dict[str, Any]) -> tuple[int, ...]:
+    segments = (path.get("aspath") or {}).get("segments") or []
+    return tuple(int(asn) for seg in segments for asn in seg.get("list", []))
+
+
+def path_route(path: dict[str, Any], family: Family, key: str, node: str, rd: str | None) -> Route:
+    """One FRR path object as a Route."""
+    peer = path.get("peer") or {}
+    local = bool(path.get("local")) or peer.get("peerId") in (None, "0.0.0.0", "::")
+    hops = path.get("nexthops") or []
+    ext = (path.get("extendedCommunity") or {}).get("string", "")
+    comm = (path.get("community") or {}).get("string", "")
+    return Route(
+        family=family,
+        key=key,
+        observed_at=node,
+        peer=LOCAL if local else str(peer["peerId"]),
+        next_hop=hops[0].get("ip") if hops else path.get("nexthop"),
+        rd=rd,
+        originator_id=path.get("originatorId"),
+        cluster_list=tuple((path.get("clusterList") or {}).get("list", [])),
+        as_path=_as_path(path),
+        med=path.get("metric", path.get("med")),
+        local_pref=path.get("locPrf", path.get("localpref")),
+        communities=tuple(comm.split()),
+        ext_communities=tuple(sorted(ext_community(e) for e in ext.split())),
+    )
+
+
+def evpn_routes(data: dict[str, Any], node: str) -> list[Route]:
+    """Routes from `show bgp l2vpn evpn route detail json` (keyed by RD, then prefix)."""
+    out: list[Route] = []
+    for rd, table in data.items():
+        if not isinstance(table, dict):
+            continue  # numPrefix, numPaths
+        for entry in table.values():
+            if not isinstance(entry, dict) or "routeType" not in entry:
+                continue
+            key = evpn_key(
+                int(entry["routeType"]),
+                str(entry.get("rd", rd)),
+                eth_tag=int(entry.get("ethTag", 0)),
+                mac=entry.get("mac"),
+                ip=entry.get("ip"),
+                prefix=f"{entry.get('ip')}/{entry.get('ipLen')}" if entry["routeType"] == 5
+                else None,
+            )
+            out.extend(path_route(p, Family.L2VPN_EVPN, key, node, rd) for p in _paths(entry))
+    return out
+
+
+def session_states(data: dict[str, Any]) -> dict[str, str]:
+    """`show bgp summary json` -> {peer address: state}, across families (worst state wins)."""
+    states: dict[str, str] = {}
+    for family in _SUMMARY_FAMILIES:
+        for addr, peer in (data.get(family) or {}).get("peers", {}).items():
+            state = str(peer.get("state", "?"))
+            if states.get(addr, "Established") == "Established":
+                states[addr] = state
+    return states

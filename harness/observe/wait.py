@@ -1,0 +1,70 @@
+"""`wait_until`: poll fast against a deadline; on expiry, say what was seen last.
+
+DESIGN pattern 4 (FRR topotests' `run_and_expect`, testcontainers' wait strategies): no fixed
+sleeps anywhere; every wait has a deadline, and the error carries the last observed state, the
+elapsed time and the number of attempts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
+
+from harness.errors import WaitTimeout
+
+T = TypeVar("T")
+
+POLL_INTERVAL = 0.05  # seconds; ISSUE 2: "≤ 50 ms polling"
+
+
+def wait_until(
+    probe: Callable[[], T],
+    predicate: Callable[[T], bool] = bool,
+    *,
+    timeout: float,
+    what: str,
+    interval: float = POLL_INTERVAL,
+    describe: Callable[[T], object] = repr,
+    retry_on: tuple[type[Exception], ...] = (),
+    fail_fast: Callable[[], None] | None = None,
+) -> T:
+    """Return the first `probe()` value satisfying `predicate`, or raise `WaitTimeout`.
+
+    `retry_on` exceptions count as "not yet" (e.g. a socket not created yet); any other
+    exception propagates at once, and so does whatever `fail_fast` raises (a daemon died).
+    """
+    if interval > POLL_INTERVAL:
+        raise ValueError(f"interval {interval} s exceeds the {POLL_INTERVAL} s polling bound")
+    started = time.monotonic()
+
+    def attempt() -> T:
+        if fail_fast is not None:
+            fail_fast()
+        return probe()
+
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda value: not predicate(value))
+        | retry_if_exception_type(retry_on),
+        reraise=False,
+    )
+    try:
+        return retrying(attempt)
+    except RetryError as err:
+        last = err.last_attempt
+        if last.failed:
+            seen: object = f"{type(last.exception()).__name__}: {last.exception()}"
+        else:
+            seen = describe(last.result())
+        raise WaitTimeout(what, time.monotonic() - started, last.attempt_number, seen) from None

@@ -1,0 +1,148 @@
+"""Processes the harness starts: tagged, tracked by PID, stopped by PID with a deadline.
+
+Daemons run in the foreground as our children (no `-d`): we reap them ourselves, so a stopped
+daemon never lingers as a zombie of PID 1 (LAB-NOTES "Several FRR instances"). Each runs in
+its own session so a Ctrl-C at the terminal reaches the harness, which then stops them in order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import DaemonError, WaitTimeout
+from harness.observe.wait import wait_until
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter from /proc/PID/stat, or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: the state follows the last ')'.
+    return stat[stat.rfind(")") + 2 :].split(" ", 1)[0]
+
+
+def pid_running(pid: int) -> bool:
+    """Alive and not a zombie (kill(pid, 0) succeeds on zombies; /proc does not lie)."""
+    state = proc_state(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def process_tag(pid: int, key: str) -> str | None:
+    """Value of environment variable `key` in a process's initial environment."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = key.encode() + b"="
+    for entry in raw.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+@dataclass
+class ManagedProcess:
+    """One process started in a namespace, its output going to `log`."""
+
+    node: str
+    name: str
+    argv: Sequence[str]
+    namespace: str
+    env: dict[str, str]
+    log: Path
+    cwd: Path | None = None
+    popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> ManagedProcess:
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(  # noqa: S603 - argv is built by the harness
+                ["ip", "netns", "exec", self.namespace, *self.argv],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None, "not started"
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def check_alive(self) -> None:
+        """Fail fast, with the log's tail, when the daemon has died."""
+        if self.popen is not None and self.popen.poll() is not None:
+            raise DaemonError(
+                self.node,
+                f"{self.name} exited with status {self.popen.returncode}",
+                f"last lines of {self.log}:\n{tail(self.log)}",
+            )
+
+    def stop(self, grace: float = 3.0) -> None:
+        """SIGTERM, wait up to `grace` seconds, then SIGKILL. Only our own PID is signalled."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
+
+    def kill(self) -> None:
+        """SIGKILL now (a crash, as opposed to `stop`)."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
+
+
+def terminate_pids(pids: Sequence[int], grace: float = 3.0) -> list[int]:
+    """Stop processes that are not our children (leftovers): SIGTERM, then SIGKILL.
+
+    Returns the PIDs still running afterwards (empty on success). Liveness is judged from
+    /proc/PID/stat: a killed daemon whose parent is gone may stay a zombie until reaped.
+    """
+    for sig, within in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        for pid in pids:
+            if pid_running(pid):
+                _signal(pid, sig)
+        try:
+            wait_until(
+                lambda: [p for p in pids if pid_running(p)],
+                lambda alive: not alive,
+                timeout=within,
+                what=f"PIDs {list(pids)} to exit",
+            )
+            return []
+        except WaitTimeout:
+            continue
+    return [p for p in pids if pid_running(p)]
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
