@@ -60,13 +60,24 @@ class Backend(Protocol):
 
 # -- observation, the same on every backend ------------------------------------------------------
 def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN) -> RouteTable:
-    """The paths a node holds now, as Routes."""
+    """The paths a node holds now, as Routes (`family=None`: every family)."""
     n = lab.plan.topology.node(node) if isinstance(node, str) else node
     if n.role is Role.EXABGP_PEER:
-        got = lab.peer(n.name).rib.routes()
+        got = [r for r in lab.peer(n.name).rib.routes() if family is None or r.family is family]
     else:
-        got = frr.evpn_routes(lab.frr(n.name).query(frr.EVPN_DETAIL), n.name)
-    return RouteTable(n.name, (r for r in got if family is None or r.family is family))
+        families = list(Family) if family is None else [family]
+        got = [r for f in families for r in frr_routes(lab.frr(n.name), f)]
+    return RouteTable(n.name, got)
+
+
+def frr_routes(instance: FrrNode, family: Family) -> list[Route]:
+    if family is Family.L2VPN_EVPN:
+        return frr.evpn_routes(instance.query(frr.EVPN_DETAIL), instance.node)
+    out: list[Route] = []
+    for prefix in frr.unicast_prefixes(instance.query(frr.unicast_listing(family))):
+        detail = instance.query(frr.unicast_detail(family, prefix))
+        out += frr.unicast_routes(detail, family, instance.node)
+    return out
 
 
 def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
@@ -80,7 +91,9 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
         wanted = [*rr_ips, *(n.address for n in plan.external_neighbors(node))]
         _collect(missing, node.name, states, wanted, "Established")
     clients = [plan.cluster_ip(n) for n in plan.routers] + [
-        s.local_address for p in plan.peers for s in plan.peer_sessions(p)
+        s.local_address
+        for p in plan.peers
+        for s in plan.peer_sessions(p)
         if s.peer_address in rr_ips
     ]
     for node in plan.route_reflectors:
@@ -91,7 +104,9 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
         peer = lab.peer(node.name)
         peer.check_alive()
         states = dict(peer.rib.refresh().sessions)
-        _collect(missing, node.name, states, [s.peer_address for s in plan.peer_sessions(node)], "up")
+        _collect(
+            missing, node.name, states, [s.peer_address for s in plan.peer_sessions(node)], "up"
+        )
     return missing
 
 
@@ -109,7 +124,9 @@ def session_count(lab: Lab) -> int:
     rr = len(plan.route_reflectors)
     external = sum(len(plan.external_neighbors(r)) for r in plan.routers)
     observers = sum(
-        1 for p in plan.peers for s in plan.peer_sessions(p)
+        1
+        for p in plan.peers
+        for s in plan.peer_sessions(p)
         if s.peer_name in {n.name for n in plan.route_reflectors}
     )
     return rr * len(plan.routers) + external + observers

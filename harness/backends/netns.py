@@ -104,8 +104,9 @@ class NetnsLab:
     def teardown(self) -> list[str]:
         """Stop every daemon by PID, remove every namespace; return what could not be removed."""
         started = time.monotonic()
-        _parallel([p.stop for p in self.peers.values()]
-                  + [i.stop for i in self.frr_instances.values()])
+        _parallel(
+            [p.stop for p in self.peers.values()] + [i.stop for i in self.frr_instances.values()]
+        )
         # Safety net: children of our daemons (ExaBGP's bridge) carry the tag too.
         stray = find_leftovers(self.run.run_id, include_live=True).pids
         problems = [f"processes survived SIGKILL: {p}" for p in terminate_pids(sorted(stray))]

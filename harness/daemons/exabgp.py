@@ -84,7 +84,7 @@ class ExabgpPeer:
             log=self.directory / "exabgp.log",
         ).start()
         wait_until(
-            lambda: (self.directory / "api.sock").exists(),
+            (self.directory / "api.sock").exists,
             timeout=START_TIMEOUT,
             what=f"{self.node} ExaBGP process bridge to listen",
             fail_fast=self.check_alive,

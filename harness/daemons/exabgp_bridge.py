@@ -12,6 +12,7 @@ Usage (from the generated ExaBGP config): python -m harness.daemons.exabgp_bridg
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import selectors
 import socket
@@ -50,10 +51,8 @@ def serve(state_dir: Path) -> int:
                 for line in lines:
                     if line.strip() in ACKS and waiting:
                         conn = waiting.popleft()
-                        try:
+                        with contextlib.suppress(OSError):  # the caller gave up waiting
                             conn.sendall(line.strip() + b"\n")
-                        except OSError:
-                            pass
                         conn.close()
                     elif line.strip():
                         record.write(line + b"\n")

@@ -25,8 +25,11 @@ START_TIMEOUT = 15.0
 def require_frr() -> None:
     for daemon in ("bgpd", "zebra"):
         if not (FRR_DIR / daemon).is_file():
-            raise DaemonError("host", f"FRR is not installed: {FRR_DIR / daemon} is missing",
-                              "install it with: apt-get install -y frr")
+            raise DaemonError(
+                "host",
+                f"FRR is not installed: {FRR_DIR / daemon} is missing",
+                "install it with: apt-get install -y frr",
+            )
 
 
 @dataclass
@@ -47,12 +50,18 @@ class FrrInstance:
         d = self.directory
         argv = [
             str(FRR_DIR / daemon),
-            "-f", str(d / f"{daemon}.conf"),
-            "-i", str(d / f"{daemon}.pid"),
-            "-z", str(d / "zserv.api"),
-            "--vty_socket", str(d),
-            "-P", "0",
-            "--log", f"file:{d / f'{daemon}.log'}",
+            "-f",
+            str(d / f"{daemon}.conf"),
+            "-i",
+            str(d / f"{daemon}.pid"),
+            "-z",
+            str(d / "zserv.api"),
+            "--vty_socket",
+            str(d),
+            "-P",
+            "0",
+            "--log",
+            f"file:{d / f'{daemon}.log'}",
         ]
         if daemon == "bgpd" and not self.with_zebra:
             argv.append("-Z")
@@ -72,7 +81,7 @@ class FrrInstance:
 
     def _await(self, proc: ManagedProcess, socket_name: str) -> None:
         wait_until(
-            lambda: (self.directory / socket_name).exists(),
+            (self.directory / socket_name).exists,
             timeout=START_TIMEOUT,
             what=f"{self.node} {proc.name} to create {socket_name}",
             fail_fast=proc.check_alive,
@@ -113,7 +122,8 @@ class FrrInstance:
 
     def log_text(self) -> str:
         return "\n".join(
-            f"== {p.name}.log ==\n" + _read(self.directory / f"{p.name}.log") for p in self.processes
+            f"== {p.name}.log ==\n" + _read(self.directory / f"{p.name}.log")
+            for p in self.processes
         )
 
 

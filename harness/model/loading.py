@@ -74,4 +74,6 @@ def load_sut(directory: Path) -> SutProfile:
     if not directory.is_dir():
         raise InputError(f"--sut {directory}: no such directory")
     values = load_model(directory / SUT_FILE, SutValues)
-    return SutProfile(directory=directory, values=values, environment=template_environment(directory))
+    return SutProfile(
+        directory=directory, values=values, environment=template_environment(directory)
+    )

@@ -43,7 +43,9 @@ class PeerSession:
 
 
 class LabPlan:
-    def __init__(self, topology: Topology, sut: SutProfile, source: Path | str = "topology") -> None:
+    def __init__(
+        self, topology: Topology, sut: SutProfile, source: Path | str = "topology"
+    ) -> None:
         self.topology = topology
         self.sut = sut
         self.source = source
@@ -90,7 +92,8 @@ class LabPlan:
     def lab_nodes(self) -> tuple[Node, ...]:
         """Nodes that exist in the lab: RR slots beyond `replicas` stay empty."""
         return tuple(
-            n for n in self.topology.nodes
+            n
+            for n in self.topology.nodes
             if n.role is not Role.ROUTE_REFLECTOR or n.name in self._rr_names
         )
 
@@ -98,9 +101,11 @@ class LabPlan:
     def rr_neighbors(self, rr_ips: Iterable[str]) -> list[Neighbor]:
         """One iBGP neighbor per ready RR pod IP, named `rr@<ip>` (design, Controller Changes)."""
         ip_to_node = {self.cluster_ip(n): n.name for n in self.route_reflectors}
+        # An IPv4 underlay neighbor gets ipv4 unicast, plus l2vpn evpn where VNIs exist
+        # (OpenPERouter's defaults); the RR itself activates its clients in EVPN only.
+        families = (Family.IPV4_UNICAST, Family.L2VPN_EVPN)
         return [
-            Neighbor(f"rr@{ip}", ip, self.sut.values.asn, ip_to_node.get(ip, "rr"),
-                     (Family.L2VPN_EVPN,))
+            Neighbor(f"rr@{ip}", ip, self.sut.values.asn, ip_to_node.get(ip, "rr"), families)
             for ip in rr_ips
         ]
 
@@ -128,7 +133,9 @@ class LabPlan:
             assert segment is not None
             local, remote = peer.address_on(segment), other.address_on(segment)
             if local is None or remote is None:
-                raise InputError(f"{self.source}: {peer.name} and {name} share no IPv4 on {segment}")
+                raise InputError(
+                    f"{self.source}: {peer.name} and {name} share no IPv4 on {segment}"
+                )
             sessions.append(
                 PeerSession(
                     peer_name=name,

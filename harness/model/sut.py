@@ -82,8 +82,10 @@ def template_environment(directory: Path) -> jinja2.Environment:
     for name in (RR_TEMPLATE, ROUTER_TEMPLATE):
         path = directory / name
         if not path.is_file():
-            raise InputError(f"{path}: missing (a SUT profile holds {SUT_FILE}, {RR_TEMPLATE}, "
-                             f"{ROUTER_TEMPLATE})")
+            raise InputError(
+                f"{path}: missing (a SUT profile holds {SUT_FILE}, {RR_TEMPLATE}, "
+                f"{ROUTER_TEMPLATE})"
+            )
         try:
             env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:

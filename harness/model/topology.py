@@ -125,7 +125,9 @@ def _problems(topo: Topology) -> list[str]:
             out.append(f"segments[{i}].name: duplicate segment name {name!r}")
     clusters = [s.name for s in topo.segments if s.kind == "cluster-network"]
     if len(clusters) != 1:
-        out.append(f"segments: expected exactly one segment of kind cluster-network, got {clusters}")
+        out.append(
+            f"segments: expected exactly one segment of kind cluster-network, got {clusters}"
+        )
 
     names = [n.name for n in topo.nodes]
     seen_addr: dict[str, str] = {}

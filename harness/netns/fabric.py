@@ -46,16 +46,20 @@ class Fabric:
 
     def add_node(self, node: Node, index: int) -> None:
         """Namespace, interfaces, addresses (and VNI for a router) of one node."""
-        fab = self.handle(FABRIC)
         ns = self._namespace(node.name)
         self._up(ns, ns.link_lookup(ifname="lo")[0])
         for j, iface in enumerate(node.interfaces):
-            self._attach(fab, ns, node, index, j, iface)
+            self._attach(ns, node, n=index, j=j, iface=iface)
         if node.evpn is not None:
             self._add_vni(ns, node.evpn)
 
     def _namespace(self, node: str) -> NetNS:
         name = self.run.namespace(node)
+        if name in netns.listnetns():  # never adopt (and later remove) somebody else's
+            raise LabError(
+                f"{node}: namespace {name} already exists; is run "
+                f"{self.run.run_id} already running? (`rr-harness cleanup`)"
+            )
         self.namespaces.append(name)  # registered first: teardown removes even a half-made one
         try:
             netns.create(name)
@@ -70,6 +74,10 @@ class Fabric:
             ns.link("add", ifname=ifname, **spec)
             index = ns.link_lookup(ifname=ifname)[0]
             ns.link("set", index=index, ifalias=link_alias(self.run.run_id))
+            peer = spec.get("peer")
+            if isinstance(peer, dict) and "net_ns_fd" not in peer:  # both ends live here
+                peer_index = ns.link_lookup(ifname=peer["ifname"])[0]
+                ns.link("set", index=peer_index, ifalias=link_alias(self.run.run_id))
         except NetlinkError as exc:
             raise LabError(f"cannot create link {ifname} ({spec.get('kind')}): {exc}") from exc
         return int(index)
@@ -78,21 +86,13 @@ class Fabric:
     def _up(ns: NetNS, index: int) -> None:
         ns.link("set", index=index, state="up")
 
-    def _attach(
-        self,
-        fab: NetNS,
-        ns: NetNS,
-        node: Node,
-        n: int,
-        j: int,
-        iface: Interface,
-    ) -> None:
+    def _attach(self, ns: NetNS, node: Node, *, n: int, j: int, iface: Interface) -> None:
+        """veth `n<node>i<iface>` on the segment's bridge, its peer `eth<iface>` in the node."""
+        fab = self.handle(FABRIC)
         outer = f"n{n}i{j}"
         inner = f"eth{j}"
         target = self.run.namespace(node.name)
-        index = self._add_link(
-            fab, outer, kind="veth", peer={"ifname": inner, "net_ns_fd": target}
-        )
+        index = self._add_link(fab, outer, kind="veth", peer={"ifname": inner, "net_ns_fd": target})
         fab.link("set", index=index, master=self._bridges[iface.segment], state="up")
         inner_index = ns.link_lookup(ifname=inner)[0]
         ns.link("set", index=inner_index, ifalias=link_alias(self.run.run_id), state="up")
@@ -103,8 +103,13 @@ class Fabric:
     def _address(ns: NetNS, index: int, addr: IPv4Interface | IPv6Interface, node: str) -> None:
         flags = IFA_F_NODAD if addr.version == 6 else 0
         try:
-            ns.addr("add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen,
-                    flags=flags)
+            ns.addr(
+                "add",
+                index=index,
+                address=str(addr.ip),
+                prefixlen=addr.network.prefixlen,
+                flags=flags,
+            )
         except NetlinkError as exc:
             raise LabError(f"{node}: cannot add address {addr}: {exc}") from exc
 
@@ -141,9 +146,7 @@ class Fabric:
         return self._handles[self.run.namespace(node)]
 
     @staticmethod
-    def set_host(
-        ns: NetNS, vni: int, mac: str, ip: IPv4Address | None, *, present: bool
-    ) -> None:
+    def set_host(ns: NetNS, vni: int, mac: str, ip: IPv4Address | None, *, present: bool) -> None:
         """Add (or remove) a workload: static fdb entry on the host port, neighbour on the SVI.
 
         Removing it withdraws both its MAC route and, when it has an IP, its MAC+IP route.
@@ -152,8 +155,14 @@ class Fabric:
         host = ns.link_lookup(ifname=f"hp{vni}")[0]
         try:
             if present:
-                ns.fdb("replace", ifindex=host, lladdr=mac, master=bridge, state=NUD_NOARP,
-                       flags=NTF_MASTER)
+                ns.fdb(
+                    "replace",
+                    ifindex=host,
+                    lladdr=mac,
+                    master=bridge,
+                    state=NUD_NOARP,
+                    flags=NTF_MASTER,
+                )
                 if ip is not None:
                     ns.neigh("replace", dst=str(ip), lladdr=mac, ifindex=bridge, state=NUD_NOARP)
             else:
@@ -161,8 +170,9 @@ class Fabric:
                     ns.neigh("del", dst=str(ip), lladdr=mac, ifindex=bridge)
                 ns.fdb("del", ifindex=host, lladdr=mac, master=bridge, flags=NTF_MASTER)
         except NetlinkError as exc:
-            raise LabError(f"vni {vni}: cannot {'add' if present else 'remove'} host {mac} "
-                           f"{ip or ''}: {exc}") from exc
+            raise LabError(
+                f"vni {vni}: cannot {'add' if present else 'remove'} host {mac} {ip or ''}: {exc}"
+            ) from exc
 
     # -- teardown ------------------------------------------------------------------------------
     def close(self) -> list[str]:

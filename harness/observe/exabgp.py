@@ -128,8 +128,13 @@ class ExabgpRib:
                 for nlri in _nlris(nlris):
                     key, rd = nlri_key(family, nlri)
                     self._table[(peer, family, key)] = Route(
-                        family=family, key=key, observed_at=self.node, peer=peer,
-                        next_hop=str(next_hop), rd=rd, **attrs,
+                        family=family,
+                        key=key,
+                        observed_at=self.node,
+                        peer=peer,
+                        next_hop=str(next_hop),
+                        rd=rd,
+                        **attrs,
                     )
         for fam_name, nlris in (update.get("withdraw") or {}).items():
             family = _FAMILIES.get(fam_name)

@@ -15,6 +15,19 @@ from harness.observe.route import LOCAL, Route, evpn_key, ext_community
 
 EVPN_DETAIL = "show bgp l2vpn evpn route detail json"
 SUMMARY = "show bgp summary json"
+UNICAST_AFI = {Family.IPV4_UNICAST: "ipv4 unicast", Family.IPV6_UNICAST: "ipv6 unicast"}
+
+
+def unicast_listing(family: Family) -> str:
+    """Lists prefixes only: attributes need the per-prefix command below."""
+    return f"show bgp {UNICAST_AFI[family]} json"
+
+
+def unicast_detail(family: Family, prefix: str) -> str:
+    """`paths[i].originatorId`, `clusterList.list` live here (LAB-NOTES)."""
+    return f"show bgp {UNICAST_AFI[family]} {prefix} json"
+
+
 _SUMMARY_FAMILIES = {
     "ipv4Unicast": Family.IPV4_UNICAST,
     "ipv6Unicast": Family.IPV6_UNICAST,
@@ -39,7 +52,7 @@ def _as_path(path: dict[str, Any]) -> tuple[int, ...]:
 def path_route(path: dict[str, Any], family: Family, key: str, node: str, rd: str | None) -> Route:
     """One FRR path object as a Route."""
     peer = path.get("peer") or {}
-    local = bool(path.get("local")) or peer.get("peerId") in (None, "0.0.0.0", "::")
+    local = bool(path.get("local")) or peer.get("peerId") in (None, "0.0.0.0", "::", "(unspec)")
     hops = path.get("nexthops") or []
     ext = (path.get("extendedCommunity") or {}).get("string", "")
     comm = (path.get("community") or {}).get("string", "")
@@ -75,11 +88,24 @@ def evpn_routes(data: dict[str, Any], node: str) -> list[Route]:
                 eth_tag=int(entry.get("ethTag", 0)),
                 mac=entry.get("mac"),
                 ip=entry.get("ip"),
-                prefix=f"{entry.get('ip')}/{entry.get('ipLen')}" if entry["routeType"] == 5
+                prefix=f"{entry.get('ip')}/{entry.get('ipLen')}"
+                if entry["routeType"] == 5
                 else None,
             )
             out.extend(path_route(p, Family.L2VPN_EVPN, key, node, rd) for p in _paths(entry))
     return out
+
+
+def unicast_prefixes(listing: dict[str, Any]) -> list[str]:
+    return list((listing.get("routes") or {}).keys())
+
+
+def unicast_routes(detail: dict[str, Any], family: Family, node: str) -> list[Route]:
+    """Routes from `show bgp ipv4|ipv6 unicast PREFIX json`."""
+    prefix = detail.get("prefix")
+    if not prefix:
+        return []
+    return [path_route(p, family, str(prefix), node, None) for p in _paths(detail)]
 
 
 def session_states(data: dict[str, Any]) -> dict[str, str]:

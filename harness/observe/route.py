@@ -104,7 +104,9 @@ class RouteTable:
 
     def local(self, family: Family | None = None) -> list[Route]:
         """Paths this node originated itself."""
-        return [r for r in self.routes if r.peer == LOCAL and (family is None or r.family is family)]
+        return [
+            r for r in self.routes if r.peer == LOCAL and (family is None or r.family is family)
+        ]
 
     def summary(self, limit: int = 12) -> str:
         lines = [r.brief() for r in sorted(self.routes, key=lambda r: (r.key, r.peer))]

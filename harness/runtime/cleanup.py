@@ -16,7 +16,7 @@ from pyroute2 import netns
 
 from harness.paths import RUN_STATE_ROOT
 from harness.runtime.processes import pid_running, process_tag, terminate_pids
-from harness.runtime.run import NS_PREFIX, TAG_ENV, owner_alive
+from harness.runtime.run import NS_PREFIX, RUN_ID_PATTERN, TAG_ENV, owner_alive
 
 
 @dataclass
@@ -44,7 +44,8 @@ class Leftovers:
 def _run_of_namespace(name: str) -> str | None:
     if not name.startswith(NS_PREFIX):
         return None
-    return name[len(NS_PREFIX) :].split("-", 1)[0]
+    run_id = name[len(NS_PREFIX) :].split("-", 1)[0]
+    return run_id if RUN_ID_PATTERN.fullmatch(run_id) else None
 
 
 def tagged_pids() -> dict[int, str]:
@@ -76,7 +77,8 @@ def find_leftovers(
                 else:
                     out.run_dirs.append(d)
     out.namespaces = sorted(
-        n for n in netns.listnetns()
+        n
+        for n in netns.listnetns()
         if wanted(_run_of_namespace(n)) and _run_of_namespace(n) not in live
     )
     out.pids = {pid: rid for pid, rid in tagged_pids().items() if wanted(rid) and rid not in live}

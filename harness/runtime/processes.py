@@ -7,6 +7,7 @@ its own session so a Ctrl-C at the terminal reaches the harness, which then stop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -71,7 +72,7 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(  # noqa: S603 - argv is built by the harness
+            self.popen = subprocess.Popen(
                 ["ip", "netns", "exec", self.namespace, *self.argv],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -142,7 +143,5 @@ def terminate_pids(pids: Sequence[int], grace: float = 3.0) -> list[int]:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

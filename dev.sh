@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Set up whatever is missing on this machine, then run the harness or its own tests.
+#
+#   sudo ./dev.sh suites [rr-harness run options]   conformance suites on netns -> reports/junit.xml
+#   sudo ./dev.sh test   [pytest options]           the harness's own tests (lint included)
+#
+# Installs, only when missing: Debian packages (frr, iproute2, python3-venv), the virtual
+# environment in .venv, and the Python packages of pyproject.toml (re-installed when it changes).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf 'dev.sh: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    say "needs root: the lab is made of network namespaces (run: sudo $0 $*)"
+    exit 2
+fi
+
+apt_packages=(frr iproute2 python3-venv)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv with $("$python" --version)"
+    "$python" -m venv .venv
+fi
+stamp=.venv/.rr-harness-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing Python packages (pyproject.toml)"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    echo "$want" > "$stamp"
+fi
+
+command=${1:-}
+shift || true
+case "$command" in
+    suites)
+        exec .venv/bin/rr-harness run "$@"
+        ;;
+    test)
+        .venv/bin/ruff check .
+        .venv/bin/ruff format --check .
+        exec .venv/bin/pytest "$@"
+        ;;
+    *)
+        say "usage: $0 suites [rr-harness run options] | $0 test [pytest options]"
+        exit 2
+        ;;
+esac

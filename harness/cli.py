@@ -1,0 +1,188 @@
+"""`rr-harness`: run the conformance suites, validate inputs, clean up after killed runs.
+
+Exit status: 0 all passed, 1 failures, 2 bad input (one line naming the file and field),
+130 interrupted. No traceback reaches the user for anything the harness itself detected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from harness.backends import BACKENDS
+from harness.errors import HarnessError, InputError
+from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR, SUITES_DIR
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: {message} (see --help)\n")
+
+
+def known_suites() -> dict[str, Path]:
+    return {p.stem.removeprefix("test_"): p for p in sorted(SUITES_DIR.glob("test_*.py"))}
+
+
+def resolve_suites(names: Sequence[str]) -> list[Path]:
+    suites = known_suites()
+    if not names:
+        return list(suites.values())
+    chosen = []
+    for name in names:
+        path = Path(name)
+        if name in suites:
+            chosen.append(suites[name])
+        elif path.suffix == ".py" and path.is_file():
+            chosen.append(path.resolve())
+        else:
+            raise InputError(f"unknown suite {name!r} (known: {', '.join(suites)})")
+    return chosen
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rr-harness", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run conformance suites (default: all)")
+    run.add_argument(
+        "suites",
+        nargs="*",
+        metavar="SUITE",
+        help=f"suite name ({', '.join(known_suites())}) or a test file",
+    )
+    run.add_argument("--backend", default="netns", choices=BACKENDS)
+    run.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
+    run.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
+    run.add_argument("--junitxml", type=Path, default=REPORTS_DIR / "junit.xml", metavar="PATH")
+    run.add_argument("--run-id", default=None, metavar="ID")
+    run.add_argument("--convergence-timeout", type=float, default=10.0, metavar="SECONDS")
+    run.add_argument(
+        "-k",
+        dest="keyword",
+        default=None,
+        metavar="EXPR",
+        help="only tests matching this pytest -k expression",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="one character per test")
+
+    check = sub.add_parser("validate", help="check a topology and SUT profile, start nothing")
+    check.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
+    check.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
+
+    clean = sub.add_parser("cleanup", help="remove what killed runs left behind")
+    clean.add_argument("--run-id", default=None, metavar="ID", help="only this run")
+    clean.add_argument(
+        "--force", action="store_true", help="also runs whose owning process is still alive"
+    )
+    return parser
+
+
+def _plan(sut: Path, topology: Path):  # noqa: ANN202 - LabPlan, imported lazily
+    from harness.model.loading import load_sut, load_topology
+    from harness.model.plan import LabPlan
+
+    return LabPlan(load_topology(topology), load_sut(sut), source=topology)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    plan = _plan(args.sut, args.topology)
+    print(
+        f"{args.topology}: {len(plan.lab_nodes)} nodes ({len(plan.route_reflectors)} route "
+        f"reflectors, {len(plan.routers)} routers, {len(plan.peers)} ExaBGP peers); "
+        f"SUT {plan.sut.values.name} from {args.sut}: templates render"
+    )
+    for node in plan.route_reflectors:
+        plan.render_route_reflector(node)
+    for node in plan.routers:
+        plan.render_router(node, [plan.cluster_ip(n) for n in plan.route_reflectors])
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from harness.runtime.run import check_run_id
+
+    suites = resolve_suites(args.suites)
+    _plan(args.sut, args.topology)  # bad input stops here, before anything starts
+    if args.run_id:
+        check_run_id(args.run_id)
+    if args.backend == "netns" and os.geteuid() != 0:
+        raise InputError("--backend netns needs root (it creates network namespaces)")
+    from harness.daemons.frr import require_frr
+
+    require_frr()
+    args.junitxml.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        *map(str, suites),
+        f"--backend={args.backend}",
+        f"--sut={args.sut.resolve()}",
+        f"--topology={args.topology.resolve()}",
+        f"--junitxml={args.junitxml}",
+        f"--convergence-timeout={args.convergence_timeout}",
+        "-o",
+        "junit_suite_name=rr-harness",
+        "-p",
+        "no:cacheprovider",
+        "-rfE",
+        "-q" if args.quiet else "-v",
+    ]
+    if args.run_id:
+        argv.append(f"--run-id={args.run_id}")
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    status = int(pytest.main(argv))
+    print(f"rr-harness: JUnit report written to {args.junitxml}", file=sys.stderr)
+    return {
+        int(pytest.ExitCode.OK): EXIT_OK,
+        int(pytest.ExitCode.TESTS_FAILED): EXIT_FAILED,
+        int(pytest.ExitCode.INTERRUPTED): EXIT_INTERRUPTED,
+        int(pytest.ExitCode.USAGE_ERROR): EXIT_INPUT,
+        int(pytest.ExitCode.NO_TESTS_COLLECTED): EXIT_INPUT,
+    }.get(status, EXIT_FAILED)
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from harness.runtime.cleanup import find_leftovers, remove_leftovers
+    from harness.runtime.run import check_run_id
+
+    run_id = check_run_id(args.run_id) if args.run_id else None
+    left = find_leftovers(run_id, include_live=args.force)
+    for rid in left.skipped_live:
+        print(f"left alone: run {rid} (its owner is still running; --force to remove it)")
+    if left.empty:
+        print("nothing to clean up")
+        return EXIT_OK
+    problems = remove_leftovers(left)
+    print(f"removed {left.describe()}")
+    for problem in problems:
+        print(f"could not remove: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"run": cmd_run, "validate": cmd_validate, "cleanup": cmd_cleanup}
+    try:
+        return commands[args.command](args)
+    except InputError as exc:
+        print(f"rr-harness {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except HarnessError as exc:
+        print(f"rr-harness {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"rr-harness {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

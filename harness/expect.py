@@ -1,0 +1,171 @@
+"""Expectations about reflected routes, phrased as lists of problems a reader can act on.
+
+Each function returns `[]` when the expectation holds, otherwise one line per problem naming
+the route, the node where it was expected and the RR it should have come through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from harness.backends.base import Lab, routes
+from harness.errors import WaitTimeout
+from harness.model.base import Family
+from harness.model.topology import Node
+from harness.observe.route import Route, RouteTable
+from harness.observe.wait import wait_until
+
+Tables = Mapping[str, RouteTable]
+
+
+@dataclass(frozen=True)
+class Reflector:
+    name: str
+    address: str
+
+
+def reflectors(lab: Lab) -> list[Reflector]:
+    return [Reflector(n.name, lab.plan.cluster_ip(n)) for n in lab.plan.route_reflectors]
+
+
+def observers(lab: Lab) -> list[Node]:
+    """ExaBGP peers that are EVPN clients of the route reflectors."""
+    rr_names = {n.name for n in lab.plan.route_reflectors}
+    return [
+        p for p in lab.plan.peers if Family.L2VPN_EVPN in p.families and rr_names & set(p.peers)
+    ]
+
+
+def evpn_clients(lab: Lab) -> list[Node]:
+    """Every client that should receive reflected EVPN: router pods and observers."""
+    return [*lab.plan.routers, *observers(lab)]
+
+
+def without_rd(key: str) -> str:
+    """`evpn type-2 rd 10.0.0.1:2 mac ...` -> `evpn type-2 mac ...` (RDs are auto-derived)."""
+    words = key.split()
+    if "rd" in words:
+        i = words.index("rd")
+        del words[i : i + 2]
+    return " ".join(words)
+
+
+def expected_originations(node: Node) -> set[str]:
+    """What the topology says a router originates (RFC 7432 §7.2, §7.3), keys without RD."""
+    if node.evpn is None:
+        return set()
+    out = {f"evpn type-3 vtep {node.evpn.vtep}"}
+    for host in node.evpn.hosts:
+        out.add(f"evpn type-2 mac {host.mac}")
+        if host.ip is not None:
+            out.add(f"evpn type-2 mac {host.mac} ip {host.ip}")
+    return out
+
+
+def snapshot(lab: Lab, nodes: Iterable[Node | str]) -> dict[str, RouteTable]:
+    tables = {}
+    for node in nodes:
+        table = routes(lab, node)
+        tables[table.node] = table
+    return tables
+
+
+def missing_reflections(
+    tables: Tables, keys: Iterable[str], origin: str, via: list[Reflector]
+) -> list[str]:
+    """RFC 4456 §6: a client's route reaches every other client, through every RR."""
+    problems = []
+    for node, table in tables.items():
+        for key in sorted(keys):
+            peers = {r.peer for r in table.paths(key)}
+            for rr in via:
+                if rr.address not in peers:
+                    problems.append(
+                        f"missing at {node} via {rr.name} ({rr.address}): {key} "
+                        f"(originated by {origin})"
+                    )
+    return problems
+
+
+def still_present(tables: Tables, keys: Iterable[str], origin: str) -> list[str]:
+    return [
+        f"still at {node} after withdrawal by {origin}: {r.brief()}"
+        for node, table in tables.items()
+        for key in sorted(keys)
+        for r in table.paths(key)
+    ]
+
+
+def attribute_problems(
+    tables: Tables,
+    originated: list[Route],
+    via: list[Reflector],
+    check: Callable[[Route, Route], list[str]],
+) -> list[str]:
+    """Apply `check(sent, received)` to every reflected path of every originated route."""
+    addresses = {rr.address: rr.name for rr in via}
+    problems = []
+    for sent in originated:
+        for node, table in tables.items():
+            for got in table.paths(sent.key):
+                if got.peer in addresses:
+                    problems += [
+                        f"at {node} via {addresses[got.peer]}: {sent.key}: {p}"
+                        for p in check(sent, got)
+                    ]
+    return problems
+
+
+def await_originated(
+    lab: Lab, router: Node, timeout: float, expected: set[str] | None = None
+) -> list[Route]:
+    """The router's own EVPN paths, once they cover `expected` (keys without RD; by default
+    what its VNI's hosts imply)."""
+    expected = expected_originations(router) if expected is None else expected
+
+    def missing(table: RouteTable) -> set[str]:
+        return expected - {without_rd(r.key) for r in table.local(Family.L2VPN_EVPN)}
+
+    table = wait_until(
+        lambda: routes(lab, router),
+        lambda t: not missing(t),
+        timeout=timeout,
+        what=f"{router.name} to originate {sorted(expected)}",
+        describe=lambda t: f"not yet originated: {sorted(missing(t))}; {t.summary()}",
+    )
+    return table.local(Family.L2VPN_EVPN)
+
+
+def await_problems_gone(
+    lab: Lab,
+    nodes: list[Node],
+    problems: Callable[[Tables], list[str]],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+) -> dict[str, RouteTable]:
+    """Poll the nodes' tables until `problems` is empty; on timeout list the last problems."""
+    try:
+        return wait_until(
+            lambda: snapshot(lab, nodes),
+            lambda tables: not problems(tables),
+            timeout=timeout,
+            interval=interval,
+            what=what,
+            describe=lambda tables: _bulleted(problems(tables)),
+        )
+    except WaitTimeout as exc:
+        raise ExpectationFailed(
+            f"{what}: still failing after {exc.elapsed:.1f} s:{exc.last}"
+        ) from None
+
+
+def _bulleted(lines: list[str], limit: int = 25) -> str:
+    more = [f"... and {len(lines) - limit} more"] if len(lines) > limit else []
+    return "".join(f"\n  - {line}" for line in [*lines[:limit], *more])
+
+
+class ExpectationFailed(AssertionError):
+    """A conformance expectation did not hold; the message lists every problem seen."""

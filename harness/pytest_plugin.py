@@ -1,0 +1,166 @@
+"""The harness's pytest plugin (entry point `pytest11`): options, the lab fixture, reporting.
+
+`pytest suites/` gets everything from here; the CLI (`rr-harness run`) is a thin layer over it.
+The lab is session-scoped (DESIGN pattern 8): built once, shared by every suite, torn down at the
+end — also on failure and on Ctrl-C — and checked for leaks (pattern 3).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from harness.backends import BACKENDS, get_backend
+from harness.backends.base import Lab, session_count
+from harness.errors import HarnessError, InputError
+from harness.model.loading import load_sut, load_topology
+from harness.model.plan import LabPlan
+from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
+from harness.runtime.run import Run, check_run_id, new_run_id
+
+PLAN_KEY = pytest.StashKey[LabPlan]()
+LAB_KEY = pytest.StashKey[Lab]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rr-harness", "route reflector conformance harness")
+    group.addoption("--backend", default="netns", choices=BACKENDS, help="where pods run")
+    group.addoption(
+        "--sut",
+        default=str(DEFAULT_SUT),
+        metavar="DIR",
+        help="SUT profile directory (sut.yaml + templates)",
+    )
+    group.addoption(
+        "--topology", default=str(DEFAULT_TOPOLOGY), metavar="FILE", help="topology YAML file"
+    )
+    group.addoption("--run-id", default=None, metavar="ID", help="tag for this run's resources")
+    group.addoption(
+        "--convergence-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="deadline for routes to reach (or leave) every client",
+    )
+
+
+_MAIN_PID = os.getpid()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (a CI job cancelled, `timeout`) takes the same path as Ctrl-C: teardown runs.
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked helper (pyroute2's netns workers): just end
+        os._exit(128 + signum)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def harness_plan(config: pytest.Config) -> LabPlan:
+    """The run's plan, loaded once; bad input ends the session with exit status 2."""
+    if PLAN_KEY not in config.stash:
+        try:
+            topology_path = Path(config.getoption("--topology"))
+            topology = load_topology(topology_path)
+            sut = load_sut(Path(config.getoption("--sut")))
+            config.stash[PLAN_KEY] = LabPlan(topology, sut, source=topology_path)
+        except InputError as exc:
+            pytest.exit(f"rr-harness: {exc}", returncode=2)
+    return config.stash[PLAN_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`router` parametrises a test over the topology's router pods."""
+    if "router" in metafunc.fixturenames:
+        names = [n.name for n in harness_plan(metafunc.config).routers]
+        metafunc.parametrize("router", names, ids=names)
+
+
+@pytest.fixture(scope="session")
+def plan(pytestconfig: pytest.Config) -> LabPlan:
+    return harness_plan(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def convergence_timeout(pytestconfig: pytest.Config) -> float:
+    return float(pytestconfig.getoption("--convergence-timeout"))
+
+
+@pytest.fixture(scope="session")
+def lab(
+    pytestconfig: pytest.Config, plan: LabPlan, record_testsuite_property: Any
+) -> Iterator[Lab]:
+    """The running lab: every pod up and every session Established."""
+    run_id = pytestconfig.getoption("--run-id") or new_run_id()
+    try:
+        run = Run(check_run_id(run_id))
+    except InputError as exc:
+        pytest.exit(f"rr-harness: {exc}", returncode=2)
+    backend = get_backend(pytestconfig.getoption("--backend"))
+    say = _reporter(pytestconfig)
+    say(
+        f"rr-harness: run {run.run_id}: {plan.topology.name} with SUT {plan.sut.values.name} "
+        f"on {backend.name}"
+    )
+    started = time.monotonic()
+    with backend.up(plan, run) as running:
+        up = time.monotonic() - started
+        say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
+        for key, value in {
+            "run_id": run.run_id,
+            "backend": backend.name,
+            "topology": plan.topology.name,
+            "sut": plan.sut.values.name,
+            "sut_dir": str(plan.sut.directory),
+            "sessions": session_count(running),
+            "lab_up_ms": round(up * 1000),
+        }.items():
+            record_testsuite_property(key, value)
+        pytestconfig.stash[LAB_KEY] = running
+        yield running
+        del pytestconfig.stash[LAB_KEY]
+        teardown_started = time.monotonic()
+    teardown = time.monotonic() - teardown_started
+    record_testsuite_property("teardown_ms", round(teardown * 1000))
+    say(f"rr-harness: lab down in {teardown:.2f} s, nothing left behind")
+
+
+def _reporter(config: pytest.Config) -> Any:
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if terminal is None:
+            return
+        if capture is None:
+            terminal.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(line)
+
+    return say
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Harness errors read as their message (it names node, command and what was seen), and a
+    failed test's report carries the daemons' logs as evidence."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, HarnessError):
+        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    if report.failed and call.when == "call":
+        running = item.config.stash.get(LAB_KEY, None)
+        evidence = getattr(running, "evidence", None)
+        if evidence is not None:
+            report.sections.append(("rr-harness evidence", evidence()[-20000:]))
+    return report

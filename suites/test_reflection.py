@@ -1,0 +1,146 @@
+"""Reflection of the router pods' EVPN routes through the route reflector pods.
+
+Design ("Route Flow in Hybrid Scenario", row "Internal EVPN"): Router Pod → iBGP → RR → reflects
+to other Router Pods. RFC 4456 §6: a route from a client is reflected to all other clients;
+§8: the RR sets ORIGINATOR_ID to the originator's router id and prepends its CLUSTER_ID to
+CLUSTER_LIST; §10: the RR does not change the path's attributes, so the next hop (the
+originating VTEP) arrives unchanged. Every check runs once per router pod (`router`).
+"""
+
+from __future__ import annotations
+
+import time
+from ipaddress import IPv4Address
+
+import pytest
+
+from harness.backends.base import routes
+from harness.expect import (
+    attribute_problems,
+    await_originated,
+    await_problems_gone,
+    evpn_clients,
+    missing_reflections,
+    reflectors,
+    still_present,
+    without_rd,
+)
+from harness.observe.route import Route
+
+
+def _receivers(lab, router):
+    return [n for n in evpn_clients(lab) if n.name != router]
+
+
+def _await_reflected(lab, router, timeout):
+    origin = lab.plan.topology.node(router)
+    originated = await_originated(lab, origin, timeout)
+    via = reflectors(lab)
+    tables = await_problems_gone(
+        lab,
+        _receivers(lab, router),
+        lambda t: missing_reflections(t, {r.key for r in originated}, router, via),
+        timeout=timeout,
+        what=f"EVPN routes of {router} to reach every other client through every RR",
+    )
+    return originated, tables, via
+
+
+def test_evpn_routes_reach_every_client_via_every_rr(
+    lab, router, convergence_timeout, record_property
+):
+    """RFC 4456 §6: every EVPN route a router pod originates reaches every other router pod
+    and the observer, once through each RR replica (the design's redundancy)."""
+    originated, tables, via = _await_reflected(lab, router, convergence_timeout)
+    record_property("routes_originated", len(originated))
+    record_property("clients_checked", len(tables))
+    record_property("reflectors", len(via))
+
+
+def test_reflected_paths_carry_originator_id_and_cluster_list(lab, router, convergence_timeout):
+    """RFC 4456 §8: ORIGINATOR_ID = the originating router's router-id; CLUSTER_LIST = [the
+    SUT's cluster id] (one RR crossed, and both replicas share the id)."""
+    originated, tables, via = _await_reflected(lab, router, convergence_timeout)
+    router_id = str(lab.plan.topology.node(router).router_id)
+    cluster = (str(lab.plan.sut.values.cluster_id),)
+
+    def check(sent: Route, got: Route) -> list[str]:
+        out = []
+        if got.originator_id != router_id:
+            out.append(f"ORIGINATOR_ID {got.originator_id}, expected {router_id}")
+        if got.cluster_list != cluster:
+            out.append(f"CLUSTER_LIST {list(got.cluster_list)}, expected {list(cluster)}")
+        return out
+
+    problems = attribute_problems(tables, originated, via, check)
+    assert not problems, "\n".join(problems)
+
+
+def test_reflected_paths_keep_the_vtep_next_hop(lab, router, convergence_timeout):
+    """RFC 4456 §10 (and RFC 7432 §7.2: the next hop is the originating VTEP): reflection does
+    not change NEXT_HOP."""
+    originated, tables, via = _await_reflected(lab, router, convergence_timeout)
+    vtep = str(lab.plan.topology.node(router).evpn.vtep)
+    for sent in originated:
+        assert sent.next_hop == vtep, (
+            f"{router} originates {sent.key} with next hop {sent.next_hop}"
+        )
+
+    def check(sent: Route, got: Route) -> list[str]:
+        return (
+            []
+            if got.next_hop == sent.next_hop
+            else [f"next hop {got.next_hop}, originated with {sent.next_hop}"]
+        )
+
+    problems = attribute_problems(tables, originated, via, check)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def probe_host(lab, router):
+    """A workload that appears on the router's VNI during the test, removed afterwards."""
+    index = [n.name for n in lab.plan.routers].index(router) + 1
+    mac, ip = f"02:00:00:00:{index:02x}:99", IPv4Address(f"10.100.0.{200 + index}")
+    yield mac, ip
+    if any(f"mac {mac}" in r.key for r in routes(lab, router).local()):
+        lab.set_evpn_host(router, mac, ip, present=False)
+
+
+def test_new_route_and_its_withdrawal_reach_every_client(
+    lab, router, probe_host, convergence_timeout, record_property
+):
+    """RFC 4271 §9.1.3 / RFC 4456 §6: a route learned and then withdrawn at a client is
+    reflected, then withdrawn, at every other client. Latency from the moment the host appears
+    (or disappears) in the router's bridge to the last client, in ms, is recorded."""
+    mac, ip = probe_host
+    origin = lab.plan.topology.node(router)
+    via = reflectors(lab)
+    receivers = _receivers(lab, router)
+    wanted = {f"evpn type-2 mac {mac}", f"evpn type-2 mac {mac} ip {ip}"}
+
+    started = time.monotonic()
+    lab.set_evpn_host(router, mac, ip, present=True)
+    local = await_originated(lab, origin, convergence_timeout, expected=wanted)
+    keys = {r.key for r in local if without_rd(r.key) in wanted}
+    await_problems_gone(
+        lab,
+        receivers,
+        lambda t: missing_reflections(t, keys, router, via),
+        timeout=convergence_timeout,
+        interval=0.01,
+        what=f"new host {mac} {ip} on {router} to reach every client through every RR",
+    )
+    record_property("propagation_ms", round((time.monotonic() - started) * 1000))
+
+    started = time.monotonic()
+    lab.set_evpn_host(router, mac, ip, present=False)
+    await_problems_gone(
+        lab,
+        receivers,
+        lambda t: still_present(t, keys, router),
+        timeout=convergence_timeout,
+        interval=0.01,
+        what=f"withdrawal of host {mac} {ip} on {router} to reach every client",
+    )
+    record_property("withdrawal_ms", round((time.monotonic() - started) * 1000))

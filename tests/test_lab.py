@@ -1,0 +1,145 @@
+"""The netns lab itself: tagging, real daemons, EVPN origination, the ExaBGP bridge.
+
+Uses the plugin's session-scoped `lab` fixture on the default topology and SUT.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+from conftest import needs_root
+from pyroute2 import NetNS, netns
+
+from harness.backends.base import routes
+from harness.expect import expected_originations, without_rd
+from harness.model.base import Family
+from harness.observe.wait import wait_until
+from harness.runtime.cleanup import tagged_pids
+from harness.runtime.processes import process_tag
+from harness.runtime.run import TAG_ENV, link_alias
+
+pytestmark = needs_root
+
+
+def test_every_node_is_a_namespace_tagged_with_the_run(lab):
+    expected = {lab.run.namespace(n.name) for n in lab.plan.lab_nodes}
+    expected.add(lab.run.namespace("fabric"))
+    ours = {n for n in netns.listnetns() if n.startswith(f"rrh-{lab.run.run_id}-")}
+    assert ours == expected
+
+
+def test_every_link_carries_the_run_alias(lab):
+    for name in lab.fabric.namespaces:
+        with NetNS(name) as ns:
+            for link in ns.get_links():
+                ifname = link.get("ifname")
+                if ifname == "lo":
+                    continue
+                assert link.get("ifalias") == link_alias(lab.run.run_id), (name, ifname)
+
+
+def test_every_process_carries_the_run_tag(lab):
+    procs = [p for i in lab.frr_instances.values() for p in i.processes]
+    procs += [p.process for p in lab.peers.values()]
+    plan = lab.plan
+    # RR: bgpd; router: zebra + bgpd; peer: exabgp (whose bridge child is found by its tag)
+    assert len(procs) == len(plan.route_reflectors) + 2 * len(plan.routers) + len(plan.peers)
+    for proc in procs:
+        assert proc.alive(), proc.name
+        assert process_tag(proc.pid, TAG_ENV) == lab.run.run_id
+    tagged = {pid for pid, rid in tagged_pids().items() if rid == lab.run.run_id}
+    assert tagged >= {p.pid for p in procs}
+    assert len(tagged - {p.pid for p in procs}) == len(plan.peers)  # one bridge per ExaBGP
+
+
+def test_route_reflectors_run_bgpd_without_zebra_and_routers_both(lab):
+    for node in lab.plan.route_reflectors:
+        assert [p.name for p in lab.frr(node.name).processes] == ["bgpd"]
+        assert "-Z" in lab.frr(node.name).processes[0].argv
+    for node in lab.plan.routers:
+        assert [p.name for p in lab.frr(node.name).processes] == ["zebra", "bgpd"]
+
+
+def test_routers_originate_type2_and_type3_from_their_vni(lab):
+    for node in lab.plan.routers:
+        table = wait_until(
+            lambda n=node: routes(lab, n),
+            lambda t, n=node: expected_originations(n) <= {without_rd(r.key) for r in t.local()},
+            timeout=10,
+            what=f"{node.name} to originate",
+            describe=lambda t: t.summary(),
+        )
+        kinds = {r.key.split()[1] for r in table.local()}
+        assert kinds == {"type-2", "type-3"}
+        assert any(" ip " in r.key for r in table.local())  # MAC+IP, from the neighbour entry
+
+
+def test_a_host_added_then_removed_is_originated_then_withdrawn(lab):
+    mac, ip = "02:00:00:00:03:77", IPv4Address("10.100.0.77")
+    keys = {f"evpn type-2 mac {mac}", f"evpn type-2 mac {mac} ip {ip}"}
+    lab.set_evpn_host("router-3", mac, ip, present=True)
+    try:
+        wait_until(
+            lambda: {without_rd(r.key) for r in routes(lab, "router-3").local()},
+            lambda got: keys <= got,
+            timeout=10,
+            what="host routes",
+        )
+    finally:
+        lab.set_evpn_host("router-3", mac, ip, present=False)
+    wait_until(
+        lambda: {without_rd(r.key) for r in routes(lab, "router-3").local()},
+        lambda got: not keys & got,
+        timeout=10,
+        what="host routes withdrawn",
+    )
+
+
+def test_exabgp_bridge_announces_and_withdraws_on_command(lab):
+    """The ToR announces an IPv4 route through the process API; router-1 gets it, then loses it."""
+    tor = lab.peer("tor")
+    tor.send(
+        "neighbor 192.168.11.3 announce route 10.77.1.0/24 next-hop self "
+        "med 5 community [64512:7] as-path [64512]"
+    )
+    try:
+        table = wait_until(
+            lambda: routes(lab, "router-1", Family.IPV4_UNICAST),
+            lambda t: t.paths("10.77.1.0/24"),
+            timeout=10,
+            what="10.77.1.0/24 at router-1",
+            describe=lambda t: t.summary(),
+        )
+        (path,) = table.paths("10.77.1.0/24")
+        assert (path.peer, path.next_hop, path.med, path.as_path, path.communities) == (
+            "192.168.11.2",
+            "192.168.11.2",
+            5,
+            (64512,),
+            ("64512:7",),
+        )
+    finally:
+        tor.send("neighbor 192.168.11.3 withdraw route 10.77.1.0/24 next-hop self")
+    wait_until(
+        lambda: routes(lab, "router-1", Family.IPV4_UNICAST),
+        lambda t: not t.paths("10.77.1.0/24"),
+        timeout=10,
+        what="withdrawal at router-1",
+    )
+
+
+def test_exabgp_rejects_a_bad_command_with_a_clear_error(lab):
+    from harness.errors import DaemonError
+
+    with pytest.raises(DaemonError, match="tor: ExaBGP answered 'error' to 'announce nonsense'"):
+        lab.peer("tor").send("announce nonsense")
+
+
+def test_observer_records_what_it_receives_as_json(lab):
+    import json
+
+    path = lab.run.directory / "observer" / "received.jsonl"
+    wait_until(lambda: routes(lab, "observer"), lambda t: len(t) > 0, timeout=10, what="routes")
+    messages = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {m["type"] for m in messages} >= {"state", "update"}

@@ -1,0 +1,142 @@
+"""Whole runs through the CLI, as a user (or CI) starts them: pass, fail, interrupt, kill.
+
+After every run, nothing of it may remain: no namespace, no tagged process, no state directory.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import CLI, needs_root, rr_harness
+
+from harness.mutations import mutation
+from harness.observe.wait import wait_until
+from harness.paths import DEFAULT_SUT, PROJECT_ROOT
+from harness.runtime.cleanup import find_leftovers
+from harness.runtime.run import new_run_id
+
+pytestmark = needs_root
+
+
+def assert_nothing_left(run_id: str) -> None:
+    left = find_leftovers(run_id, include_live=True)
+    assert left.empty, f"run {run_id} left {left.describe()}"
+
+
+def junit(path):
+    root = ET.parse(path).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    return suite
+
+
+def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
+    run_id = new_run_id()
+    report = tmp_path / "junit.xml"
+    result = rr_harness("run", "reflection", "--junitxml", str(report), "--run-id", run_id)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "lab up," in result.stdout and "sessions Established" in result.stdout
+    suite = junit(report)
+    assert suite.get("name") == "rr-harness"
+    assert int(suite.get("tests")) == 12 and suite.get("failures") == "0"
+    assert suite.get("errors") == "0"
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
+    assert int(props["teardown_ms"]) > 0
+    latency = [case for case in suite.iter("testcase") if "withdrawal" in case.get("name")]
+    assert len(latency) == 3
+    for case in latency:
+        names = {p.get("name") for p in case.iter("property")}
+        assert {"propagation_ms", "withdrawal_ms"} <= names
+    assert_nothing_left(run_id)
+
+
+def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_path):
+    """The acceptance test of 'proven able to fail' for the reflection suite."""
+    broken = mutation("rr-without-route-reflector-client").apply(DEFAULT_SUT, tmp_path / "sut")
+    run_id = new_run_id()
+    report = tmp_path / "junit.xml"
+    result = rr_harness(
+        "run",
+        "reflection",
+        "--sut",
+        str(broken),
+        "--junitxml",
+        str(report),
+        "--run-id",
+        run_id,
+        "--convergence-timeout",
+        "2",
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+    suite = junit(report)
+    failures = {
+        case.get("name"): case.find("failure").get("message", "") + case.find("failure").text
+        for case in suite.iter("testcase")
+        if case.find("failure") is not None
+    }
+    assert len(failures) == 12, sorted(failures)
+    message = failures["test_evpn_routes_reach_every_client_via_every_rr[router-1]"]
+    assert (
+        "missing at router-2 via rr-0 (10.244.0.10): "
+        "evpn type-2 rd 10.0.0.1:2 mac 02:00:00:00:01:01 (originated by router-1)"
+    ) in message
+    assert "missing at observer via rr-1 (10.244.0.11)" in message
+    assert_nothing_left(run_id)
+
+
+def _start(run_id: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "run", "reflection", "--run-id", run_id, "--junitxml", "/dev/null"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _await_lab(run_id: str) -> None:
+    wait_until(
+        lambda: find_leftovers(run_id, include_live=True),
+        lambda left: len(left.pids) >= 14,
+        timeout=30,
+        what=f"run {run_id} to start its daemons",
+        describe=lambda left: left.describe(),
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_tears_everything_down(sig):
+    run_id = new_run_id()
+    proc = _start(run_id)
+    try:
+        _await_lab(run_id)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out[-3000:]
+    assert "Traceback" not in out
+    assert_nothing_left(run_id)
+
+
+def test_a_killed_run_is_restored_by_cleanup():
+    run_id = new_run_id()
+    proc = _start(run_id)
+    try:
+        _await_lab(run_id)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    left = find_leftovers(run_id)
+    assert left.namespaces and left.pids and left.run_dirs  # the kill left the lab behind
+    result = rr_harness("cleanup", "--run-id", run_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("removed namespaces [")
+    assert_nothing_left(run_id)
+    again = rr_harness("cleanup", "--run-id", run_id)
+    assert again.stdout.strip() == "nothing to clean up"
