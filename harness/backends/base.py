@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from ipaddress import IPv4Address
 from typing import Any, Protocol
@@ -131,7 +130,3 @@ def session_count(lab: Lab) -> int:
     )
     return rr * len(plan.routers) + external + observers
 
-
-def iter_frr_nodes(lab: Lab) -> Iterator[Node]:
-    yield from lab.plan.route_reflectors
-    yield from lab.plan.routers
