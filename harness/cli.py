@@ -7,6 +7,7 @@ Exit status: 0 all passed, 1 failures, 2 bad input (one line naming the file and
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -27,8 +28,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"{self.prog}: {message} (see --help)\n")
 
 
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def known_suites() -> dict[str, Path]:
-    return {p.stem.removeprefix("test_"): p for p in sorted(SUITES_DIR.glob("test_*.py"))}
+    """Suite names: `suites/test_allowas_in.py` is `allowas-in` (`allowas_in` works too)."""
+    return {
+        p.stem.removeprefix("test_").replace("_", "-"): p
+        for p in sorted(SUITES_DIR.glob("test_*.py"))
+    }
 
 
 def resolve_suites(names: Sequence[str]) -> list[Path]:
@@ -38,8 +54,8 @@ def resolve_suites(names: Sequence[str]) -> list[Path]:
     chosen = []
     for name in names:
         path = Path(name)
-        if name in suites:
-            chosen.append(suites[name])
+        if name.replace("_", "-") in suites:
+            chosen.append(suites[name.replace("_", "-")])
         elif path.suffix == ".py" and path.is_file():
             chosen.append(path.resolve())
         else:
@@ -63,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
     run.add_argument("--junitxml", type=Path, default=REPORTS_DIR / "junit.xml", metavar="PATH")
     run.add_argument("--run-id", default=None, metavar="ID")
-    run.add_argument("--convergence-timeout", type=float, default=10.0, metavar="SECONDS")
+    run.add_argument("--convergence-timeout", type=seconds, default=10.0, metavar="SECONDS")
+    run.add_argument("--establish-timeout", type=seconds, default=20.0, metavar="SECONDS")
     run.add_argument(
         "-k",
         dest="keyword",
@@ -85,34 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(sut: Path, topology: Path):  # noqa: ANN202 - LabPlan, imported lazily
-    from harness.model.loading import load_sut, load_topology
-    from harness.model.plan import LabPlan
-
-    return LabPlan(load_topology(topology), load_sut(sut), source=topology)
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    plan = _plan(args.sut, args.topology)
+    from harness.inputs import load_plan
+
+    plan = load_plan(args.topology, args.sut)
     print(
         f"{args.topology}: {len(plan.lab_nodes)} nodes ({len(plan.route_reflectors)} route "
-        f"reflectors, {len(plan.routers)} routers, {len(plan.peers)} ExaBGP peers); "
-        f"SUT {plan.sut.values.name} from {args.sut}: templates render"
+        f"reflectors, {len(plan.routers)} routers, {len(plan.peers)} peers of the harness); "
+        f"SUT {plan.sut.values.name} from {args.sut}: configs render and FRR accepts them"
     )
-    for node in plan.route_reflectors:
-        plan.render_route_reflector(node)
-    for node in plan.routers:
-        plan.render_router(node, [plan.cluster_ip(n) for n in plan.route_reflectors])
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
+    from harness.inputs import load_plan
     from harness.runtime.run import check_run_id
 
     suites = resolve_suites(args.suites)
-    _plan(args.sut, args.topology)  # bad input stops here, before anything starts
+    load_plan(args.topology, args.sut)  # bad input stops here, before anything starts
     if args.run_id:
         check_run_id(args.run_id)
     if args.backend == "netns" and os.geteuid() != 0:
@@ -128,6 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--topology={args.topology.resolve()}",
         f"--junitxml={args.junitxml}",
         f"--convergence-timeout={args.convergence_timeout}",
+        f"--establish-timeout={args.establish_timeout}",
         "-o",
         "junit_suite_name=rr-harness",
         "-p",
@@ -154,6 +164,11 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     from harness.runtime.cleanup import find_leftovers, remove_leftovers
     from harness.runtime.run import check_run_id
 
+    if os.geteuid() != 0:
+        raise InputError(
+            "needs root: other processes' environments (the run tags) and "
+            "network namespaces are only visible to root"
+        )
     run_id = check_run_id(args.run_id) if args.run_id else None
     left = find_leftovers(run_id, include_live=args.force)
     for rid in left.skipped_live:

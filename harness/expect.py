@@ -6,13 +6,16 @@ the route, the node where it was expected and the RR it should have come through
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+import pytest
 
 from harness.backends.base import Lab, routes
 from harness.errors import WaitTimeout
 from harness.model.base import Family
-from harness.model.topology import Node
+from harness.model.topology import Node, Role
 from harness.observe.route import Route, RouteTable
 from harness.observe.wait import wait_until
 
@@ -25,6 +28,14 @@ class Reflector:
     address: str
 
 
+def require_node(lab: Lab, name: str, why: str) -> Node:
+    """The topology's node `name`, or skip the test: a user's topology may leave actors out."""
+    try:
+        return lab.plan.topology.node(name)
+    except KeyError:
+        pytest.skip(f"topology {lab.plan.topology.name} has no node {name!r} ({why})")
+
+
 def reflectors(lab: Lab) -> list[Reflector]:
     return [Reflector(n.name, lab.plan.cluster_ip(n)) for n in lab.plan.route_reflectors]
 
@@ -33,7 +44,11 @@ def observers(lab: Lab) -> list[Node]:
     """ExaBGP peers that are EVPN clients of the route reflectors."""
     rr_names = {n.name for n in lab.plan.route_reflectors}
     return [
-        p for p in lab.plan.peers if Family.L2VPN_EVPN in p.families and rr_names & set(p.peers)
+        p
+        for p in lab.plan.peers
+        if p.role is Role.EXABGP_PEER
+        and Family.L2VPN_EVPN in p.families
+        and rr_names & set(p.peers)
     ]
 
 
@@ -66,7 +81,7 @@ def expected_originations(node: Node) -> set[str]:
 def snapshot(lab: Lab, nodes: Iterable[Node | str]) -> dict[str, RouteTable]:
     tables = {}
     for node in nodes:
-        table = routes(lab, node)
+        table = routes(lab, node, family=None)
         tables[table.node] = table
     return tables
 
@@ -86,6 +101,16 @@ def missing_reflections(
                         f"(originated by {origin})"
                     )
     return problems
+
+
+def leaked(tables: Tables, keys: Iterable[str], why: str) -> list[str]:
+    """Paths that must not exist, each named with where it was found and why it must not."""
+    return [
+        f"{r.brief()} reached {node}, but {why}"
+        for node, table in tables.items()
+        for key in sorted(keys)
+        for r in table.paths(key)
+    ]
 
 
 def still_present(tables: Tables, keys: Iterable[str], origin: str) -> list[str]:
@@ -130,11 +155,56 @@ def await_originated(
     table = wait_until(
         lambda: routes(lab, router),
         lambda t: not missing(t),
+        fail_fast=lab.check_alive,
         timeout=timeout,
         what=f"{router.name} to originate {sorted(expected)}",
         describe=lambda t: f"not yet originated: {sorted(missing(t))}; {t.summary()}",
     )
     return table.local(Family.L2VPN_EVPN)
+
+
+@dataclass
+class Settled:
+    """Where polling ended: the last tables, the problems left (none: it held), the time."""
+
+    what: str
+    tables: dict[str, RouteTable]
+    problems: list[str]
+    elapsed: float
+
+    def check(self) -> dict[str, RouteTable]:
+        if self.problems:
+            raise ExpectationFailed(
+                f"{self.what}: still failing after {self.elapsed:.1f} s:{_bulleted(self.problems)}"
+            )
+        return self.tables
+
+
+def settle(
+    lab: Lab,
+    nodes: list[Node],
+    problems: Callable[[Tables], list[str]],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+) -> Settled:
+    """Poll the nodes' tables until `problems` is empty or the deadline passes; never raises
+    for the deadline, so one wait can serve several checks (each judges `problems`)."""
+    started = time.monotonic()
+    try:
+        tables = wait_until(
+            lambda: snapshot(lab, nodes),
+            lambda t: not problems(t),
+            timeout=timeout,
+            interval=interval,
+            what=what,
+            describe=lambda t: t,  # keep the tables themselves
+            fail_fast=lab.check_alive,  # a dead daemon is reported as such, at once
+        )
+    except WaitTimeout as exc:
+        tables = exc.last  # type: ignore[assignment]
+    return Settled(what, tables, problems(tables), time.monotonic() - started)
 
 
 def await_problems_gone(
@@ -147,19 +217,7 @@ def await_problems_gone(
     interval: float = 0.05,
 ) -> dict[str, RouteTable]:
     """Poll the nodes' tables until `problems` is empty; on timeout list the last problems."""
-    try:
-        return wait_until(
-            lambda: snapshot(lab, nodes),
-            lambda tables: not problems(tables),
-            timeout=timeout,
-            interval=interval,
-            what=what,
-            describe=lambda tables: _bulleted(problems(tables)),
-        )
-    except WaitTimeout as exc:
-        raise ExpectationFailed(
-            f"{what}: still failing after {exc.elapsed:.1f} s:{exc.last}"
-        ) from None
+    return settle(lab, nodes, problems, timeout=timeout, what=what, interval=interval).check()
 
 
 def _bulleted(lines: list[str], limit: int = 25) -> str:

@@ -1,8 +1,9 @@
 """Broken SUT variants, made from a SUT profile by named edits: how a check is shown able to fail.
 
 A conformance check that passes against everything proves nothing. Each mutation breaks one
-thing the design or an RFC requires; the project's own tests run the suites against the
-mutated profile and expect the matching checks to fail.
+thing the design or an RFC requires; `rr-harness mutate` runs the suites against each variant
+and tabulates which checks caught it, and the project's own tests assert that every variant is
+caught and that every check catches at least one variant.
 """
 
 from __future__ import annotations
@@ -12,39 +13,146 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.model.sut import RR_TEMPLATE
+from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE
 
 
 @dataclass(frozen=True)
-class Mutation:
-    """Replace `old` (which must occur in `file`) by `new` in a copy of the profile."""
+class Edit:
+    """Replace every occurrence of `old` (which must occur) by `new` in `file`."""
 
-    name: str
-    breaks: str  # the rule the variant violates
     file: str
     old: str
     new: str
 
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    breaks: str  # the rule the variant violates
+    edits: tuple[Edit, ...]
+
     def apply(self, profile: Path, target: Path) -> Path:
         shutil.copytree(profile, target)
-        path = target / self.file
-        text = path.read_text()
-        if self.old not in text:
-            raise InputError(
-                f"mutation {self.name}: {profile / self.file} does not contain {self.old!r}; "
-                "the profile no longer has the shape this mutation edits"
-            )
-        path.write_text(text.replace(self.old, self.new))
+        for edit in self.edits:
+            path = target / edit.file
+            text = path.read_text()
+            if edit.old not in text:
+                raise InputError(
+                    f"mutation {self.name}: {profile / edit.file} does not contain {edit.old!r}; "
+                    "the profile no longer has the shape this mutation edits"
+                )
+            path.write_text(text.replace(edit.old, edit.new))
         return target
 
 
+def _rr(old: str, new: str) -> Edit:
+    return Edit(RR_TEMPLATE, old, new)
+
+
+def _router(old: str, new: str) -> Edit:
+    return Edit(ROUTER_TEMPLATE, old, new)
+
+
+_RR_CLIENT = "  neighbor CLIENTS route-reflector-client\n"
+
 CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
-        name="rr-without-route-reflector-client",
-        breaks="RFC 4456 §6 / design 'RR FRR Configuration': clients' routes are reflected",
-        file=RR_TEMPLATE,
-        old="  neighbor CLIENTS route-reflector-client\n",
-        new="",
+        "rr-without-route-reflector-client",
+        "RFC 4456 §6 / design 'RR FRR Configuration': clients' routes are reflected",
+        (_rr(_RR_CLIENT, ""),),
+    ),
+    Mutation(
+        "client-to-client-reflection-disabled",
+        "RFC 4456 §6: a route from a client is reflected to the other clients",
+        (_rr(" bgp cluster-id", " no bgp client-to-client reflection\n bgp cluster-id"),),
+    ),
+    Mutation(
+        "next-hop-self-on-rr",
+        "RFC 4456 §10: the RR does not change NEXT_HOP (the VTEP)",
+        (_rr(_RR_CLIENT, _RR_CLIENT + "  neighbor CLIENTS next-hop-self force\n"),),
+    ),
+    Mutation(
+        "per-replica-cluster-ids",
+        "RFC 4456 §7 / design: redundant RR replicas share one cluster id",
+        (_rr("bgp cluster-id {{ sut.cluster_id }}", "bgp cluster-id {{ pod.address }}"),),
+    ),
+    Mutation(
+        "rr-route-map-rewriting-local-pref",
+        "RFC 4456 §10: the RR does not change the attributes of reflected routes",
+        (
+            _rr(
+                "router bgp",
+                "route-map REWRITE permit 10\n set local-preference 200\n!\nrouter bgp",
+            ),
+            _rr(_RR_CLIENT, _RR_CLIENT + "  neighbor CLIENTS route-map REWRITE out\n"),
+        ),
+    ),
+    Mutation(
+        "listen-range-too-narrow",
+        "design: the RR accepts clients from the whole pod CIDR",
+        (_rr("bgp listen range {{ sut.pod_cidr }}", "bgp listen range 10.244.0.0/24"),),
+    ),
+    Mutation(
+        "listen-range-too-wide",
+        "design: the RR accepts clients from the pod CIDR only",
+        (_rr("bgp listen range {{ sut.pod_cidr }}", "bgp listen range 10.0.0.0/8"),),
+    ),
+    Mutation(
+        "listen-range-accepts-any-as",
+        "design: RR clients are iBGP, in the SUT's AS",
+        (
+            _rr(
+                " bgp listen range {{ sut.pod_cidr }} peer-group CLIENTS\n",
+                " bgp listen range {{ sut.pod_cidr }} peer-group CLIENTS\n"
+                " neighbor OTHERS peer-group\n neighbor OTHERS remote-as external\n"
+                " bgp listen range 10.244.0.48/28 peer-group OTHERS\n",
+            ),
+            _rr(
+                "  neighbor CLIENTS activate\n",
+                "  neighbor CLIENTS activate\n  neighbor OTHERS activate\n",
+            ),
+        ),
+    ),
+    Mutation(
+        "non-clients-configured-as-clients",
+        "RFC 4456 §6: a route from a non-client is reflected to clients only",
+        (
+            _rr(
+                "  neighbor {{ n.address }} activate\n",
+                "  neighbor {{ n.address }} activate\n"
+                "  neighbor {{ n.address }} route-reflector-client\n",
+            ),
+        ),
+    ),
+    Mutation(
+        "allowas-in-on-ibgp",
+        "design 'FRR Template Changes': allowas-in only on eBGP neighbors",
+        (_router("{% if n.asn != router.asn %}", "{% if true %}"),),
+    ),
+    Mutation(
+        "no-allowas-in-on-ebgp",
+        "design 'FRR Template Changes': eBGP neighbors (the ToR) carry allowas-in",
+        (_router("  neighbor {{ n.address }} allowas-in\n", ""),),
+    ),
+    Mutation(
+        "router-id-from-pod-address",
+        "RFC 4456 §8: ORIGINATOR_ID is the originating router's BGP identifier",
+        (_router("bgp router-id {{ router.router_id }}", "bgp router-id {{ router.address }}"),),
+    ),
+    Mutation(
+        "no-ipv6-to-external",
+        "design 'Use Case: Cloud Provider Environments': IPv4/IPv6 with the cloud router",
+        (_router('["ipv4-unicast", "ipv6-unicast"]', '["ipv4-unicast"]'),),
+    ),
+    Mutation(
+        "no-evpn-to-external",
+        "design 'Route Flow in Hybrid Scenario': EVPN flows between router pods and the ToR",
+        (
+            _router(
+                '{% for n in neighbors if "l2vpn-evpn" in n.families %}',
+                '{% for n in neighbors if "l2vpn-evpn" in n.families and n.asn == router.asn %}',
+            ),
+        ),
     ),
 )
 

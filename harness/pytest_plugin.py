@@ -19,8 +19,10 @@ import pytest
 
 from harness.backends import BACKENDS, get_backend
 from harness.backends.base import Lab, session_count
+from harness.cli import seconds
 from harness.errors import HarnessError, InputError
-from harness.model.loading import load_sut, load_topology
+from harness.inject import Injector
+from harness.inputs import load_plan
 from harness.model.plan import LabPlan
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
 from harness.runtime.run import Run, check_run_id, new_run_id
@@ -44,10 +46,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--run-id", default=None, metavar="ID", help="tag for this run's resources")
     group.addoption(
         "--convergence-timeout",
-        type=float,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="deadline for routes to reach (or leave) every client",
+    )
+    group.addoption(
+        "--establish-timeout",
+        type=seconds,
+        default=20.0,
+        metavar="SECONDS",
+        help="deadline for every BGP session at start-up",
     )
 
 
@@ -56,8 +65,9 @@ _MAIN_PID = os.getpid()
 
 def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (a CI job cancelled, `timeout`) takes the same path as Ctrl-C: teardown runs.
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _terminate)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a hang-up (ssh dropped) too
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, _terminate)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -70,10 +80,9 @@ def harness_plan(config: pytest.Config) -> LabPlan:
     """The run's plan, loaded once; bad input ends the session with exit status 2."""
     if PLAN_KEY not in config.stash:
         try:
-            topology_path = Path(config.getoption("--topology"))
-            topology = load_topology(topology_path)
-            sut = load_sut(Path(config.getoption("--sut")))
-            config.stash[PLAN_KEY] = LabPlan(topology, sut, source=topology_path)
+            config.stash[PLAN_KEY] = load_plan(
+                Path(config.getoption("--topology")), Path(config.getoption("--sut"))
+            )
         except InputError as exc:
             pytest.exit(f"rr-harness: {exc}", returncode=2)
     return config.stash[PLAN_KEY]
@@ -113,9 +122,13 @@ def lab(
         f"on {backend.name}"
     )
     started = time.monotonic()
-    with backend.up(plan, run) as running:
+    establish = float(pytestconfig.getoption("--establish-timeout"))
+    with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
-        say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
+        if running.unready:
+            say(f"rr-harness: lab up in {up:.2f} s, but sessions still down: {running.unready}")
+        else:
+            say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
         for key, value in {
             "run_id": run.run_id,
             "backend": backend.name,
@@ -133,6 +146,14 @@ def lab(
     teardown = time.monotonic() - teardown_started
     record_testsuite_property("teardown_ms", round(teardown * 1000))
     say(f"rr-harness: lab down in {teardown:.2f} s, nothing left behind")
+
+
+@pytest.fixture
+def injector(lab: Lab) -> Iterator[Injector]:
+    """Announce through crafted speakers; everything announced is withdrawn after the test."""
+    inject = Injector(lab)
+    yield inject
+    inject.withdraw_all()
 
 
 def _reporter(config: pytest.Config) -> Any:

@@ -10,57 +10,85 @@ originating VTEP) arrives unchanged. Every check runs once per router pod (`rout
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 import pytest
 
-from harness.backends.base import routes
 from harness.expect import (
+    Reflector,
+    Settled,
     attribute_problems,
     await_originated,
     await_problems_gone,
     evpn_clients,
     missing_reflections,
     reflectors,
+    settle,
     still_present,
     without_rd,
 )
 from harness.observe.route import Route
 
 
-def _receivers(lab, router):
-    return [n for n in evpn_clients(lab) if n.name != router]
+@dataclass
+class Reflection:
+    originated: dict[str, list[Route]]  # router -> its own EVPN paths
+    settled: Settled  # every client's table once everything arrived (or the deadline passed)
+    via: list[Reflector]
+
+    def tables_without(self, router: str):
+        return {n: t for n, t in self.settled.tables.items() if n != router}
+
+    def check_reached(self, router: str) -> None:
+        mine = [p for p in self.settled.problems if p.endswith(f"(originated by {router})")]
+        assert not mine, (
+            f"{self.settled.what}: still failing after {self.settled.elapsed:.1f} s:\n  - "
+            + "\n  - ".join(mine[:25])
+        )
 
 
-def _await_reflected(lab, router, timeout):
-    origin = lab.plan.topology.node(router)
-    originated = await_originated(lab, origin, timeout)
+@pytest.fixture(scope="module")
+def reflection(lab, convergence_timeout) -> Reflection:
+    """One wait for every router's routes to reach every other client; the checks share it."""
     via = reflectors(lab)
-    tables = await_problems_gone(
+    originated = {r.name: await_originated(lab, r, convergence_timeout) for r in lab.plan.routers}
+
+    def problems(tables):
+        return [
+            problem
+            for router, own in originated.items()
+            for problem in missing_reflections(
+                {n: t for n, t in tables.items() if n != router},
+                {r.key for r in own},
+                router,
+                via,
+            )
+        ]
+
+    settled = settle(
         lab,
-        _receivers(lab, router),
-        lambda t: missing_reflections(t, {r.key for r in originated}, router, via),
-        timeout=timeout,
-        what=f"EVPN routes of {router} to reach every other client through every RR",
+        evpn_clients(lab),
+        problems,
+        timeout=convergence_timeout,
+        what="EVPN routes of every router to reach every other client through every RR",
     )
-    return originated, tables, via
+    return Reflection(originated, settled, via)
 
 
-def test_evpn_routes_reach_every_client_via_every_rr(
-    lab, router, convergence_timeout, record_property
-):
+def test_evpn_routes_reach_every_client_via_every_rr(reflection, router, record_property):
     """RFC 4456 §6: every EVPN route a router pod originates reaches every other router pod
     and the observer, once through each RR replica (the design's redundancy)."""
-    originated, tables, via = _await_reflected(lab, router, convergence_timeout)
-    record_property("routes_originated", len(originated))
-    record_property("clients_checked", len(tables))
-    record_property("reflectors", len(via))
+    record_property("routes_originated", len(reflection.originated[router]))
+    record_property("clients_checked", len(reflection.tables_without(router)))
+    record_property("reflectors", len(reflection.via))
+    reflection.check_reached(router)
 
 
-def test_reflected_paths_carry_originator_id_and_cluster_list(lab, router, convergence_timeout):
+def test_reflected_paths_carry_originator_id_and_cluster_list(lab, reflection, router):
     """RFC 4456 §8: ORIGINATOR_ID = the originating router's router-id; CLUSTER_LIST = [the
     SUT's cluster id] (one RR crossed, and both replicas share the id)."""
-    originated, tables, via = _await_reflected(lab, router, convergence_timeout)
+    reflection.check_reached(router)
     router_id = str(lab.plan.topology.node(router).router_id)
     cluster = (str(lab.plan.sut.values.cluster_id),)
 
@@ -72,28 +100,31 @@ def test_reflected_paths_carry_originator_id_and_cluster_list(lab, router, conve
             out.append(f"CLUSTER_LIST {list(got.cluster_list)}, expected {list(cluster)}")
         return out
 
-    problems = attribute_problems(tables, originated, via, check)
+    problems = attribute_problems(
+        reflection.tables_without(router), reflection.originated[router], reflection.via, check
+    )
     assert not problems, "\n".join(problems)
 
 
-def test_reflected_paths_keep_the_vtep_next_hop(lab, router, convergence_timeout):
+def test_reflected_paths_keep_the_vtep_next_hop(lab, reflection, router):
     """RFC 4456 §10 (and RFC 7432 §7.2: the next hop is the originating VTEP): reflection does
     not change NEXT_HOP."""
-    originated, tables, via = _await_reflected(lab, router, convergence_timeout)
+    reflection.check_reached(router)
     vtep = str(lab.plan.topology.node(router).evpn.vtep)
+    originated = reflection.originated[router]
     for sent in originated:
         assert sent.next_hop == vtep, (
             f"{router} originates {sent.key} with next hop {sent.next_hop}"
         )
 
     def check(sent: Route, got: Route) -> list[str]:
-        return (
-            []
-            if got.next_hop == sent.next_hop
-            else [f"next hop {got.next_hop}, originated with {sent.next_hop}"]
-        )
+        if got.next_hop == sent.next_hop:
+            return []
+        return [f"next hop {got.next_hop}, originated with {sent.next_hop}"]
 
-    problems = attribute_problems(tables, originated, via, check)
+    problems = attribute_problems(
+        reflection.tables_without(router), originated, reflection.via, check
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -103,8 +134,7 @@ def probe_host(lab, router):
     index = [n.name for n in lab.plan.routers].index(router) + 1
     mac, ip = f"02:00:00:00:{index:02x}:99", IPv4Address(f"10.100.0.{200 + index}")
     yield mac, ip
-    if any(f"mac {mac}" in r.key for r in routes(lab, router).local()):
-        lab.set_evpn_host(router, mac, ip, present=False)
+    lab.set_evpn_host(router, mac, ip, present=False)  # whatever the test got to
 
 
 def test_new_route_and_its_withdrawal_reach_every_client(
@@ -116,7 +146,7 @@ def test_new_route_and_its_withdrawal_reach_every_client(
     mac, ip = probe_host
     origin = lab.plan.topology.node(router)
     via = reflectors(lab)
-    receivers = _receivers(lab, router)
+    receivers = [n for n in evpn_clients(lab) if n.name != router]
     wanted = {f"evpn type-2 mac {mac}", f"evpn type-2 mac {mac} ip {ip}"}
 
     started = time.monotonic()

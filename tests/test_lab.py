@@ -14,6 +14,7 @@ from pyroute2 import NetNS, netns
 from harness.backends.base import routes
 from harness.expect import expected_originations, without_rd
 from harness.model.base import Family
+from harness.model.topology import Role
 from harness.observe.wait import wait_until
 from harness.runtime.cleanup import tagged_pids
 from harness.runtime.processes import process_tag
@@ -43,14 +44,16 @@ def test_every_process_carries_the_run_tag(lab):
     procs = [p for i in lab.frr_instances.values() for p in i.processes]
     procs += [p.process for p in lab.peers.values()]
     plan = lab.plan
-    # RR: bgpd; router: zebra + bgpd; peer: exabgp (whose bridge child is found by its tag)
+    # RR: bgpd; router: zebra + bgpd; peer: exabgp (whose bridge child is found by its tag) or
+    # the crafted speaker's process
     assert len(procs) == len(plan.route_reflectors) + 2 * len(plan.routers) + len(plan.peers)
     for proc in procs:
         assert proc.alive(), proc.name
         assert process_tag(proc.pid, TAG_ENV) == lab.run.run_id
     tagged = {pid for pid, rid in tagged_pids().items() if rid == lab.run.run_id}
     assert tagged >= {p.pid for p in procs}
-    assert len(tagged - {p.pid for p in procs}) == len(plan.peers)  # one bridge per ExaBGP
+    exabgp = [p for p in plan.peers if p.role is Role.EXABGP_PEER]
+    assert len(tagged - {p.pid for p in procs}) == len(exabgp)  # one bridge per ExaBGP
 
 
 def test_route_reflectors_run_bgpd_without_zebra_and_routers_both(lab):
@@ -97,43 +100,44 @@ def test_a_host_added_then_removed_is_originated_then_withdrawn(lab):
 
 
 def test_exabgp_bridge_announces_and_withdraws_on_command(lab):
-    """The ToR announces an IPv4 route through the process API; router-1 gets it, then loses it."""
-    tor = lab.peer("tor")
-    tor.send(
-        "neighbor 192.168.11.3 announce route 10.77.1.0/24 next-hop self "
-        "med 5 community [64512:7] as-path [64512]"
+    """The cloud router announces an IPv4 route through the process API; router-2 gets it,
+    then loses it."""
+    cloud = lab.exabgp("cloud")
+    cloud.send(
+        "neighbor 192.168.12.3 announce route 10.77.1.0/24 next-hop self "
+        "med 5 community [64515:7] as-path [64515]"
     )
     try:
         table = wait_until(
-            lambda: routes(lab, "router-1", Family.IPV4_UNICAST),
+            lambda: routes(lab, "router-2", Family.IPV4_UNICAST),
             lambda t: t.paths("10.77.1.0/24"),
             timeout=10,
-            what="10.77.1.0/24 at router-1",
+            what="10.77.1.0/24 at router-2",
             describe=lambda t: t.summary(),
         )
         (path,) = table.paths("10.77.1.0/24")
         assert (path.peer, path.next_hop, path.med, path.as_path, path.communities) == (
-            "192.168.11.2",
-            "192.168.11.2",
+            "192.168.12.2",
+            "192.168.12.2",
             5,
-            (64512,),
-            ("64512:7",),
+            (64515,),
+            ("64515:7",),
         )
     finally:
-        tor.send("neighbor 192.168.11.3 withdraw route 10.77.1.0/24 next-hop self")
+        cloud.send("neighbor 192.168.12.3 withdraw route 10.77.1.0/24 next-hop self")
     wait_until(
-        lambda: routes(lab, "router-1", Family.IPV4_UNICAST),
+        lambda: routes(lab, "router-2", Family.IPV4_UNICAST),
         lambda t: not t.paths("10.77.1.0/24"),
         timeout=10,
-        what="withdrawal at router-1",
+        what="withdrawal at router-2",
     )
 
 
 def test_exabgp_rejects_a_bad_command_with_a_clear_error(lab):
     from harness.errors import DaemonError
 
-    with pytest.raises(DaemonError, match="tor: ExaBGP answered 'error' to 'announce nonsense'"):
-        lab.peer("tor").send("announce nonsense")
+    with pytest.raises(DaemonError, match="cloud: ExaBGP answered 'error' to 'announce nonsense'"):
+        lab.exabgp("cloud").send("announce nonsense")
 
 
 def test_observer_records_what_it_receives_as_json(lab):

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from harness.errors import InputError
+from harness.inputs import load_plan
 from harness.model.loading import load_sut, load_topology
 from harness.model.plan import LabPlan
 from harness.mutations import CATALOGUE, mutation
@@ -134,15 +135,23 @@ def test_replicas_choose_the_rr_slots(sut_copy):
 
 
 @pytest.mark.parametrize("m", CATALOGUE, ids=[m.name for m in CATALOGUE])
-def test_every_mutation_applies_to_the_default_profile(tmp_path, m):
+def test_every_mutation_applies_and_still_renders(tmp_path, m):
+    """Each variant edits the default profile and still renders configs FRR accepts: the
+    breakage is semantic, which only the suites can catch."""
     target = m.apply(DEFAULT_SUT, tmp_path / m.name)
-    assert (target / m.file).read_text() != (DEFAULT_SUT / m.file).read_text()
-    load_sut(target)  # still a valid profile: the breakage is semantic, not syntactic
+    for edit in m.edits:
+        assert (target / edit.file).read_text() != (DEFAULT_SUT / edit.file).read_text()
+    load_plan(DEFAULT_TOPOLOGY, target)
+
+
+def test_mutation_names_are_unique():
+    names = [m.name for m in CATALOGUE]
+    assert len(names) == len(set(names))
 
 
 def test_a_mutation_that_no_longer_applies_says_so(sut_copy, tmp_path):
     m = mutation("rr-without-route-reflector-client")
-    path = sut_copy / m.file
-    path.write_text(path.read_text().replace(m.old, ""))
+    path = sut_copy / m.edits[0].file
+    path.write_text(path.read_text().replace(m.edits[0].old, ""))
     with pytest.raises(InputError, match="does not contain"):
         m.apply(sut_copy, tmp_path / "again")

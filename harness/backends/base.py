@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from harness.model.base import Family
 from harness.model.plan import LabPlan
-from harness.model.topology import Node, Role
+from harness.model.topology import Node
 from harness.observe import frr
 from harness.observe.route import Route, RouteTable
 from harness.runtime.run import Run
@@ -20,16 +20,16 @@ class FrrNode(Protocol):
     node: str
 
     def query(self, command: str) -> Any: ...
+    def query_text(self, command: str) -> str: ...
     def check_alive(self) -> None: ...
     def log_text(self) -> str: ...
 
 
 class PeerNode(Protocol):
-    """An ExaBGP speaker (ToR, cloud router, observer)."""
+    """A speaker of the harness: ExaBGP or the crafted speaker (ToR, cloud router, observer)."""
 
     node: str
 
-    def send(self, command: str, timeout: float = 10.0) -> None: ...
     def check_alive(self) -> None: ...
     def log_text(self) -> str: ...
 
@@ -43,9 +43,13 @@ class Lab(Protocol):
     plan: LabPlan
     run: Run
     timings: dict[str, float]
+    unready: dict[str, dict[str, str]]
 
+    def check_alive(self) -> None: ...
     def frr(self, node: str) -> FrrNode: ...
     def peer(self, node: str) -> PeerNode: ...
+    def speaker(self, node: str) -> Any: ...
+    def exabgp(self, node: str) -> Any: ...
     def set_evpn_host(
         self, node: str, mac: str, ip: IPv4Address | None, *, present: bool
     ) -> None: ...
@@ -54,14 +58,16 @@ class Lab(Protocol):
 class Backend(Protocol):
     name: str
 
-    def up(self, plan: LabPlan, run: Run) -> AbstractContextManager[Lab]: ...
+    def up(
+        self, plan: LabPlan, run: Run, establish_timeout: float = ...
+    ) -> AbstractContextManager[Lab]: ...
 
 
 # -- observation, the same on every backend ------------------------------------------------------
 def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN) -> RouteTable:
     """The paths a node holds now, as Routes (`family=None`: every family)."""
     n = lab.plan.topology.node(node) if isinstance(node, str) else node
-    if n.role is Role.EXABGP_PEER:
+    if n.role.is_peer:
         got = [r for r in lab.peer(n.name).rib.routes() if family is None or r.family is family]
     else:
         families = list(Family) if family is None else [family]
@@ -83,29 +89,27 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
     """Every expected session not Established yet, by node: {node: {peer: state}}."""
     plan = lab.plan
     missing: dict[str, dict[str, str]] = {}
-    rr_ips = [plan.cluster_ip(n) for n in plan.route_reflectors]
     for node in plan.routers:
         lab.frr(node.name).check_alive()
         states = frr.session_states(lab.frr(node.name).query(frr.SUMMARY))
-        wanted = [*rr_ips, *(n.address for n in plan.external_neighbors(node))]
+        wanted = [*plan.rr_ips(node), *(n.address for n in plan.external_neighbors(node))]
         _collect(missing, node.name, states, wanted, "Established")
-    clients = [plan.cluster_ip(n) for n in plan.routers] + [
-        s.local_address
-        for p in plan.peers
-        for s in plan.peer_sessions(p)
-        if s.peer_address in rr_ips
-    ]
     for node in plan.route_reflectors:
         lab.frr(node.name).check_alive()
         states = frr.session_states(lab.frr(node.name).query(frr.SUMMARY))
+        clients = [plan.cluster_ip(n) for n in plan.routers] + [
+            s.local_address
+            for p in plan.peers
+            for s in plan.sessions_expected(p)
+            if s.peer_name == node.name
+        ]
         _collect(missing, node.name, states, clients, "Established")
     for node in plan.peers:
         peer = lab.peer(node.name)
         peer.check_alive()
         states = dict(peer.rib.refresh().sessions)
-        _collect(
-            missing, node.name, states, [s.peer_address for s in plan.peer_sessions(node)], "up"
-        )
+        wanted = [s.peer_address for s in plan.sessions_expected(node)]
+        _collect(missing, node.name, states, wanted, "up")
     return missing
 
 
@@ -120,13 +124,10 @@ def _collect(
 def session_count(lab: Lab) -> int:
     """Number of BGP sessions the lab should hold (each counted once)."""
     plan = lab.plan
-    rr = len(plan.route_reflectors)
+    rr_names = {n.name for n in plan.route_reflectors}
     external = sum(len(plan.external_neighbors(r)) for r in plan.routers)
-    observers = sum(
-        1
-        for p in plan.peers
-        for s in plan.peer_sessions(p)
-        if s.peer_name in {n.name for n in plan.route_reflectors}
+    rr_peers = sum(
+        1 for p in plan.peers for s in plan.sessions_expected(p) if s.peer_name in rr_names
     )
-    return rr * len(plan.routers) + external + observers
-
+    stand_ins = sum(len(p.peers) for p in plan.peers if p.stands_in_for)
+    return len(rr_names) * len(plan.routers) + external + rr_peers + stand_ins

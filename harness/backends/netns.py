@@ -8,43 +8,73 @@ down whatever exists (DESIGN pattern 1), and teardown verifies that nothing of t
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from ipaddress import IPv4Address
+from pathlib import Path
 
 from harness.backends.base import unready_sessions
+from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
-from harness.errors import LabError
+from harness.errors import LabError, WaitTimeout
 from harness.model.plan import LabPlan
+from harness.model.topology import Role
 from harness.netns.fabric import Fabric
 from harness.observe.wait import wait_until
+from harness.paths import REPORTS_DIR
 from harness.runtime.cleanup import find_leftovers
-from harness.runtime.processes import terminate_pids
-from harness.runtime.run import Run
+from harness.runtime.processes import terminate_tagged
+from harness.runtime.run import TAG_ENV, Run
 
-ESTABLISH_TIMEOUT = 30.0
+ESTABLISH_TIMEOUT = 20.0
 
 
 class NetnsLab:
-    def __init__(self, plan: LabPlan, run: Run) -> None:
+    def __init__(
+        self, plan: LabPlan, run: Run, establish_timeout: float = ESTABLISH_TIMEOUT
+    ) -> None:
         self.plan = plan
         self.run = run
+        self.establish_timeout = establish_timeout
+        # Sessions still down when the start-up deadline passed: a finding about the SUT
+        # (suites/test_sessions.py reports it), not a reason to abort the run.
+        self.unready: dict[str, dict[str, str]] = {}
         self.fabric = Fabric(run)
         self.frr_instances: dict[str, FrrInstance] = {}
-        self.peers: dict[str, ExabgpPeer] = {}
+        self.peers: dict[str, ExabgpPeer | CraftedSpeaker] = {}
         self.timings: dict[str, float] = {}
 
     # -- Lab interface ----------------------------------------------------------------------------
+    def check_alive(self) -> None:
+        """Raise DaemonError (with its log) if any daemon of the lab has died."""
+        for daemon in [*self.frr_instances.values(), *self.peers.values()]:
+            daemon.check_alive()
+
     def frr(self, node: str) -> FrrInstance:
         return self.frr_instances[node]
 
-    def peer(self, node: str) -> ExabgpPeer:
+    def peer(self, node: str) -> ExabgpPeer | CraftedSpeaker:
         return self.peers[node]
+
+    def speaker(self, node: str) -> CraftedSpeaker:
+        peer = self.peers[node]
+        if not isinstance(peer, CraftedSpeaker):
+            raise LabError(f"{node} is not a crafted speaker")
+        return peer
+
+    def exabgp(self, node: str) -> ExabgpPeer:
+        peer = self.peers[node]
+        if not isinstance(peer, ExabgpPeer):
+            raise LabError(f"{node} is not an ExaBGP peer")
+        return peer
 
     def set_evpn_host(self, node: str, mac: str, ip: IPv4Address | None, *, present: bool) -> None:
         evpn = self.plan.topology.node(node).evpn
@@ -56,20 +86,19 @@ class NetnsLab:
     def start(self) -> None:
         require_frr()
         started = time.monotonic()
-        self.run.open()
         self.fabric.build(self.plan.topology, list(self.plan.lab_nodes))
         self.timings["namespaces_s"] = time.monotonic() - started
-        rr_ips = [self.plan.cluster_ip(n) for n in self.plan.route_reflectors]
         for node in self.plan.route_reflectors:
             self.frr_instances[node.name] = self._frr(
                 node.name, self.plan.render_route_reflector(node), with_zebra=False
             )
         for node in self.plan.routers:
             self.frr_instances[node.name] = self._frr(
-                node.name, self.plan.render_router(node, rr_ips), with_zebra=True
+                node.name, self.plan.render_router(node, self.plan.rr_ips(node)), with_zebra=True
             )
         for node in self.plan.peers:
-            self.peers[node.name] = ExabgpPeer(
+            kind = CraftedSpeaker if node.role is Role.SPEAKER else ExabgpPeer
+            self.peers[node.name] = kind(
                 node=node.name,
                 namespace=self.run.namespace(node.name),
                 directory=self.run.node_dir(node.name),
@@ -83,46 +112,82 @@ class NetnsLab:
             + [p.start for p in self.peers.values()]
         )
         self.timings["daemons_s"] = time.monotonic() - started
-        wait_until(
-            lambda: unready_sessions(self),
-            lambda missing: not missing,
-            timeout=ESTABLISH_TIMEOUT,
-            what="every BGP session to be Established",
-        )
-        self.timings["established_s"] = time.monotonic() - started
+        for instance in self.frr_instances.values():
+            instance.vty.run("debug bgp updates in")  # evidence: "DENIED due to: ..." lines
+        try:
+            wait_until(
+                lambda: unready_sessions(self),
+                lambda missing: not missing,
+                timeout=self.establish_timeout,
+                what="every BGP session to be Established",
+                describe=lambda missing: missing,
+            )
+            self.timings["established_s"] = time.monotonic() - started
+        except WaitTimeout as exc:
+            self.unready = dict(exc.last)  # type: ignore[call-overload]
 
     def _frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
         return FrrInstance(
             node=node,
             namespace=self.run.namespace(node),
             directory=self.run.node_dir(node, owner=FRR_USER),
-            bgpd_config=config,
+            config=config,
             env=self.run.environment(node),
             with_zebra=with_zebra,
         )
 
     def teardown(self) -> list[str]:
-        """Stop every daemon by PID, remove every namespace; return what could not be removed."""
+        """Stop every daemon by PID, remove every namespace; return what could not be removed.
+
+        Each step runs whatever the previous one did: a failure is collected, not raised.
+        """
         started = time.monotonic()
-        _parallel(
-            [p.stop for p in self.peers.values()] + [i.stop for i in self.frr_instances.values()]
-        )
+        problems: list[str] = []
+
+        def step(what: str, action: Callable[[], list[str] | None]) -> None:
+            try:
+                problems.extend(action() or [])
+            except Exception as exc:
+                problems.append(f"{what}: {type(exc).__name__}: {exc}")
+
+        stops = [p.stop for p in self.peers.values()]
+        stops += [i.stop for i in self.frr_instances.values()]
+        step("stopping daemons", lambda: _parallel(stops))
         # Safety net: children of our daemons (ExaBGP's bridge) carry the tag too.
-        stray = find_leftovers(self.run.run_id, include_live=True).pids
-        problems = [f"processes survived SIGKILL: {p}" for p in terminate_pids(sorted(stray))]
-        problems += self.fabric.close()
-        self.run.close()
+        step(
+            "stray processes",
+            lambda: [
+                f"process survived SIGKILL: {pid}"
+                for pid in terminate_tagged(
+                    find_leftovers(self.run.run_id, include_live=True).pids, TAG_ENV
+                )
+            ],
+        )
+        step("namespaces", self.fabric.close)
+        step("state directory", self.run.close)
         left = find_leftovers(self.run.run_id, include_live=True)
         if not left.empty:
             problems.append(f"still present after teardown: {left.describe()}")
         self.timings["teardown_s"] = time.monotonic() - started
         return problems
 
+    def archive(self, destination: Path) -> Path:
+        """Copy the run's configs and daemon logs (before teardown removes them)."""
+        shutil.copytree(
+            self.run.directory,
+            destination,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("*.sock", "*.api", "*.vty"),
+        )
+        return destination
+
     def evidence(self) -> str:
         """Logs of every daemon, for a failed test's report."""
-        parts = [f"### {name}\n{inst.log_text()}" for name, inst in self.frr_instances.items()]
-        parts += [f"### {name}\n{p.log_text()[-4000:]}" for name, p in self.peers.items()]
-        return "\n".join(parts)
+        daemons = [*self.frr_instances.items(), *self.peers.items()]
+        return "\n".join(
+            f"### {name} (last 40 log lines)\n" + "\n".join(d.log_text().splitlines()[-40:])
+            for name, d in daemons
+        )
 
 
 def _parallel(calls: list[Callable[[], object]]) -> None:
@@ -133,32 +198,50 @@ def _parallel(calls: list[Callable[[], object]]) -> None:
             future.result()
 
 
+_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 @contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Teardown is not interrupted by a second Ctrl-C: it is what restores the machine."""
+def _signals_deferred() -> Iterator[None]:
+    """Teardown is not cut short by a second Ctrl-C, a SIGTERM or a hang-up: it is what
+    restores the machine. The signals stay pending and are delivered when it is done."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class NetnsBackend:
     name = "netns"
 
     @contextmanager
-    def up(self, plan: LabPlan, run: Run) -> Iterator[NetnsLab]:
-        lab = NetnsLab(plan, run)
+    def up(
+        self, plan: LabPlan, run: Run, establish_timeout: float = ESTABLISH_TIMEOUT
+    ) -> Iterator[NetnsLab]:
+        run.open()  # claims the run id first: a run id in use stops here, touching nothing
+        lab = NetnsLab(plan, run, establish_timeout)
         failed = True
         try:
             lab.start()
             yield lab
             failed = False
+        except BaseException:
+            with contextlib.suppress(OSError):
+                print(
+                    f"rr-harness: logs of run {run.run_id} kept in "
+                    f"{lab.archive(REPORTS_DIR / run.run_id)}",
+                    file=sys.stderr,
+                )
+            raise
         finally:
-            with _sigint_deferred():
+            with _signals_deferred():
                 problems = lab.teardown()
-            if problems and not failed:  # never mask the error that is already on its way
-                raise LabError("teardown left things behind: " + "; ".join(problems))
+            if problems:
+                message = "teardown left things behind: " + "; ".join(problems)
+                if not failed:
+                    raise LabError(message)
+                print(f"rr-harness: {message}", file=sys.stderr)  # never mask the first error

@@ -18,7 +18,7 @@ from harness.model.base import Family
 from harness.model.plan import PeerSession
 from harness.observe.exabgp import ExabgpRib
 from harness.observe.wait import wait_until
-from harness.runtime.processes import ManagedProcess
+from harness.runtime.processes import ManagedProcess, tail
 
 START_TIMEOUT = 15.0
 _FAMILY_LINES = {
@@ -74,6 +74,7 @@ class ExabgpPeer:
             exabgp_api_cli="false",  # no named pipes in /run: the bridge is the only API
             exabgp_api_respawn="false",  # a dead bridge is a failure, not something to hide
             exabgp_log_destination="stdout",
+            exabgp_log_statistics="false",  # keepalive counters drown the evidence
         )
         self.process = ManagedProcess(
             node=self.node,
@@ -82,6 +83,7 @@ class ExabgpPeer:
             namespace=self.namespace,
             env=env,
             log=self.directory / "exabgp.log",
+            cwd=self.directory,  # not the caller's: nothing there may shadow our modules
         ).start()
         wait_until(
             (self.directory / "api.sock").exists,
@@ -98,11 +100,18 @@ class ExabgpPeer:
     def send(self, command: str, timeout: float = 10.0) -> None:
         """Send one API command (`neighbor X announce route ...`); ExaBGP must answer `done`."""
         self.check_alive()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self.directory / "api.sock"))
-            sock.sendall(command.encode() + b"\n")
-            reply = sock.makefile("rb").readline().decode().strip()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(str(self.directory / "api.sock"))
+                sock.sendall(command.encode() + b"\n")
+                reply = sock.makefile("rb").readline().decode().strip()
+        except OSError as exc:
+            raise DaemonError(
+                self.node,
+                f"ExaBGP process bridge did not answer {command!r}: {exc}",
+                f"last lines of exabgp.log:\n{tail(self.directory / 'exabgp.log')}",
+            ) from exc
         if reply != "done":
             raise DaemonError(self.node, f"ExaBGP answered {reply or 'nothing'!r} to {command!r}")
 

@@ -37,7 +37,7 @@ class FrrInstance:
     node: str
     namespace: str
     directory: Path
-    bgpd_config: str
+    config: str
     env: dict[str, str]
     with_zebra: bool
     processes: list[ManagedProcess] = field(default_factory=list)
@@ -89,9 +89,10 @@ class FrrInstance:
 
     def start(self) -> Self:
         d = self.directory
-        (d / "bgpd.conf").write_text(self.bgpd_config)
-        (d / "zebra.conf").write_text(f"hostname {self.node}\n")
+        # One rendered file, read by each daemon as an integrated config is: zebra takes its
+        # lines (`ip nht ...`), bgpd its own (harness/daemons/frr_check.py checked the rest).
         for path in (d / "bgpd.conf", d / "zebra.conf"):
+            path.write_text(self.config)
             shutil.chown(path, FRR_USER, FRR_USER)
         if self.with_zebra:
             self._await(self._spawn("zebra"), "zserv.api")
@@ -114,6 +115,10 @@ class FrrInstance:
     def query(self, command: str) -> Any:
         """A `show ... json` command's parsed output."""
         return self.vty.json(command)
+
+    def query_text(self, command: str) -> str:
+        """A command's text output (what FRR shows only as text, e.g. the running config)."""
+        return self.vty.run(command)
 
     def stop(self) -> None:
         self.vty.close()

@@ -27,13 +27,17 @@ class VtyClient:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
-    def _connect(self) -> socket.socket:
+    def _connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
-        sock.connect(str(self.path))
-        self._sock = sock
-        self._exchange("enable")  # vtysh connections start in VIEW node
-        return sock
+        try:
+            sock.connect(str(self.path))
+            self._sock = sock
+            self._exchange("enable")  # vtysh connections start in VIEW node
+        except BaseException:
+            self._sock = None
+            sock.close()
+            raise
 
     def _exchange(self, command: str) -> str:
         assert self._sock is not None
@@ -58,8 +62,10 @@ class VtyClient:
                 self._connect()
             try:
                 return self._exchange(command)
-            except (OSError, ConnectionError):
-                self.close()
+            except CommandError:
+                raise  # a complete reply: the connection is still in step
+            except BaseException:
+                self.close()  # a reply may be half read: never reuse this connection
                 raise
 
     def json(self, command: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 
 class Frozen(BaseModel):
@@ -22,7 +22,9 @@ class Family(StrEnum):
     L2VPN_EVPN = "l2vpn-evpn"
 
 
-Asn = Annotated[int, Field(ge=1, le=4_294_967_295, description="4-octet AS number (RFC 6793)")]
+Asn = Annotated[
+    StrictInt, Field(ge=1, le=4_294_967_295, description="4-octet AS number (RFC 6793)")
+]
 Name = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,19}$"),

@@ -42,17 +42,34 @@ def describe_validation_error(source: Path, err: ValidationError) -> str:
     return f"{source}: {text}{more}"
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     try:
-        return yaml.safe_load(path.read_text())
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected a YAML file")
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        return yaml.load(path.read_text(), Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise InputError(f"{path}{where}: not valid YAML: {exc.problem}") from None
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from None
 
 
 def load_model(path: Path, model: type[M]) -> M:
@@ -71,7 +88,11 @@ def load_topology(path: Path) -> Topology:
 
 def load_sut(directory: Path) -> SutProfile:
     directory = Path(directory)
-    if not directory.is_dir():
+    try:
+        exists = directory.is_dir()
+    except OSError as exc:
+        raise InputError(f"--sut {directory}: cannot read: {exc}") from None
+    if not exists:
         raise InputError(f"--sut {directory}: no such directory")
     values = load_model(directory / SUT_FILE, SutValues)
     return SutProfile(

@@ -58,13 +58,13 @@ class LabPlan:
         self.route_reflectors = slots[: sut.values.replicas]
         self._rr_names = {n.name for n in self.route_reflectors}
         self.routers = topology.by_role(Role.ROUTER)
-        self.peers = topology.by_role(Role.EXABGP_PEER)
+        self.peers = tuple(n for n in topology.nodes if n.role.is_peer)
         self._check()
 
     def _check(self) -> None:
         values = self.sut.values
         for i, node in enumerate(self.topology.nodes):
-            if node.role is Role.EXABGP_PEER:
+            if node.role.is_peer:
                 continue
             if node.asn != values.asn:
                 raise InputError(
@@ -101,6 +101,12 @@ class LabPlan:
     def rr_neighbors(self, rr_ips: Iterable[str]) -> list[Neighbor]:
         """One iBGP neighbor per ready RR pod IP, named `rr@<ip>` (design, Controller Changes)."""
         ip_to_node = {self.cluster_ip(n): n.name for n in self.route_reflectors}
+        ip_to_node |= {
+            str(addr.ip): p.name
+            for p in self.peers
+            if p.stands_in_for
+            and (addr := p.address_on(self.topology.cluster_network.name)) is not None
+        }
         # An IPv4 underlay neighbor gets ipv4 unicast, plus l2vpn evpn where VNIs exist
         # (OpenPERouter's defaults); the RR itself activates its clients in EVPN only.
         families = (Family.IPV4_UNICAST, Family.L2VPN_EVPN)
@@ -109,11 +115,23 @@ class LabPlan:
             for ip in rr_ips
         ]
 
+    def rr_ips(self, router: Node) -> list[str]:
+        """The RR addresses a router is pointed at when every replica is ready: the RR pods,
+        plus any stand-in RR (a crafted speaker posing as one more replica) peering with it."""
+        stand_ins = [
+            str(addr.ip)
+            for p in self.peers
+            if p.stands_in_for
+            and router.name in p.peers
+            and (addr := p.address_on(self.topology.cluster_network.name)) is not None
+        ]
+        return [self.cluster_ip(n) for n in self.route_reflectors] + stand_ins
+
     def external_neighbors(self, router: Node) -> list[Neighbor]:
-        """ExaBGP peers (ToR, cloud router) that list this router in their `peers`."""
+        """Peers of the harness (ToR, cloud router) that list this router in their `peers`."""
         out = []
         for peer in self.peers:
-            if router.name not in peer.peers:
+            if router.name not in peer.peers or peer.stands_in_for:
                 continue
             segment = self.topology.shared_segment(router, peer)
             assert segment is not None  # the topology validator guarantees it
@@ -122,6 +140,24 @@ class LabPlan:
                 raise InputError(f"{self.source}: {peer.name} has no IPv4 address on {segment}")
             out.append(Neighbor(peer.name, str(addr.ip), peer.asn, peer.name, peer.families))
         return out
+
+    def non_clients(self, rr: Node) -> list[Neighbor]:
+        """Configured iBGP peers of this RR that are not its clients (RFC 4456 §6)."""
+        out = []
+        for peer in self.peers:
+            if peer.reflector_client or rr.name not in peer.peers:
+                continue
+            addr = peer.address_on(self.topology.cluster_network.name)
+            if addr is None:
+                raise InputError(
+                    f"{self.source}: {peer.name} has no address on the cluster network"
+                )
+            out.append(Neighbor(peer.name, str(addr.ip), peer.asn, peer.name, peer.families))
+        return out
+
+    def sessions_expected(self, peer: Node) -> list[PeerSession]:
+        """The sessions of a peer that must come up (not those the SUT must refuse)."""
+        return [] if peer.expected_session == "refused" else self.peer_sessions(peer)
 
     def peer_sessions(self, peer: Node) -> list[PeerSession]:
         sessions = []
@@ -153,7 +189,16 @@ class LabPlan:
     # -- rendering -----------------------------------------------------------------------------
     def render_route_reflector(self, node: Node) -> str:
         pod = {"name": node.name, "address": self.cluster_ip(node)}
-        return self.sut.render(RR_TEMPLATE, pod=pod)
+        return self.sut.render(RR_TEMPLATE, pod=pod, non_clients=self.non_clients(node))
+
+    def render_all(self) -> dict[str, str]:
+        """Every pod's configuration as it will start (routers see every RR replica), and every
+        peer's sessions: a template or topology mistake surfaces here, before anything runs."""
+        configs = {n.name: self.render_route_reflector(n) for n in self.route_reflectors}
+        configs |= {n.name: self.render_router(n, self.rr_ips(n)) for n in self.routers}
+        for peer in self.peers:
+            self.peer_sessions(peer)
+        return configs
 
     def render_router(self, node: Node, rr_ips: Iterable[str]) -> str:
         route_reflectors = self.rr_neighbors(rr_ips)

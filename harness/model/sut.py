@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Self
 
 import jinja2
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from harness.errors import InputError
-from harness.model.base import Asn, Frozen
+from harness.model.base import Asn, Family, Frozen
 
 SUT_FILE = "sut.yaml"
 RR_TEMPLATE = "route-reflector.conf.j2"
@@ -30,9 +30,9 @@ ROUTER_TEMPLATE = "router.conf.j2"
 class Timers(Frozen):
     """BGP timers the templates apply. Test-friendly values live here, not in code."""
 
-    keepalive: int = Field(3, ge=1, le=21845)
-    hold: int = Field(9, ge=3, le=65535)
-    connect_retry: int = Field(2, ge=1, le=65535, description="FRR `timers connect`")
+    keepalive: StrictInt = Field(3, ge=1, le=21845)
+    hold: StrictInt = Field(9, ge=3, le=65535)
+    connect_retry: StrictInt = Field(2, ge=1, le=65535, description="FRR `timers connect`")
 
     @model_validator(mode="after")
     def _hold_covers_keepalive(self) -> Self:
@@ -49,7 +49,12 @@ class SutValues(Frozen):
     asn: Asn
     cluster_id: IPv4Address
     pod_cidr: IPv4Network
-    replicas: int = Field(ge=1, le=16)
+    replicas: StrictInt = Field(ge=1, le=16)
+    families: tuple[Family, ...] = Field(
+        (Family.L2VPN_EVPN,),
+        min_length=1,
+        description="address families the route reflectors reflect",
+    )
     timers: Timers = Timers()
 
 
@@ -65,8 +70,10 @@ class SutProfile:
             return self.environment.get_template(template).render(sut=self.values, **context)
         except jinja2.UndefinedError as exc:
             raise InputError(f"{self.directory / template}: {exc.message}") from None
-        except jinja2.TemplateError as exc:
-            raise InputError(f"{self.directory / template}: {exc}") from None
+        except Exception as exc:
+            raise InputError(
+                f"{self.directory / template}: rendering failed: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 def template_environment(directory: Path) -> jinja2.Environment:
@@ -90,4 +97,6 @@ def template_environment(directory: Path) -> jinja2.Environment:
             env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
             raise InputError(f"{path}:{exc.lineno}: {exc.message}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from None
     return env

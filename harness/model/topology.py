@@ -11,7 +11,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
 from typing import Literal, Self
 
-from pydantic import Field, IPvAnyInterface, IPvAnyNetwork, model_validator
+from pydantic import Field, IPvAnyInterface, IPvAnyNetwork, StrictInt, model_validator
 
 from harness.model.base import Asn, Family, Frozen, Mac, Name
 
@@ -22,6 +22,12 @@ class Role(StrEnum):
     ROUTE_REFLECTOR = "route-reflector"
     ROUTER = "router"
     EXABGP_PEER = "exabgp-peer"
+    SPEAKER = "crafted-speaker"  # the harness's own BGP speaker (scapy): any UPDATE, EVPN too
+
+    @property
+    def is_peer(self) -> bool:
+        """A speaker of the harness (standing for the world around the SUT), not a pod."""
+        return self in (Role.EXABGP_PEER, Role.SPEAKER)
 
 
 class Segment(Frozen):
@@ -49,7 +55,7 @@ class EvpnHost(Frozen):
 class Evpn(Frozen):
     """A router's layer-2 VNI (RFC 7432 over VXLAN, RFC 8365): VTEP address and local hosts."""
 
-    vni: int = Field(ge=1, le=16_777_215)
+    vni: StrictInt = Field(ge=1, le=16_777_215)
     vtep: IPv4Address
     hosts: tuple[EvpnHost, ...] = ()
 
@@ -66,6 +72,20 @@ class Node(Frozen):
     evpn: Evpn | None = None
     families: tuple[Family, ...] = ()
     peers: tuple[Name, ...] = ()
+    expected_session: Literal["established", "refused"] = Field(
+        "established",
+        description="refused: a would-be peer the SUT must turn away (lab readiness skips it)",
+    )
+    stands_in_for: Literal["route-reflector"] | None = Field(
+        None,
+        description="a crafted speaker the routers peer with as one more RR replica (rr@<ip>): "
+        "a test double for checks of the routers' RR sessions",
+    )
+    reflector_client: bool = Field(
+        True,
+        description="for a peer of the route reflectors: false makes it a configured iBGP "
+        "non-client (RFC 4456 §6) instead of a listen-range client",
+    )
 
     def interface_on(self, segment: str) -> Interface | None:
         return next((i for i in self.interfaces if i.segment == segment), None)
@@ -166,25 +186,40 @@ def _role_problems(topo: Topology, i: int, node: Node, clusters: list[str]) -> l
         out.append(f"{here}.interfaces: a {node.role} pod must attach to {clusters[0]!r}")
     if pod and (node.families or node.peers):
         out.append(
-            f"{here}: families/peers are for exabgp-peer nodes; a {node.role} pod's sessions "
+            f"{here}: families/peers are for peer nodes; a {node.role} pod's sessions "
             "come from the SUT profile"
         )
     if node.role is Role.ROUTER and node.router_id is None:
         out.append(f"{here}.router_id: required for a router")
+    if node.role is Role.ROUTER and node.evpn is None:
+        out.append(f"{here}.evpn: required for a router (its VNI is what it originates)")
     if node.role is not Role.ROUTER and node.evpn is not None:
         out.append(f"{here}.evpn: only routers originate EVPN from a VNI")
-    if node.role is Role.EXABGP_PEER:
-        if not node.families:
-            out.append(f"{here}.families: an exabgp-peer needs at least one family")
-        if not node.peers:
-            out.append(f"{here}.peers: an exabgp-peer needs at least one peer")
-        known = {n.name: n for n in topo.nodes}
-        for k, peer in enumerate(node.peers):
-            other = known.get(peer)
-            if other is None:
-                out.append(f"{here}.peers[{k}]: unknown node {peer!r}")
-            elif other.role is Role.EXABGP_PEER:
-                out.append(f"{here}.peers[{k}]: {peer!r} is an exabgp-peer; peer with a pod")
-            elif topo.shared_segment(node, other) is None:
-                out.append(f"{here}.peers[{k}]: {peer!r} shares no segment with {node.name!r}")
+    if node.role.is_peer:
+        out.extend(_peer_problems(topo, here, node))
+    return out
+
+
+def _peer_problems(topo: Topology, here: str, node: Node) -> list[str]:
+    out: list[str] = []
+    if not node.families:
+        out.append(f"{here}.families: a {node.role} needs at least one family")
+    if not node.peers:
+        out.append(f"{here}.peers: a {node.role} needs at least one peer")
+    known = {n.name: n for n in topo.nodes}
+    for k, peer in enumerate(node.peers):
+        other = known.get(peer)
+        if other is None:
+            out.append(f"{here}.peers[{k}]: unknown node {peer!r}")
+        elif other.role.is_peer:
+            out.append(f"{here}.peers[{k}]: {peer!r} is a {other.role}; peer with a pod")
+        elif node.stands_in_for and other.role is not Role.ROUTER:
+            out.append(f"{here}.peers[{k}]: a stand-in route reflector peers with routers")
+        elif not node.reflector_client and other.role is not Role.ROUTE_REFLECTOR:
+            out.append(
+                f"{here}.reflector_client: false only applies to peers of route "
+                f"reflectors, and {peer!r} is a {other.role}"
+            )
+        elif topo.shared_segment(node, other) is None:
+            out.append(f"{here}.peers[{k}]: {peer!r} shares no segment with {node.name!r}")
     return out

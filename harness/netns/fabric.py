@@ -9,6 +9,8 @@ they are created, so a failure half-way still tears down what exists.
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
 
 from pyroute2 import NetNS, netns
@@ -165,10 +167,10 @@ class Fabric:
                 )
                 if ip is not None:
                     ns.neigh("replace", dst=str(ip), lladdr=mac, ifindex=bridge, state=NUD_NOARP)
-            else:
+            else:  # removing what is already gone is fine
                 if ip is not None:
-                    ns.neigh("del", dst=str(ip), lladdr=mac, ifindex=bridge)
-                ns.fdb("del", ifindex=host, lladdr=mac, master=bridge, flags=NTF_MASTER)
+                    _absent_ok(ns.neigh, "del", dst=str(ip), lladdr=mac, ifindex=bridge)
+                _absent_ok(ns.fdb, "del", ifindex=host, lladdr=mac, master=bridge, flags=NTF_MASTER)
         except NetlinkError as exc:
             raise LabError(
                 f"vni {vni}: cannot {'add' if present else 'remove'} host {mac} {ip or ''}: {exc}"
@@ -190,3 +192,11 @@ class Fabric:
                 failures.append(f"{name}: {exc}")
         self.namespaces.clear()
         return failures
+
+
+def _absent_ok(call: Callable[..., object], *args: object, **kwargs: object) -> None:
+    try:
+        call(*args, **kwargs)
+    except NetlinkError as exc:
+        if exc.code != errno.ENOENT:
+            raise

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.bgp.messages import decode_ext_community
 from harness.model.base import Family
 from harness.observe.route import Route, evpn_key, ext_community
 
@@ -59,10 +60,18 @@ def _attributes(attrs: dict[str, Any]) -> dict[str, Any]:
         "med": attrs.get("med"),
         "local_pref": attrs.get("local-preference"),
         "communities": tuple(f"{a}:{b}" for a, b in communities),
-        "ext_communities": tuple(
-            sorted(ext_community(e["string"] if isinstance(e, dict) else str(e)) for e in ext)
-        ),
+        "ext_communities": tuple(sorted(_ext_community(e) for e in ext)),
     }
+
+
+def _ext_community(entry: Any) -> str:
+    """ExaBGP's own text where it has one; it prints none for a router MAC (RFC 9135 §8.1),
+    and then the 8 octets it reports are decoded by the harness's codec."""
+    if isinstance(entry, dict):
+        if entry.get("string"):
+            return ext_community(str(entry["string"]))
+        return decode_ext_community(int(entry["value"]).to_bytes(8, "big"))
+    return ext_community(str(entry))
 
 
 def _nlris(value: Any) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ elapsed time and the number of attempts.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,7 +18,6 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_result,
     stop_after_delay,
-    wait_fixed,
 )
 
 from harness.errors import WaitTimeout
@@ -45,16 +45,25 @@ def wait_until(
     """
     if interval > POLL_INTERVAL:
         raise ValueError(f"interval {interval} s exceeds the {POLL_INTERVAL} s polling bound")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
     started = time.monotonic()
+    probe_started = started
 
     def attempt() -> T:
+        nonlocal probe_started
+        probe_started = time.monotonic()
         if fail_fast is not None:
             fail_fast()
         return probe()
 
+    def until_next_poll(_: object) -> float:
+        """Polls start `interval` apart: the probe's own duration is not added to the wait."""
+        return max(0.0, interval - (time.monotonic() - probe_started))
+
     retrying = Retrying(
         stop=stop_after_delay(timeout),
-        wait=wait_fixed(interval),
+        wait=until_next_poll,
         retry=retry_if_result(lambda value: not predicate(value))
         | retry_if_exception_type(retry_on),
         reraise=False,

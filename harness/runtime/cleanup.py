@@ -15,7 +15,7 @@ from pathlib import Path
 from pyroute2 import netns
 
 from harness.paths import RUN_STATE_ROOT
-from harness.runtime.processes import pid_running, process_tag, terminate_pids
+from harness.runtime.processes import pid_running, process_tag, terminate_tagged
 from harness.runtime.run import NS_PREFIX, RUN_ID_PATTERN, TAG_ENV, owner_alive
 
 
@@ -89,7 +89,7 @@ def find_leftovers(
 def remove_leftovers(left: Leftovers) -> list[str]:
     """Processes first (a namespace lives on while a process is in it), then names, then state."""
     problems = []
-    stubborn = terminate_pids(sorted(left.pids))
+    stubborn = terminate_tagged(left.pids, TAG_ENV)
     if stubborn:
         problems.append(f"processes still running after SIGKILL: {stubborn}")
     for name in left.namespaces:
@@ -100,5 +100,10 @@ def remove_leftovers(left: Leftovers) -> list[str]:
         except OSError as exc:
             problems.append(f"namespace {name}: {exc}")
     for d in left.run_dirs:
-        shutil.rmtree(d, ignore_errors=True)
+        try:
+            shutil.rmtree(d)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            problems.append(f"state directory {d}: {exc}")
     return problems

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,29 +119,27 @@ class ManagedProcess:
             self.popen.wait(timeout=5)
 
 
-def terminate_pids(pids: Sequence[int], grace: float = 3.0) -> list[int]:
+def terminate_tagged(tagged: Mapping[int, str], key: str, grace: float = 3.0) -> list[int]:
     """Stop processes that are not our children (leftovers): SIGTERM, then SIGKILL.
 
+    `tagged` maps PID -> the run id its environment variable `key` held when it was found;
+    before every signal the tag is read again, so a PID recycled by a stranger is never hit.
     Returns the PIDs still running afterwards (empty on success). Liveness is judged from
     /proc/PID/stat: a killed daemon whose parent is gone may stay a zombie until reaped.
     """
+
+    def ours() -> list[int]:
+        return [p for p, rid in tagged.items() if pid_running(p) and process_tag(p, key) == rid]
+
     for sig, within in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        for pid in pids:
-            if pid_running(pid):
-                _signal(pid, sig)
+        for pid in ours():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         try:
             wait_until(
-                lambda: [p for p in pids if pid_running(p)],
-                lambda alive: not alive,
-                timeout=within,
-                what=f"PIDs {list(pids)} to exit",
+                ours, lambda alive: not alive, timeout=within, what=f"PIDs {sorted(tagged)} to exit"
             )
             return []
         except WaitTimeout:
             continue
-    return [p for p in pids if pid_running(p)]
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+    return ours()

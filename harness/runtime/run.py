@@ -76,7 +76,14 @@ class Run:
 
     def open(self) -> None:
         """Create the state directory and claim it with the owner's PID."""
-        self.directory.mkdir(parents=True, exist_ok=False)
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(exist_ok=False)
+        except FileExistsError:
+            raise InputError(
+                f"--run-id {self.run_id}: already in use ({self.directory} exists); "
+                "pick another id, or `rr-harness cleanup --run-id` a dead run"
+            ) from None
         self.directory.chmod(0o755)
         self.root.chmod(0o755)
         self.manifest.write_text(

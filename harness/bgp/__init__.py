@@ -1,0 +1,1 @@
+"""BGP on the wire: EVPN NLRI codec and whole BGP messages (OPEN, UPDATE, ...)."""

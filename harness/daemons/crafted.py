@@ -1,0 +1,137 @@
+"""The crafted-UPDATE speaker as the harness drives it: any UPDATE, on a real session.
+
+ExaBGP cannot announce EVPN (LAB-NOTES), and some checks need attributes no well-behaved
+speaker sends (a foreign CLUSTER_LIST, somebody else's ORIGINATOR_ID, raw malformed bytes).
+The harness encodes such UPDATEs itself (`harness.bgp`, on scapy's BGP layers with our own EVPN
+NLRI codec) and hands the bytes to a small session-keeping process in the node's namespace
+(`speaker_process`). One speaker is one BGP speaker: one session per configured peer.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from harness.bgp.evpn import EvpnRoute
+from harness.bgp.messages import Attributes, build_open, build_update
+from harness.errors import DaemonError
+from harness.model.base import Family
+from harness.model.plan import PeerSession
+from harness.observe.speaker import SpeakerRib
+from harness.observe.wait import wait_until
+from harness.runtime.processes import ManagedProcess, tail
+
+START_TIMEOUT = 15.0
+
+
+@dataclass
+class CraftedSpeaker:
+    node: str
+    namespace: str
+    directory: Path
+    sessions: list[PeerSession]
+    env: dict[str, str]
+    connect_retry: float = 1.0
+    process: ManagedProcess | None = None
+    rib: SpeakerRib = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rib = SpeakerRib(self.node, self.directory / "received.jsonl")
+
+    def start(self) -> Self:
+        first = self.sessions[0]
+        config = {
+            "asn": first.local_asn,
+            "router_id": first.router_id,
+            "hold_time": first.hold_time,
+            "connect_retry": self.connect_retry,
+            "sessions": [
+                {
+                    "peer": s.peer_address,
+                    "local": s.local_address,
+                    "open": build_open(s.local_asn, s.hold_time, s.router_id, s.families).hex(),
+                }
+                for s in self.sessions
+            ],
+        }
+        (self.directory / "speaker.json").write_text(json.dumps(config, indent=1))
+        self.process = ManagedProcess(
+            node=self.node,
+            name="speaker",
+            argv=[sys.executable, "-m", "harness.daemons.speaker_process", str(self.directory)],
+            namespace=self.namespace,
+            env=self.env,
+            log=self.directory / "speaker.log",
+            cwd=self.directory,
+        ).start()
+        wait_until(
+            (self.directory / "api.sock").exists,
+            timeout=START_TIMEOUT,
+            what=f"{self.node} crafted speaker to listen",
+            fail_fast=self.check_alive,
+        )
+        return self
+
+    def check_alive(self) -> None:
+        if self.process is not None:
+            self.process.check_alive()
+
+    def peer_address(self, peer: str | None) -> str:
+        """A session's peer address, by node name or address (default: the only session)."""
+        if peer is None:
+            if len(self.sessions) != 1:
+                names = [s.peer_name for s in self.sessions]
+                raise DaemonError(self.node, f"has sessions to {names}: say which peer")
+            return self.sessions[0].peer_address
+        for s in self.sessions:
+            if peer in (s.peer_name, s.peer_address):
+                return s.peer_address
+        raise DaemonError(self.node, f"has no session to {peer!r}")
+
+    def send(self, message: bytes, peer: str | None = None, timeout: float = 10.0) -> None:
+        """Send one whole BGP message on an Established session."""
+        self.check_alive()
+        request = {"peer": self.peer_address(peer), "send": message.hex()}
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(str(self.directory / "api.sock"))
+                sock.sendall(json.dumps(request).encode() + b"\n")
+                reply = sock.makefile("rb").readline().decode().strip()
+        except OSError as exc:
+            raise DaemonError(
+                self.node,
+                f"speaker did not answer: {exc}",
+                f"last lines of speaker.log:\n{tail(self.directory / 'speaker.log')}",
+            ) from exc
+        if reply != "done":
+            raise DaemonError(self.node, f"could not send to {request['peer']}: {reply}")
+
+    def announce(
+        self,
+        family: Family,
+        routes: Sequence[str | EvpnRoute],
+        attributes: Attributes,
+        peer: str | None = None,
+    ) -> None:
+        self.send(build_update(family, announce=routes, attributes=attributes), peer)
+
+    def withdraw(
+        self, family: Family, routes: Sequence[str | EvpnRoute], peer: str | None = None
+    ) -> None:
+        self.send(build_update(family, withdraw=routes), peer)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def log_text(self) -> str:
+        try:
+            return (self.directory / "speaker.log").read_text(errors="replace")
+        except OSError:
+            return "(missing)"

@@ -1,0 +1,178 @@
+"""The crafted-UPDATE speaker's process: keeps real BGP sessions, sends what it is told.
+
+Run in a node's namespace as `python -m harness.daemons.speaker_process STATE_DIR`; reads
+`STATE_DIR/speaker.json`, which carries each session's OPEN already encoded: the process is
+stdlib only (no scapy import), so dozens of speakers start in a fraction of a second.
+For each configured session it connects to the peer (TCP 179), sends
+OPEN, answers with KEEPALIVE, keeps the hold timer (RFC 4271 §4.2, §4.4, §8), and reconnects
+after `connect_retry` seconds when the session ends. Every message it receives (but keepalives)
+and every state change is appended to `STATE_DIR/received.jsonl` as `{"peer", "kind", "hex"}`;
+decoding is the harness's job. `STATE_DIR/api.sock` takes one JSON command per connection:
+`{"peer": ADDR, "send": HEX}` sends a whole BGP message on that session and answers `done`
+(or `error: ...` when the session is not Established).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MSG_OPEN, MSG_UPDATE, MSG_NOTIFICATION, MSG_KEEPALIVE = 1, 2, 3, 4
+KINDS = {MSG_OPEN: "open", MSG_UPDATE: "update", MSG_NOTIFICATION: "notification"}
+MARKER = b"\xff" * 16
+HEADER = 19
+
+
+def frame(kind: int, body: bytes = b"") -> bytes:
+    """RFC 4271 §4.1: marker, length, type."""
+    return MARKER + (HEADER + len(body)).to_bytes(2, "big") + bytes([kind]) + body
+
+
+def split(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """Whole messages at the head of a TCP stream, and the rest."""
+    out = []
+    while len(buffer) >= HEADER:
+        if buffer[:16] != MARKER:
+            raise OSError("bad BGP marker from peer")
+        length = int.from_bytes(buffer[16:18], "big")
+        if not HEADER <= length <= 65535 or len(buffer) < length:
+            if length < HEADER:
+                raise OSError(f"bad BGP length {length} from peer")
+            break
+        out.append((buffer[18], buffer[:length]))
+        buffer = buffer[length:]
+    return out, buffer
+
+
+class Recorder:
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", buffering=1)
+        self._lock = threading.Lock()
+
+    def write(self, **entry: Any) -> None:
+        entry["time"] = time.time()
+        with self._lock:
+            self._file.write(json.dumps(entry) + "\n")
+
+
+@dataclass
+class Session:
+    peer: str
+    local: str
+    open_message: bytes
+    hold_time: int
+    connect_retry: float
+    recorder: Recorder
+    sock: socket.socket | None = None
+    established: threading.Event = field(default_factory=threading.Event)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_forever(self) -> None:
+        while True:
+            try:
+                self._one_session()
+            except OSError as exc:
+                self.recorder.write(peer=self.peer, kind="state", state="down", reason=str(exc))
+            finally:
+                self.established.clear()
+                if self.sock is not None:
+                    self.sock.close()
+                    self.sock = None
+            threading.Event().wait(self.connect_retry)  # ConnectRetry timer (RFC 4271 §8)
+
+    def _one_session(self) -> None:
+        sock = socket.create_connection((self.peer, 179), timeout=5, source_address=(self.local, 0))
+        self.sock = sock
+        self.recorder.write(peer=self.peer, kind="state", state="connected")
+        self.send(self.open_message)
+        hold = float(self.hold_time)
+        sock.settimeout(hold)
+        buffer = b""
+        while True:
+            try:
+                chunk = sock.recv(1 << 16)
+            except TimeoutError:
+                self.send(frame(MSG_NOTIFICATION, bytes([4, 0])))  # Hold Timer Expired
+                raise OSError("hold timer expired") from None
+            if not chunk:
+                raise OSError("peer closed the connection")
+            messages, buffer = split(buffer + chunk)
+            for kind, message in messages:
+                if kind == MSG_OPEN:
+                    hold = min(hold, float(int.from_bytes(message[22:24], "big")))
+                    sock.settimeout(hold if hold else None)
+                    self.send(frame(MSG_KEEPALIVE))
+                    if hold:
+                        self._start_keepalives(hold / 3)
+                elif kind == MSG_KEEPALIVE and not self.established.is_set():
+                    self.established.set()
+                    self.recorder.write(peer=self.peer, kind="state", state="up")
+                if kind in KINDS:
+                    self.recorder.write(peer=self.peer, kind=KINDS[kind], hex=message.hex())
+                if kind == MSG_NOTIFICATION:
+                    raise OSError(f"notification {message[19]}/{message[20]} received")
+
+    def _start_keepalives(self, every: float) -> None:
+        sock = self.sock
+
+        def loop() -> None:
+            while self.sock is sock and not threading.Event().wait(every):
+                try:
+                    self.send(frame(MSG_KEEPALIVE))
+                except OSError:
+                    return
+
+        threading.Thread(target=loop, daemon=True).start()
+
+    def send(self, message: bytes) -> None:
+        with self.send_lock:
+            if self.sock is None:
+                raise OSError("no connection")
+            self.sock.sendall(message)
+
+
+def serve(state_dir: Path) -> int:
+    config = json.loads((state_dir / "speaker.json").read_text())
+    recorder = Recorder(state_dir / "received.jsonl")
+    sessions = {
+        s["peer"]: Session(
+            peer=s["peer"],
+            local=s["local"],
+            open_message=bytes.fromhex(s["open"]),
+            hold_time=int(config["hold_time"]),
+            connect_retry=float(config["connect_retry"]),
+            recorder=recorder,
+        )
+        for s in config["sessions"]
+    }
+    for session in sessions.values():
+        threading.Thread(target=session.run_forever, daemon=True).start()
+    api = state_dir / "api.sock"
+    api.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(api))
+    server.listen(16)
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(5)
+            try:
+                request = json.loads(conn.makefile("rb").readline())
+                session = sessions[request["peer"]]
+                if not session.established.is_set():
+                    raise OSError(f"session to {request['peer']} is not Established")
+                session.send(bytes.fromhex(request["send"]))
+                reply = "done"
+            except (OSError, KeyError, ValueError) as exc:
+                reply = f"error: {exc}"
+            conn.sendall(reply.encode() + b"\n")
+
+
+if __name__ == "__main__":
+    sys.exit(serve(Path(sys.argv[1])))

@@ -1,0 +1,117 @@
+"""Routes the suites inject through crafted speakers, and the sentinel that proves absence.
+
+DESIGN pattern 5 (FRR's RFC 7606 tests): to show that a route was *not* propagated, send it,
+then send a sentinel route on the same session; the receiver processes UPDATEs of a session in
+order, so once the sentinel has arrived the route under test was processed too, and its absence
+is a fact rather than a timeout. `Injector` remembers what a test announced and withdraws it
+afterwards (DESIGN pattern 8: a cheap per-test reset of a shared lab).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from harness.backends.base import Lab
+from harness.bgp.evpn import EvpnRoute, MacIpRoute
+from harness.bgp.messages import Attributes
+from harness.errors import DaemonError
+from harness.model.base import Family
+from harness.model.topology import Node
+
+Nlri = str | EvpnRoute
+EVPN_VNI = 100
+_serial = itertools.count(1)
+
+
+def key_of(route: Nlri) -> str:
+    return route if isinstance(route, str) else route.key
+
+
+def needle(route: Nlri) -> str:
+    """How FRR's log names the route (`DENIED` lines): the prefix, or the MAC of an EVPN one."""
+    if isinstance(route, str):
+        return route
+    return getattr(route, "mac", None) or route.key
+
+
+@dataclass
+class Fresh:
+    """Routes no other test uses: unique prefixes and MACs, derived from the speaker's address."""
+
+    speaker: Node
+
+    def ipv4(self) -> str:
+        n = next(_serial)
+        return f"10.{66 + n // 250}.{n % 250}.0/24"
+
+    def evpn(self) -> MacIpRoute:
+        n = next(_serial)
+        octets = self.speaker.interfaces[0].addresses[0].ip.packed[-2:]
+        mac = "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}".format(
+            *octets, n >> 16, (n >> 8) & 255, n & 255
+        )
+        rd = f"{self.speaker.interfaces[0].addresses[0].ip}:{EVPN_VNI}"
+        return MacIpRoute(rd=rd, mac=mac, label=EVPN_VNI)
+
+    def route(self, family: Family) -> Nlri:
+        return self.evpn() if family is Family.L2VPN_EVPN else self.ipv4()
+
+
+def attributes_for(lab: Lab, speaker: Node, family: Family, **overrides: object) -> Attributes:
+    """Well-formed attributes for a route the speaker originates: its own address as next hop
+    (the "VTEP" of its EVPN routes, with the VNI's route target and VXLAN encapsulation),
+    LOCAL_PREF on iBGP (RFC 4271 §5.1.5: an iBGP UPDATE without it is treated as withdraw)."""
+    address = str(speaker.interfaces[0].addresses[0].ip)
+    ibgp = speaker.asn == lab.plan.sut.values.asn
+    base = Attributes(
+        next_hop=address,
+        local_pref=100 if ibgp else None,
+        as_path=() if ibgp else (speaker.asn,),
+        ext_communities=(f"target:{lab.plan.sut.values.asn}:{EVPN_VNI}", "encap:vxlan")
+        if family is Family.L2VPN_EVPN
+        else (),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@dataclass
+class Injector:
+    """Announces through crafted speakers; `withdraw_all()` undoes every announcement."""
+
+    lab: Lab
+    sent: list[tuple[str, str | None, Family, Nlri]] = field(default_factory=list)
+
+    def announce(
+        self,
+        speaker: str,
+        family: Family,
+        routes: Sequence[Nlri],
+        attributes: Attributes,
+        peer: str | None = None,
+    ) -> None:
+        self.lab.speaker(speaker).announce(family, list(routes), attributes, peer)
+        self.sent += [(speaker, peer, family, r) for r in routes]
+
+    def withdraw_all(self) -> list[str]:
+        """Withdraw everything announced; returns what could not be (a session that is down
+        has taken its routes with it, which is no problem)."""
+        problems = []
+        for speaker, peer, family, route in reversed(self.sent):
+            try:
+                self.lab.speaker(speaker).withdraw(family, [route], peer)
+            except DaemonError as exc:
+                problems.append(str(exc))
+        self.sent.clear()
+        return problems
+
+
+def denial_evidence(lab: Lab, node: str, route: Nlri) -> list[str]:
+    """FRR's own account of refusing a route: the `DENIED due to:` lines that name it."""
+    mark = needle(route)
+    return [
+        line.strip()
+        for line in lab.frr(node).log_text().splitlines()
+        if "DENIED due to" in line and mark in line
+    ]

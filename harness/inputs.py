@@ -1,0 +1,37 @@
+"""The one way a run's inputs are loaded: topology + SUT profile -> a checked `LabPlan`.
+
+Everything that can be wrong with the inputs is found here, before a namespace exists: YAML and
+model errors, topology/SUT mismatches, templates that do not render, and rendered lines FRR
+itself rejects. Each becomes one `InputError` line naming the file (exit status 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.daemons.frr import FRR_DIR
+from harness.daemons.frr_check import rejected_lines
+from harness.errors import InputError
+from harness.model.loading import load_sut, load_topology
+from harness.model.plan import LabPlan
+from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE
+from harness.model.topology import Role
+
+
+def load_plan(topology: Path, sut: Path, *, check_with_frr: bool = True) -> LabPlan:
+    plan = LabPlan(load_topology(Path(topology)), load_sut(Path(sut)), source=Path(topology))
+    configs = plan.render_all()
+    if check_with_frr and (FRR_DIR / "bgpd").is_file():
+        for name, config in configs.items():
+            router = plan.topology.node(name).role is Role.ROUTER
+            daemons = ("zebra", "bgpd") if router else ("bgpd",)
+            bad = rejected_lines(config, daemons)
+            if bad:
+                line, text = bad[0]
+                template = plan.sut.directory / (ROUTER_TEMPLATE if router else RR_TEMPLATE)
+                raise InputError(
+                    f"{template}: FRR ({'/'.join(daemons)}) rejects line {line} of the config "
+                    f"rendered for {name}: {text.strip()!r}"
+                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+                )
+    return plan

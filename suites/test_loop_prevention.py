@@ -1,0 +1,229 @@
+"""Loop prevention by CLUSTER_LIST and ORIGINATOR_ID (RFC 4456 §8), and the shared cluster id of
+redundant replicas (§7). Every check runs for EVPN and for IPv4 unicast (`family`).
+
+The crafted client (`client`, an iBGP client of the RRs) sends routes carrying attributes no
+well-behaved client would send. Absence is proven by a sentinel route sent afterwards on the same
+session (harness/inject.py); FRR's `DENIED due to:` log line is recorded as evidence.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.expect import await_problems_gone, leaked, missing_reflections, reflectors
+from harness.inject import attributes_for, denial_evidence, key_of
+
+
+def _sentinel_then_absent(
+    lab, injector, client, fresh, family, *, rr, receivers, route, attrs, timeout, why
+):
+    """Send `route` with `attrs`, then a clean sentinel, both to `rr`; once the sentinel reached
+    every receiver through `rr`, return the places the route under test leaked to."""
+    sentinel = fresh.route(family)
+    injector.announce(client.name, family, [route], attrs, peer=rr.name)
+    injector.announce(
+        client.name, family, [sentinel], attributes_for(lab, client, family), peer=rr.name
+    )
+    tables = await_problems_gone(
+        lab,
+        receivers,
+        lambda t: missing_reflections(
+            t, {sentinel.key if not isinstance(sentinel, str) else sentinel}, client.name, [rr]
+        ),
+        timeout=timeout,
+        what=f"sentinel sent after the route under test to reach every client via {rr.name}",
+    )
+    key = key_of(route)
+    return leaked(tables, {key}, why)
+
+
+def test_route_with_own_cluster_id_is_not_reflected(
+    lab, injector, client, fresh, family, rr0, receivers, convergence_timeout, record_property
+):
+    """RFC 4456 §8: "a RR SHOULD ignore a route received with its CLUSTER_ID in CLUSTER_LIST"."""
+    cluster = str(lab.plan.sut.values.cluster_id)
+    route = fresh.route(family)
+    problems = _sentinel_then_absent(
+        lab,
+        injector,
+        client,
+        fresh,
+        family,
+        rr=rr0,
+        receivers=receivers,
+        route=route,
+        attrs=attributes_for(lab, client, family, cluster_list=(cluster,)),
+        timeout=convergence_timeout,
+        why=f"its CLUSTER_LIST already held {rr0.name}'s cluster id {cluster}",
+    )
+    evidence = denial_evidence(lab, rr0.name, route)
+    record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
+    assert not problems, "\n".join(problems)
+
+
+def test_route_with_foreign_cluster_id_is_reflected_with_own_prepended(
+    lab, injector, client, fresh, family, rr0, receivers, convergence_timeout
+):
+    """RFC 4456 §8: the RR "MUST prepend its own CLUSTER_ID to the CLUSTER_LIST" of a route it
+    reflects, keeping the ids already there."""
+    cluster = str(lab.plan.sut.values.cluster_id)
+    foreign = "9.9.9.9"
+    route = fresh.route(family)
+    key = key_of(route)
+    injector.announce(
+        client.name,
+        family,
+        [route],
+        attributes_for(lab, client, family, cluster_list=(foreign,)),
+        peer=rr0.name,
+    )
+    tables = await_problems_gone(
+        lab,
+        receivers,
+        lambda t: missing_reflections(t, {key}, client.name, [rr0]),
+        timeout=convergence_timeout,
+        what=f"a route with CLUSTER_LIST [{foreign}] to be reflected",
+    )
+    problems = [
+        f"at {node}: CLUSTER_LIST {list(r.cluster_list)}, expected {[cluster, foreign]}"
+        for node, t in tables.items()
+        for r in t.paths(key)
+        if r.peer == rr0.address and r.cluster_list != (cluster, foreign)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_client_rejects_route_with_its_own_originator_id(
+    lab, injector, client, fresh, family, rr0, convergence_timeout, record_property
+):
+    """RFC 4456 §8: a router that recognises its own ROUTER_ID as ORIGINATOR_ID "SHOULD ignore"
+    the route. The RR reflects it (it is not the RR's id): router-2 must drop it, router-3 (the
+    control) must keep it."""
+    victim, control = lab.plan.routers[1], lab.plan.routers[2]
+    route = fresh.route(family)
+    key = key_of(route)
+    problems = _sentinel_then_absent(
+        lab,
+        injector,
+        client,
+        fresh,
+        family,
+        rr=rr0,
+        receivers=[victim],
+        route=route,
+        attrs=attributes_for(lab, client, family, originator_id=str(victim.router_id)),
+        timeout=convergence_timeout,
+        why=f"its ORIGINATOR_ID is {victim.name}'s own router-id",
+    )
+    record_property("evidence", " | ".join(denial_evidence(lab, victim.name, route)))
+    await_problems_gone(
+        lab,
+        [control],
+        lambda t: missing_reflections(t, {key}, client.name, [rr0]),
+        timeout=convergence_timeout,
+        what=f"the same route to reach {control.name} (the RR did reflect it)",
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_rr_sets_originator_id_only_when_absent(
+    lab, injector, client, fresh, family, rr0, receivers, convergence_timeout
+):
+    """RFC 4456 §8: ORIGINATOR_ID is "created by an RR", set to the originator's BGP identifier,
+    and an RR "SHOULD NOT" replace one that is already there."""
+    kept, created = fresh.route(family), fresh.route(family)
+    keys = {k if isinstance(k, str) else k.key for k in (kept, created)}
+    injector.announce(
+        client.name,
+        family,
+        [kept],
+        attributes_for(lab, client, family, originator_id="10.9.9.9"),
+        peer=rr0.name,
+    )
+    injector.announce(
+        client.name, family, [created], attributes_for(lab, client, family), peer=rr0.name
+    )
+    tables = await_problems_gone(
+        lab,
+        receivers,
+        lambda t: missing_reflections(t, keys, client.name, [rr0]),
+        timeout=convergence_timeout,
+        what="both routes to be reflected",
+    )
+    want = {
+        (kept if isinstance(kept, str) else kept.key): "10.9.9.9",
+        (created if isinstance(created, str) else created.key): str(client.router_id),
+    }
+    problems = [
+        f"at {node}: {r.key} has ORIGINATOR_ID {r.originator_id}, expected {want[r.key]}"
+        for node, t in tables.items()
+        for k in keys
+        for r in t.paths(k)
+        if r.peer == rr0.address and r.originator_id != want[r.key]
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_replicas_reflect_with_the_same_cluster_list(
+    lab, injector, client, fresh, family, receivers, convergence_timeout
+):
+    """RFC 4456 §7 / design (one `clusterID` for the Deployment): the paths a client receives via
+    each replica carry the same CLUSTER_LIST, [cluster id]."""
+    via = reflectors(lab)
+    if len(via) < 2:
+        pytest.skip("the SUT runs a single RR replica")
+    route = fresh.route(family)
+    key = key_of(route)
+    for rr in via:
+        injector.announce(
+            client.name, family, [route], attributes_for(lab, client, family), peer=rr.name
+        )
+    tables = await_problems_gone(
+        lab,
+        receivers,
+        lambda t: missing_reflections(t, {key}, client.name, via),
+        timeout=convergence_timeout,
+        what="the route to be reflected by every replica",
+    )
+    cluster = (str(lab.plan.sut.values.cluster_id),)
+    problems = []
+    for node, t in tables.items():
+        lists = {r.peer: r.cluster_list for r in t.paths(key)}
+        if len(set(lists.values())) != 1 or cluster not in lists.values():
+            problems.append(f"at {node}: CLUSTER_LIST by replica {lists}, expected {list(cluster)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_route_reflected_by_one_replica_is_dropped_by_the_other(
+    lab, injector, client, fresh, family, receivers, convergence_timeout, record_property
+):
+    """RFC 4456 §7-§8: replicas sharing a cluster id drop what another replica of the cluster
+    already reflected. Offered to rr-1 as rr-0 would have reflected it (ORIGINATOR_ID router-1,
+    CLUSTER_LIST [cluster id]), the route goes no further."""
+    via = reflectors(lab)
+    if len(via) < 2:
+        pytest.skip("the SUT runs a single RR replica")
+    second = via[1]
+    originator = lab.plan.routers[0]
+    route = fresh.route(family)
+    problems = _sentinel_then_absent(
+        lab,
+        injector,
+        client,
+        fresh,
+        family,
+        rr=second,
+        receivers=[n for n in receivers if n.name != originator.name],
+        route=route,
+        attrs=attributes_for(
+            lab,
+            client,
+            family,
+            originator_id=str(originator.router_id),
+            cluster_list=(str(lab.plan.sut.values.cluster_id),),
+        ),
+        timeout=convergence_timeout,
+        why=f"{via[0].name} of the same cluster had already reflected it",
+    )
+    record_property("evidence", " | ".join(denial_evidence(lab, second.name, route)))
+    assert not problems, "\n".join(problems)

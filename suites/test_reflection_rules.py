@@ -1,0 +1,102 @@
+"""Who gets what a route reflector reflects (RFC 4456 §6).
+
+"A route from a client is reflected to all clients and non-clients; a route from a non-client is
+reflected to clients only." The topology adds two configured iBGP non-clients of the RRs
+(`nonclient-1`, `nonclient-2`) next to the listen-range clients (routers, observer, `client`).
+"""
+
+from __future__ import annotations
+
+from harness.expect import (
+    await_originated,
+    await_problems_gone,
+    evpn_clients,
+    leaked,
+    missing_reflections,
+    reflectors,
+    require_node,
+)
+from harness.inject import Fresh, attributes_for, key_of
+
+
+def _non_clients(lab):
+    return (
+        require_node(lab, "nonclient-1", "a configured iBGP non-client of the RRs"),
+        require_node(
+            lab, "nonclient-2", "a second non-client, to show non-client routes stop there"
+        ),
+    )
+
+
+def test_client_routes_reach_non_clients(lab, injector, client, fresh, family, convergence_timeout):
+    """§6: a client's route (a router pod's own EVPN routes, and the crafted client's) is
+    reflected to the non-clients too, through every replica."""
+    non_clients = list(_non_clients(lab))
+    via = reflectors(lab)
+    route = fresh.route(family)
+    for rr in via:
+        injector.announce(
+            client.name, family, [route], attributes_for(lab, client, family), peer=rr.name
+        )
+    keys = {key_of(route)}
+    router = lab.plan.routers[0]
+    if family.value == "l2vpn-evpn":
+        keys |= {r.key for r in await_originated(lab, router, convergence_timeout)}
+    await_problems_gone(
+        lab,
+        non_clients,
+        lambda t: missing_reflections(t, keys, "a client", via),
+        timeout=convergence_timeout,
+        what="clients' routes to reach every non-client",
+    )
+
+
+def test_non_client_routes_reach_clients(lab, injector, family, convergence_timeout):
+    """§6: a non-client's route is reflected to every client, through every replica."""
+    speaker, _ = _non_clients(lab)
+    via = reflectors(lab)
+    route = Fresh(speaker).route(family)
+    for rr in via:
+        injector.announce(
+            speaker.name, family, [route], attributes_for(lab, speaker, family), peer=rr.name
+        )
+    await_problems_gone(
+        lab,
+        evpn_clients(lab),
+        lambda t: missing_reflections(t, {key_of(route)}, speaker.name, via),
+        timeout=convergence_timeout,
+        what="a non-client's route to reach every client",
+    )
+
+
+def test_non_client_routes_are_not_reflected_to_other_non_clients(
+    lab, injector, client, fresh, family, rr0, convergence_timeout
+):
+    """§6: a non-client's route goes to clients only. Once nonclient-1's route reached the
+    clients through rr-0 (rr-0 processed it), a sentinel from a client is sent through rr-0;
+    when the sentinel reaches nonclient-2, the route under test must not be there."""
+    speaker, other = _non_clients(lab)
+    route = Fresh(speaker).route(family)
+    injector.announce(
+        speaker.name, family, [route], attributes_for(lab, speaker, family), peer=rr0.name
+    )
+    await_problems_gone(
+        lab,
+        evpn_clients(lab),
+        lambda t: missing_reflections(t, {key_of(route)}, speaker.name, [rr0]),
+        timeout=convergence_timeout,
+        what=f"{speaker.name}'s route to reach the clients",
+    )
+    sentinel = fresh.route(family)
+    injector.announce(
+        client.name, family, [sentinel], attributes_for(lab, client, family), peer=rr0.name
+    )
+    tables = await_problems_gone(
+        lab,
+        [other],
+        lambda t: missing_reflections(t, {key_of(sentinel)}, client.name, [rr0]),
+        timeout=convergence_timeout,
+        what=f"a client's sentinel to reach {other.name}",
+    )
+    problems = leaked(tables, {key_of(route)}, f"it came from non-client {speaker.name}")
+    assert not problems, "\n".join(problems)
