@@ -94,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
     check.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
 
+    mut = sub.add_parser("mutate", help="run the suites against broken SUT variants")
+    mut.add_argument("variants", nargs="*", metavar="VARIANT", help="default: the whole catalogue")
+    mut.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
+    mut.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
+    mut.add_argument("--reports", type=Path, default=REPORTS_DIR / "mutations", metavar="DIR")
+    mut.add_argument(
+        "--convergence-timeout",
+        type=seconds,
+        default=3.0,
+        metavar="SECONDS",
+        help="shorter than for `run`: a broken variant waits it out once per check",
+    )
+    mut.add_argument("--establish-timeout", type=seconds, default=8.0, metavar="SECONDS")
+    mut.add_argument(
+        "--jobs",
+        type=int,
+        default=3,
+        metavar="N",
+        help="variants run at once (each is a lab of its own)",
+    )
+    mut.add_argument("--list", action="store_true", help="list the variants and exit")
+
     clean = sub.add_parser("cleanup", help="remove what killed runs left behind")
     clean.add_argument("--run-id", default=None, metavar="ID", help="only this run")
     clean.add_argument(
@@ -160,6 +182,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     }.get(status, EXIT_FAILED)
 
 
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from harness.inputs import load_plan
+    from harness.mutate import run_all
+    from harness.mutations import CATALOGUE, mutation
+
+    if args.list:
+        for m in CATALOGUE:
+            print(f"{m.name:<40} {m.breaks}")
+        return EXIT_OK
+    chosen = [mutation(n) for n in args.variants] if args.variants else list(CATALOGUE)
+    load_plan(args.topology, args.sut)
+    if os.geteuid() != 0:
+        raise InputError("needs root (each variant runs the netns lab)")
+
+    def progress(outcome) -> None:  # noqa: ANN001 - harness.mutate.Outcome
+        caught = (
+            "baseline"
+            if outcome.variant.startswith("baseline")
+            else (f"caught by {len(outcome.failed)} check(s)" if outcome.failed else "NOT caught")
+        )
+        print(
+            f"rr-harness mutate: {outcome.variant}: {caught} ({outcome.seconds:.1f} s)", flush=True
+        )
+
+    extra = [
+        f"--convergence-timeout={args.convergence_timeout}",
+        f"--establish-timeout={args.establish_timeout}",
+    ]
+    if args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs}: expected at least 1")
+    report = run_all(
+        chosen,
+        sut=args.sut.resolve(),
+        topology=args.topology.resolve(),
+        reports=args.reports,
+        extra=extra,
+        jobs=args.jobs,
+        progress=progress,
+    )
+    print()
+    print(report.table())
+    print(f"\nrr-harness mutate: reports in {args.reports}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from harness.runtime.cleanup import find_leftovers, remove_leftovers
     from harness.runtime.run import check_run_id
@@ -185,7 +252,12 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"run": cmd_run, "validate": cmd_validate, "cleanup": cmd_cleanup}
+    commands = {
+        "run": cmd_run,
+        "validate": cmd_validate,
+        "mutate": cmd_mutate,
+        "cleanup": cmd_cleanup,
+    }
     try:
         return commands[args.command](args)
     except InputError as exc:

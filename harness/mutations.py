@@ -80,9 +80,12 @@ CATALOGUE: tuple[Mutation, ...] = (
         "rr-route-map-rewriting-local-pref",
         "RFC 4456 §10: the RR does not change the attributes of reflected routes",
         (
+            # FRR ignores outbound policy on reflected routes unless told otherwise, which is
+            # exactly the knob a misguided RR configuration turns.
             _rr(
-                "router bgp",
-                "route-map REWRITE permit 10\n set local-preference 200\n!\nrouter bgp",
+                "router bgp {{ sut.asn }}\n",
+                "route-map REWRITE permit 10\n set local-preference 200\n!\n"
+                "router bgp {{ sut.asn }}\n bgp route-reflector allow-outbound-policy\n",
             ),
             _rr(_RR_CLIENT, _RR_CLIENT + "  neighbor CLIENTS route-map REWRITE out\n"),
         ),
@@ -101,11 +104,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         "listen-range-accepts-any-as",
         "design: RR clients are iBGP, in the SUT's AS",
         (
+            # A second listen range, defined first, taking any external AS from part of the
+            # pod CIDR (FRR gives a dynamic neighbor to the first range that matches).
             _rr(
-                " bgp listen range {{ sut.pod_cidr }} peer-group CLIENTS\n",
-                " bgp listen range {{ sut.pod_cidr }} peer-group CLIENTS\n"
+                " ! Define peer-group first\n",
                 " neighbor OTHERS peer-group\n neighbor OTHERS remote-as external\n"
-                " bgp listen range 10.244.0.48/28 peer-group OTHERS\n",
+                " bgp listen range 10.244.0.48/28 peer-group OTHERS\n"
+                " ! Define peer-group first\n",
             ),
             _rr(
                 "  neighbor CLIENTS activate\n",

@@ -22,7 +22,11 @@ def _attempts(lab: Lab, name: str):
     rr = lab.plan.topology.node(node.peers[0])
     events = wait_until(
         lambda: list(speaker.rib.refresh().events),
-        lambda ev: sum(e["kind"] == "state" and e["state"] == "down" for e in ev) >= ATTEMPTS,
+        # done when refused often enough, or as soon as a session came up (the finding)
+        lambda ev: (
+            any(e.get("state") == "up" for e in ev)
+            or sum(e["kind"] == "state" and e["state"] == "down" for e in ev) >= ATTEMPTS
+        ),
         timeout=30,
         what=f"{name} to be refused {ATTEMPTS} times",
         describe=lambda ev: ev[-6:],

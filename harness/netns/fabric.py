@@ -23,6 +23,7 @@ from harness.runtime.run import Run, link_alias
 FABRIC = "fabric"
 IFA_F_NODAD = 0x02  # IPv6 address usable at once: no duplicate address detection delay
 NUD_NOARP = 0x40  # `bridge fdb add ... static` / `ip neigh ... nud noarp`
+NUD_PERMANENT = 0x80  # never garbage-collected (the neighbour table and its GC are host-wide)
 NTF_MASTER = 0x04
 VXLAN_PORT = 4789  # RFC 7348 §5
 
@@ -151,6 +152,11 @@ class Fabric:
     def set_host(ns: NetNS, vni: int, mac: str, ip: IPv4Address | None, *, present: bool) -> None:
         """Add (or remove) a workload: static fdb entry on the host port, neighbour on the SVI.
 
+        The neighbour entry is PERMANENT, not NOARP: the neighbour table's garbage collector is
+        host-wide, and once all namespaces together hold more than gc_thresh1 entries it drops
+        unused NOARP entries after gc_stale_time (seen: a MAC+IP route withdrawn 60 s into a run
+        while three labs ran side by side).
+
         Removing it withdraws both its MAC route and, when it has an IP, its MAC+IP route.
         """
         bridge = ns.link_lookup(ifname=f"br{vni}")[0]
@@ -166,7 +172,9 @@ class Fabric:
                     flags=NTF_MASTER,
                 )
                 if ip is not None:
-                    ns.neigh("replace", dst=str(ip), lladdr=mac, ifindex=bridge, state=NUD_NOARP)
+                    ns.neigh(
+                        "replace", dst=str(ip), lladdr=mac, ifindex=bridge, state=NUD_PERMANENT
+                    )
             else:  # removing what is already gone is fine
                 if ip is not None:
                     _absent_ok(ns.neigh, "del", dst=str(ip), lladdr=mac, ifindex=bridge)
