@@ -55,7 +55,10 @@ class WaitTimeout(HarnessError):
         self.elapsed = elapsed
         self.attempts = attempts
         self.last = last
+        seen = str(last)
+        if len(seen) > 4000:  # a whole log is no message: its end is what matters
+            seen = f"...{seen[-4000:]}"
         super().__init__(
             f"timed out after {elapsed:.2f} s ({attempts} attempts) waiting for {what}; "
-            f"last seen: {last}"
+            f"last seen: {seen}"
         )

@@ -28,7 +28,8 @@ def nlri_key(family: Family, nlri: dict[str, Any]) -> tuple[str, str | None]:
         code = int(nlri["code"])
         prefix = None
         if code == 5:
-            prefix = f"{nlri.get('ip')}/{nlri.get('netmask', nlri.get('prefix-length', ''))}"
+            length = nlri.get("iplen", nlri.get("netmask", nlri.get("prefix-length", "")))
+            prefix = f"{nlri.get('ip')}/{length}"
         key = evpn_key(
             code,
             str(nlri.get("rd")),
