@@ -140,6 +140,6 @@ def test_raw_malformed_attribute_bytes_reach_the_wire_untouched(lab):
 
 def test_sending_on_a_session_that_is_not_up_is_a_clear_error(lab):
     with pytest.raises(
-        DaemonError, match="outsider: could not send to 10.244.0.10: error: session"
+        DaemonError, match=r"outsider: could not send to 10\.244\.0\.10: error: session"
     ):
         lab.speaker("outsider").send(build_update(EVPN), peer="rr-0")
