@@ -113,15 +113,6 @@ def leaked(tables: Tables, keys: Iterable[str], why: str) -> list[str]:
     ]
 
 
-def still_present(tables: Tables, keys: Iterable[str], origin: str) -> list[str]:
-    return [
-        f"still at {node} after withdrawal by {origin}: {r.brief()}"
-        for node, table in tables.items()
-        for key in sorted(keys)
-        for r in table.paths(key)
-    ]
-
-
 def attribute_problems(
     tables: Tables,
     originated: list[Route],

@@ -24,7 +24,7 @@ from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
 from harness.model.plan import LabPlan
-from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
+from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR
 from harness.runtime.run import Run, check_run_id, new_run_id
 
 PLAN_KEY = pytest.StashKey[LabPlan]()
@@ -107,7 +107,10 @@ def convergence_timeout(pytestconfig: pytest.Config) -> float:
 
 @pytest.fixture(scope="session")
 def lab(
-    pytestconfig: pytest.Config, plan: LabPlan, record_testsuite_property: Any
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    plan: LabPlan,
+    record_testsuite_property: Any,
 ) -> Iterator[Lab]:
     """The running lab: every pod up and every session Established."""
     run_id = pytestconfig.getoption("--run-id") or new_run_id()
@@ -142,6 +145,10 @@ def lab(
         pytestconfig.stash[LAB_KEY] = running
         yield running
         del pytestconfig.stash[LAB_KEY]
+        if request.session.testsfailed:  # keep configs and logs before teardown removes them
+            kept = running.archive(REPORTS_DIR / run.run_id)
+            record_testsuite_property("logs", str(kept))
+            say(f"rr-harness: tests failed; configs and daemon logs kept in {kept}")
         teardown_started = time.monotonic()
     teardown = time.monotonic() - teardown_started
     record_testsuite_property("teardown_ms", round(teardown * 1000))

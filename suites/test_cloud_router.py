@@ -93,18 +93,14 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
 @pytest.mark.parametrize("family", [Family.IPV4_UNICAST, Family.IPV6_UNICAST], ids=["ipv4", "ipv6"])
 def test_cloud_routes_reach_the_router(lab, cloud, cloud_router, family, convergence_timeout):
     """IPv4 and IPv6 routes flow from the cloud router into the router pod."""
-    router, cloud_ip, _ = cloud_router
-    prefix = "10.88.1.0/24" if family is Family.IPV4_UNICAST else "2001:db8:88::/48"
-    next_hop = (
-        "self"
-        if family is Family.IPV4_UNICAST
-        else str(cloud.address_on(lab.plan.topology.shared_segment(cloud, router), version=6).ip)
-    )
+    router, cloud_ip, router_ip = cloud_router
+    if family is Family.IPV4_UNICAST:
+        prefix, next_hop = "10.88.1.0/24", "self"
+    else:
+        segment = lab.plan.topology.shared_segment(cloud, router)
+        prefix, next_hop = "2001:db8:88::/48", str(cloud.address_on(segment, version=6).ip)
     peer = lab.exabgp(cloud.name)
-    peer.send(
-        f"neighbor {router.address_on(lab.plan.topology.shared_segment(cloud, router)).ip}"
-        f" announce route {prefix} next-hop {next_hop}"
-    )
+    peer.send(f"neighbor {router_ip} announce route {prefix} next-hop {next_hop}")
     try:
         await_problems_gone(
             lab,
@@ -116,10 +112,7 @@ def test_cloud_routes_reach_the_router(lab, cloud, cloud_router, family, converg
             what=f"{UNICAST_AFI[family]} {prefix} from the cloud router to reach {router.name}",
         )
     finally:
-        peer.send(
-            f"neighbor {router.address_on(lab.plan.topology.shared_segment(cloud, router)).ip}"
-            f" withdraw route {prefix} next-hop {next_hop}"
-        )
+        peer.send(f"neighbor {router_ip} withdraw route {prefix} next-hop {next_hop}")
 
 
 def test_router_routes_reach_the_cloud_router(lab, cloud, cloud_router, convergence_timeout):

@@ -22,10 +22,10 @@ from harness.expect import (
     await_originated,
     await_problems_gone,
     evpn_clients,
+    leaked,
     missing_reflections,
     reflectors,
     settle,
-    still_present,
     without_rd,
 )
 from harness.observe.route import Route
@@ -168,7 +168,7 @@ def test_new_route_and_its_withdrawal_reach_every_client(
     await_problems_gone(
         lab,
         receivers,
-        lambda t: still_present(t, keys, router),
+        lambda t: leaked(t, keys, f"{router} withdrew it"),
         timeout=convergence_timeout,
         interval=0.01,
         what=f"withdrawal of host {mac} {ip} on {router} to reach every client",

@@ -10,7 +10,6 @@ NLRI codec) and hands the bytes to a small session-keeping process in the node's
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,12 +18,13 @@ from typing import Self
 
 from harness.bgp.evpn import EvpnRoute
 from harness.bgp.messages import Attributes, build_open, build_update
+from harness.daemons.api_socket import read_log, request
 from harness.errors import DaemonError
 from harness.model.base import Family
 from harness.model.plan import PeerSession
 from harness.observe.speaker import SpeakerRib
 from harness.observe.wait import wait_until
-from harness.runtime.processes import ManagedProcess, tail
+from harness.runtime.processes import ManagedProcess
 
 START_TIMEOUT = 15.0
 
@@ -96,21 +96,11 @@ class CraftedSpeaker:
     def send(self, message: bytes, peer: str | None = None, timeout: float = 10.0) -> None:
         """Send one whole BGP message on an Established session."""
         self.check_alive()
-        request = {"peer": self.peer_address(peer), "send": message.hex()}
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout)
-                sock.connect(str(self.directory / "api.sock"))
-                sock.sendall(json.dumps(request).encode() + b"\n")
-                reply = sock.makefile("rb").readline().decode().strip()
-        except OSError as exc:
-            raise DaemonError(
-                self.node,
-                f"speaker did not answer: {exc}",
-                f"last lines of speaker.log:\n{tail(self.directory / 'speaker.log')}",
-            ) from exc
+        address = self.peer_address(peer)
+        line = json.dumps({"peer": address, "send": message.hex()})
+        reply = request(self.node, self.directory, line, log="speaker.log", timeout=timeout)
         if reply != "done":
-            raise DaemonError(self.node, f"could not send to {request['peer']}: {reply}")
+            raise DaemonError(self.node, f"could not send to {address}: {reply}")
 
     def announce(
         self,
@@ -131,7 +121,4 @@ class CraftedSpeaker:
             self.process.stop()
 
     def log_text(self) -> str:
-        try:
-            return (self.directory / "speaker.log").read_text(errors="replace")
-        except OSError:
-            return "(missing)"
+        return read_log(self.directory, "speaker.log")

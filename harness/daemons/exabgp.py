@@ -7,18 +7,18 @@ SUT's: these peers stand for the world around the system under test.
 
 from __future__ import annotations
 
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from harness.daemons.api_socket import read_log, request
 from harness.errors import DaemonError
 from harness.model.base import Family
 from harness.model.plan import PeerSession
 from harness.observe.exabgp import ExabgpRib
 from harness.observe.wait import wait_until
-from harness.runtime.processes import ManagedProcess, tail
+from harness.runtime.processes import ManagedProcess
 
 START_TIMEOUT = 15.0
 _FAMILY_LINES = {
@@ -100,18 +100,7 @@ class ExabgpPeer:
     def send(self, command: str, timeout: float = 10.0) -> None:
         """Send one API command (`neighbor X announce route ...`); ExaBGP must answer `done`."""
         self.check_alive()
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout)
-                sock.connect(str(self.directory / "api.sock"))
-                sock.sendall(command.encode() + b"\n")
-                reply = sock.makefile("rb").readline().decode().strip()
-        except OSError as exc:
-            raise DaemonError(
-                self.node,
-                f"ExaBGP process bridge did not answer {command!r}: {exc}",
-                f"last lines of exabgp.log:\n{tail(self.directory / 'exabgp.log')}",
-            ) from exc
+        reply = request(self.node, self.directory, command, log="exabgp.log", timeout=timeout)
         if reply != "done":
             raise DaemonError(self.node, f"ExaBGP answered {reply or 'nothing'!r} to {command!r}")
 
@@ -120,7 +109,4 @@ class ExabgpPeer:
             self.process.stop()
 
     def log_text(self) -> str:
-        try:
-            return (self.directory / "exabgp.log").read_text(errors="replace")
-        except OSError:
-            return "(missing)"
+        return read_log(self.directory, "exabgp.log")

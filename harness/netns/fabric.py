@@ -10,7 +10,7 @@ they are created, so a failure half-way still tears down what exists.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
 
 from pyroute2 import NetNS, netns
@@ -187,19 +187,25 @@ class Fabric:
     # -- teardown ------------------------------------------------------------------------------
     def close(self) -> list[str]:
         """Remove every namespace this fabric created (links go with them). Returns failures."""
-        failures = []
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()
-        for name in reversed(self.namespaces):
-            try:
-                netns.remove(name)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                failures.append(f"{name}: {exc}")
+        failures = remove_namespaces(reversed(self.namespaces))
         self.namespaces.clear()
         return failures
+
+
+def remove_namespaces(names: Iterable[str]) -> list[str]:
+    """Remove namespaces by name (one already gone is fine); returns what could not be."""
+    failures = []
+    for name in names:
+        try:
+            netns.remove(name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failures.append(f"namespace {name}: {exc}")
+    return failures
 
 
 def _absent_ok(call: Callable[..., object], *args: object, **kwargs: object) -> None:

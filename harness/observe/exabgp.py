@@ -7,12 +7,11 @@ peer holds: announcements add, withdrawals remove, a session going down flushes 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from harness.bgp.messages import decode_ext_community
 from harness.model.base import Family
+from harness.observe.replay import ReplayedRib
 from harness.observe.route import Route, evpn_key, ext_community
 
 _FAMILIES = {
@@ -84,47 +83,15 @@ def _nlris(value: Any) -> list[dict[str, Any]]:
     return []
 
 
-class ExabgpRib:
-    """Incremental reader of a peer's `received.jsonl`, holding what the peer currently has."""
-
-    def __init__(self, node: str, path: Path) -> None:
-        self.node = node
-        self.path = path
-        self._offset = 0
-        self._partial = b""
-        self._table: dict[tuple[str, Family, str], Route] = {}
-        self.sessions: dict[str, str] = {}  # peer address -> last state ("up", "down", ...)
-        self.messages = 0
-
-    def refresh(self) -> ExabgpRib:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return self
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
-            if line.strip().startswith(b"{"):
-                self.apply(json.loads(line))
-        return self
-
-    def routes(self) -> list[Route]:
-        return list(self.refresh()._table.values())
+class ExabgpRib(ReplayedRib):
+    """What an ExaBGP peer holds, replayed from its process API's `received.jsonl`."""
 
     def apply(self, message: dict[str, Any]) -> None:
-        self.messages += 1
         neighbor = message.get("neighbor") or {}
         peer = str((neighbor.get("address") or {}).get("peer"))
         kind = message.get("type")
         if kind == "state":
-            state = str(neighbor.get("state"))
-            self.sessions[peer] = state
-            if state != "up":
-                self._table = {k: v for k, v in self._table.items() if k[0] != peer}
+            self.set_state(peer, str(neighbor.get("state")))
             return
         if kind != "update":
             return

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pyroute2 import netns
 
+from harness.netns.fabric import remove_namespaces
 from harness.paths import RUN_STATE_ROOT
 from harness.runtime.processes import pid_running, process_tag, terminate_tagged
 from harness.runtime.run import NS_PREFIX, RUN_ID_PATTERN, TAG_ENV, owner_alive
@@ -92,13 +93,7 @@ def remove_leftovers(left: Leftovers) -> list[str]:
     stubborn = terminate_tagged(left.pids, TAG_ENV)
     if stubborn:
         problems.append(f"processes still running after SIGKILL: {stubborn}")
-    for name in left.namespaces:
-        try:
-            netns.remove(name)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            problems.append(f"namespace {name}: {exc}")
+    problems += remove_namespaces(left.namespaces)
     for d in left.run_dirs:
         try:
             shutil.rmtree(d)
