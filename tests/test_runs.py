@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from conftest import CLI, needs_root, rr_harness
@@ -16,6 +17,7 @@ from harness.mutations import mutation
 from harness.observe.wait import wait_until
 from harness.paths import DEFAULT_SUT, PROJECT_ROOT
 from harness.runtime.cleanup import find_leftovers
+from harness.runtime.processes import process_name
 from harness.runtime.run import new_run_id
 
 pytestmark = needs_root
@@ -134,9 +136,12 @@ def test_a_killed_run_is_restored_by_cleanup():
         proc.kill()
     left = find_leftovers(run_id)
     assert left.namespaces and left.pids and left.run_dirs  # the kill left the lab behind
+    frr_tmp = [Path(f"/var/tmp/frr/{process_name(p)}.{p}") for p in left.pids]
+    assert any(d.is_dir() for d in frr_tmp)  # FRR's own per-process directories, too
     result = rr_harness("cleanup", "--run-id", run_id)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("removed namespaces [")
     assert_nothing_left(run_id)
+    assert not [d for d in frr_tmp if d.exists()]
     again = rr_harness("cleanup", "--run-id", run_id)
     assert again.stdout.strip() == "nothing to clean up"

@@ -7,6 +7,7 @@ are pure control plane. Daemons run in the foreground as children of the harness
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from harness.observe.wait import wait_until
 from harness.runtime.processes import ManagedProcess
 
 FRR_DIR = Path("/usr/lib/frr")
+# Every FRR daemon makes /var/tmp/frr/<daemon>.<pid> (for crash logs) and leaves it behind.
+FRR_TMP = Path("/var/tmp/frr")
 FRR_USER = "frr"
 START_TIMEOUT = 15.0
 
@@ -124,6 +127,8 @@ class FrrInstance:
         self.vty.close()
         for proc in reversed(self.processes):  # bgpd before zebra
             proc.stop()
+            if proc.popen is not None:
+                forget_daemon_tmp(proc.name, proc.pid, keep_in=self.directory)
 
     def log_text(self) -> str:
         return "\n".join(
@@ -137,3 +142,16 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return "(missing)"
+
+
+def forget_daemon_tmp(daemon: str, pid: int, keep_in: Path | None = None) -> None:
+    """Remove the per-process directory FRR made in /var/tmp/frr for a daemon we ran (by PID,
+    so never another's); a crash log in it is kept in `keep_in` first, as evidence."""
+    directory = FRR_TMP / f"{daemon}.{pid}"
+    if not directory.is_dir():
+        return
+    if keep_in is not None:
+        for item in directory.iterdir():
+            with contextlib.suppress(OSError):
+                shutil.copy2(item, keep_in / f"{daemon}-crash-{item.name}")
+    shutil.rmtree(directory, ignore_errors=True)

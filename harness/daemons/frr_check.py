@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.daemons.frr import FRR_DIR
+from harness.daemons.frr import FRR_DIR, forget_daemon_tmp
 
 _REJECTED = re.compile(r"No such command on config line (\d+): ?(.*)")
 
@@ -28,27 +28,16 @@ def rejected_lines(config: str, daemons: tuple[str, ...]) -> list[tuple[int, str
         path.write_text(config)
         path.chmod(0o644)
         for daemon in daemons:
-            result = subprocess.run(
-                [
-                    str(FRR_DIR / daemon),
-                    "-C",
-                    "-f",
-                    str(path),
-                    "-i",
-                    str(directory / f"{daemon}.pid"),
-                    "-z",
-                    str(directory / "zserv.api"),
-                    "--vty_socket",
-                    str(directory),
-                    *(["-Z"] if daemon == "bgpd" else []),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-            per_daemon.append(
-                {int(m[1]): m[2] for m in _REJECTED.finditer(result.stdout + result.stderr)}
-            )
+            argv = [
+                str(FRR_DIR / daemon), "-C", "-f", str(path),
+                "-i", str(directory / f"{daemon}.pid"), "-z", str(directory / "zserv.api"),
+                "--vty_socket", str(directory), *(["-Z"] if daemon == "bgpd" else []),
+            ]  # fmt: skip
+            with subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            ) as proc:
+                output, _ = proc.communicate(timeout=30)
+            forget_daemon_tmp(daemon, proc.pid)
+            per_daemon.append({int(m[1]): m[2] for m in _REJECTED.finditer(output)})
     common = set.intersection(*(set(d) for d in per_daemon)) if per_daemon else set()
     return sorted((n, per_daemon[0][n]) for n in common)

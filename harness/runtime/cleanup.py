@@ -14,9 +14,10 @@ from pathlib import Path
 
 from pyroute2 import netns
 
+from harness.daemons.frr import forget_daemon_tmp
 from harness.netns.fabric import remove_namespaces
 from harness.paths import RUN_STATE_ROOT
-from harness.runtime.processes import pid_running, process_tag, terminate_tagged
+from harness.runtime.processes import pid_running, process_name, process_tag, terminate_tagged
 from harness.runtime.run import NS_PREFIX, RUN_ID_PATTERN, TAG_ENV, owner_alive
 
 
@@ -90,7 +91,11 @@ def find_leftovers(
 def remove_leftovers(left: Leftovers) -> list[str]:
     """Processes first (a namespace lives on while a process is in it), then names, then state."""
     problems = []
+    names = {pid: process_name(pid) for pid in left.pids}
     stubborn = terminate_tagged(left.pids, TAG_ENV)
+    for pid, name in names.items():
+        if name in ("bgpd", "zebra") and pid not in stubborn:
+            forget_daemon_tmp(name, pid)
     if stubborn:
         problems.append(f"processes still running after SIGKILL: {stubborn}")
     problems += remove_namespaces(left.namespaces)

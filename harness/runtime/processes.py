@@ -37,6 +37,14 @@ def pid_running(pid: int) -> bool:
     return state is not None and state not in ("Z", "X")
 
 
+def process_name(pid: int) -> str | None:
+    """The process's command name (/proc/PID/comm), or None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
 def process_tag(pid: int, key: str) -> str | None:
     """Value of environment variable `key` in a process's initial environment."""
     try:
