@@ -75,11 +75,6 @@ class VtyClient:
         except json.JSONDecodeError as exc:
             raise CommandError(self.node, ["vty", command], 0, f"not JSON ({exc}): {text}") from exc
 
-    def configure(self, *lines: str) -> None:
-        """Apply configuration lines (never `write memory`: that would write /etc/frr)."""
-        for line in ("configure terminal", *lines, "end"):
-            self.run(line)
-
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()

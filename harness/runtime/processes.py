@@ -120,12 +120,6 @@ class ManagedProcess:
             self.popen.kill()
             self.popen.wait(timeout=5)
 
-    def kill(self) -> None:
-        """SIGKILL now (a crash, as opposed to `stop`)."""
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait(timeout=5)
-
 
 def terminate_tagged(tagged: Mapping[int, str], key: str, grace: float = 3.0) -> list[int]:
     """Stop processes that are not our children (leftovers): SIGTERM, then SIGKILL.
