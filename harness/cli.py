@@ -10,7 +10,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -37,6 +37,21 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def known_suites() -> dict[str, Path]:
@@ -82,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--convergence-timeout", type=seconds, default=10.0, metavar="SECONDS")
     run.add_argument("--establish-timeout", type=seconds, default=20.0, metavar="SECONDS")
     run.add_argument(
+        "--repeat", type=count(1), default=5, metavar="N", help="failover: runs of each drill"
+    )
+    run.add_argument(
+        "--routes",
+        type=count(0),
+        default=0,
+        metavar="N",
+        help="failover: extra EVPN routes held by every client during the drills",
+    )
+    run.add_argument(
         "-k",
         dest="keyword",
         default=None,
@@ -113,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         metavar="N",
         help="variants run at once (each is a lab of its own)",
+    )
+    mut.add_argument(
+        "--repeat", type=count(1), default=1, metavar="N", help="failover: runs of each drill"
     )
     mut.add_argument("--list", action="store_true", help="list the variants and exit")
 
@@ -160,6 +188,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--junitxml={args.junitxml}",
         f"--convergence-timeout={args.convergence_timeout}",
         f"--establish-timeout={args.establish_timeout}",
+        f"--repeat={args.repeat}",
+        f"--routes={args.routes}",
         "-o",
         "junit_suite_name=rr-harness",
         "-p",
@@ -209,6 +239,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     extra = [
         f"--convergence-timeout={args.convergence_timeout}",
         f"--establish-timeout={args.establish_timeout}",
+        f"--repeat={args.repeat}",
     ]
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs}: expected at least 1")

@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.mutations import Mutation
+from harness.cli import known_suites
+from harness.mutations import FAILOVER_SUITE, Mutation
 
 BASELINE = "baseline (unbroken)"
 
@@ -57,9 +58,18 @@ def read_junit(path: Path, outcome: Outcome) -> Outcome:
 
 
 def run_variant(
-    name: str, breaks: str, *, sut: Path, topology: Path, reports: Path, extra: Sequence[str]
+    name: str,
+    breaks: str,
+    *,
+    sut: Path,
+    topology: Path,
+    reports: Path,
+    extra: Sequence[str],
+    suites: Sequence[str] = (),
 ) -> Outcome:
+    """One `rr-harness run` of `suites` (every suite when empty) against one SUT profile."""
     junit = reports / f"{name}.xml"
+    junit.unlink(missing_ok=True)  # never read a previous run's report
     started = time.monotonic()
     result = subprocess.run(
         [
@@ -67,6 +77,7 @@ def run_variant(
             "-m",
             "harness.cli",
             "run",
+            *suites,
             "-q",
             "--sut",
             str(sut),
@@ -83,7 +94,10 @@ def run_variant(
     (reports / f"{name}.log").write_text(result.stdout + result.stderr)
     outcome = Outcome(name, breaks, result.returncode, time.monotonic() - started)
     if junit.is_file():
-        read_junit(junit, outcome)
+        try:
+            read_junit(junit, outcome)
+        except ET.ParseError as exc:
+            outcome.errors.append(f"unreadable JUnit report {junit}: {exc}")
     else:
         outcome.errors.append(
             f"no JUnit report; exit {result.returncode}: "
@@ -159,6 +173,11 @@ class Report:
         )
 
 
+def conformance_suites() -> list[str]:
+    """Every suite but failover, which runs against the failover variants only."""
+    return [name for name in known_suites() if name != FAILOVER_SUITE]
+
+
 def run_all(
     mutations: Sequence[Mutation],
     *,
@@ -183,7 +202,14 @@ def run_all(
         futures = []
         for m in mutations:
             variant_dir = m.apply(sut, Path(tmp) / m.name)
-            future = pool.submit(run_variant, m.name, m.breaks, sut=variant_dir, **common)
+            future = pool.submit(
+                run_variant,
+                m.name,
+                m.breaks,
+                sut=variant_dir,
+                suites=m.suites or conformance_suites(),
+                **common,
+            )
             future.add_done_callback(lambda f: progress(f.result()))
             futures.append(future)
         outcomes = [f.result() for f in futures]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE
+from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, SUT_FILE
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,15 @@ class Edit:
     new: str
 
 
+FAILOVER_SUITE = "failover"
+
+
 @dataclass(frozen=True)
 class Mutation:
     name: str
     breaks: str  # the rule the variant violates
     edits: tuple[Edit, ...]
+    suites: tuple[str, ...] = ()  # the suites run against it; () = all but failover
 
     def apply(self, profile: Path, target: Path) -> Path:
         shutil.copytree(profile, target)
@@ -55,7 +59,7 @@ def _router(old: str, new: str) -> Edit:
 
 _RR_CLIENT = "  neighbor CLIENTS route-reflector-client\n"
 
-CATALOGUE: tuple[Mutation, ...] = (
+CONFORMANCE: tuple[Mutation, ...] = (
     Mutation(
         "rr-without-route-reflector-client",
         "RFC 4456 §6 / design 'RR FRR Configuration': clients' routes are reflected",
@@ -160,6 +164,50 @@ CATALOGUE: tuple[Mutation, ...] = (
         ),
     ),
 )
+
+
+# Variants the failover suite catches (issue 4): `rr-harness mutate` runs the failover suite
+# against these only, and the other suites against the rest (a failover run takes a minute).
+FAILOVER: tuple[Mutation, ...] = (
+    Mutation(
+        "single-replica",
+        "design 'Key Design Decisions' 2: RR redundancy is replicas of the Deployment",
+        (Edit(SUT_FILE, "replicas: 2", "replicas: 1"),),
+        (FAILOVER_SUITE,),
+    ),
+    Mutation(
+        "no-min-ready-seconds",
+        "a rollout restart of the RR Deployment keeps every route (the design as written sets "
+        "no minReadySeconds)",
+        (Edit(SUT_FILE, "min_ready_seconds: 5", "min_ready_seconds: 0"),),
+        (FAILOVER_SUITE,),
+    ),
+    Mutation(
+        "graceful-restart-undeclared",
+        "RFC 4724 / sut.yaml: without graceful restart, routes of a lost RR are withdrawn at once "
+        "(the variant configures it while its values say it is off)",
+        (
+            _rr("{% if sut.graceful_restart.enabled %}", "{% if true %}"),
+            _router("{% if sut.graceful_restart.enabled %}", "{% if true %}"),
+        ),
+        (FAILOVER_SUITE,),
+    ),
+    Mutation(
+        "listen-range-only-existing-pods",
+        "design: the RR accepts clients from the whole pod CIDR, so a rescheduled router pod "
+        "with a new IP is accepted with no RR change",
+        (
+            _rr(
+                "bgp listen range {{ sut.pod_cidr }} peer-group CLIENTS",
+                "bgp listen range 10.244.0.0/26 peer-group CLIENTS\n"
+                " bgp listen range 10.244.1.0/26 peer-group CLIENTS",
+            ),
+        ),
+        (FAILOVER_SUITE,),
+    ),
+)
+
+CATALOGUE: tuple[Mutation, ...] = CONFORMANCE + FAILOVER
 
 
 def mutation(name: str) -> Mutation:

@@ -19,7 +19,7 @@ import pytest
 
 from harness.backends import BACKENDS, get_backend
 from harness.backends.base import Lab, session_count
-from harness.cli import seconds
+from harness.cli import count, seconds
 from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
@@ -52,6 +52,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="deadline for routes to reach (or leave) every client",
     )
     group.addoption(
+        "--repeat",
+        type=count(1),
+        default=5,
+        metavar="N",
+        help="failover suite: run each drill N times (p50/p95/max over them)",
+    )
+    group.addoption(
+        "--routes",
+        type=count(0),
+        default=0,
+        metavar="N",
+        help="failover suite: N extra EVPN routes (hosts on the first router) during each drill",
+    )
+    group.addoption(
         "--establish-timeout",
         type=seconds,
         default=20.0,
@@ -64,6 +78,9 @@ _MAIN_PID = os.getpid()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "disruptive: reschedules pods; runs after every other suite of the session"
+    )
     # SIGTERM (a CI job cancelled, `timeout`) takes the same path as Ctrl-C: teardown runs.
     for sig in (signal.SIGTERM, signal.SIGHUP):  # a hang-up (ssh dropped) too
         if signal.getsignal(sig) in (signal.SIG_DFL, None):
@@ -74,6 +91,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     if os.getpid() != _MAIN_PID:  # a forked helper (pyroute2's netns workers): just end
         os._exit(128 + signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Disruptive suites (failover) run last: they leave RR pods with new names and IPs."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 def harness_plan(config: pytest.Config) -> LabPlan:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from harness.cluster.discovery import DiscoveryReconciler
 from harness.expect import evpn_clients, reflectors, require_node
+from harness.failover.drills import Drills, Outcome
+from harness.failover.report import FailoverReport
 from harness.inject import Fresh
 from harness.model.base import Family
+from harness.paths import REPORTS_DIR
 
 
 @pytest.fixture(params=[Family.L2VPN_EVPN, Family.IPV4_UNICAST], ids=["evpn", "ipv4"])
@@ -43,3 +50,48 @@ def rr0(lab):
 def receivers(lab):
     """Every client that should receive what the crafted client sends: routers, observers."""
     return evpn_clients(lab)
+
+
+# -- failover (issue 4) ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def drills(lab, convergence_timeout, pytestconfig) -> Iterator[Drills]:
+    """The discovery loop running (the controller's stand-in), extra routes in place."""
+    routes = int(pytestconfig.getoption("--routes"))
+    first = lab.plan.routers[0].name
+    extra = [
+        f"02:fe:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}:01" for i in range(routes)
+    ]
+    for mac in extra:
+        lab.set_evpn_host(first, mac, None, present=True)
+    reconciler = DiscoveryReconciler(lab.plan, lab.pods, lab.frr)
+    with reconciler.running():
+        yield Drills(lab, reconciler, convergence_timeout)
+    assert not reconciler.errors, reconciler.errors
+
+
+@pytest.fixture(scope="session")
+def failover_report(pytestconfig) -> FailoverReport:
+    junit = Path(pytestconfig.option.xmlpath or REPORTS_DIR / "junit.xml")
+    return FailoverReport(junit, routes_added=int(pytestconfig.getoption("--routes")))
+
+
+@pytest.fixture
+def run_drill(request, pytestconfig, failover_report, record_property, drills):
+    """Run a drill `--repeat` times; record its figures; fail on any run's problems."""
+
+    def run(drill) -> list[Outcome]:
+        outcomes = [drill() for _ in range(int(pytestconfig.getoption("--repeat")))]
+        for key, value in failover_report.add(request.node.name, outcomes).items():
+            record_property(key, value)
+        problems = [f"run {i + 1}: {p}" for i, o in enumerate(outcomes) for p in o.problems]
+        problems += [f"discovery: {e}" for e in drills.reconciler.errors]
+        measured = [
+            f"run {i + 1}: loss window {o.measures.loss_window_ms:.0f} ms, "
+            f"{len(o.losses)} route loss(es), full redundancy after "
+            f"{o.measures.full_redundancy_ms} ms"
+            for i, o in enumerate(outcomes)
+        ]
+        assert not problems, "\n".join([*measured, *problems[:30]])
+        return outcomes
+
+    return run

@@ -28,6 +28,7 @@ from harness.errors import LabError, WaitTimeout
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.netns.fabric import Fabric
+from harness.netns.pods import NetnsPods
 from harness.observe.wait import wait_until
 from harness.paths import REPORTS_DIR
 from harness.runtime.cleanup import find_leftovers
@@ -49,8 +50,10 @@ class NetnsLab:
         self.unready: dict[str, dict[str, str]] = {}
         self.fabric = Fabric(run)
         self.frr_instances: dict[str, FrrInstance] = {}
+        self.retired: list[FrrInstance] = []  # instances of deleted pods (stopped with them)
         self.peers: dict[str, ExabgpPeer | CraftedSpeaker] = {}
         self.timings: dict[str, float] = {}
+        self.pods = NetnsPods(self)
 
     # -- Lab interface ----------------------------------------------------------------------------
     def check_alive(self) -> None:
@@ -89,13 +92,12 @@ class NetnsLab:
         self.fabric.build(self.plan.topology, list(self.plan.lab_nodes))
         self.timings["namespaces_s"] = time.monotonic() - started
         for node in self.plan.route_reflectors:
-            self.frr_instances[node.name] = self._frr(
-                node.name, self.plan.render_route_reflector(node), with_zebra=False
-            )
+            self._frr(node.name, self.plan.render_route_reflector(node), with_zebra=False)
         for node in self.plan.routers:
-            self.frr_instances[node.name] = self._frr(
+            self._frr(
                 node.name, self.plan.render_router(node, self.plan.rr_ips(node)), with_zebra=True
             )
+        self.pods.register_lab_pods()
         for node in self.plan.peers:
             kind = CraftedSpeaker if node.role is Role.SPEAKER else ExabgpPeer
             self.peers[node.name] = kind(
@@ -112,6 +114,7 @@ class NetnsLab:
             + [p.start for p in self.peers.values()]
         )
         self.timings["daemons_s"] = time.monotonic() - started
+        self.pods.start_prober()
         for instance in self.frr_instances.values():
             instance.vty.run("debug bgp updates in")  # evidence: "DENIED due to: ..." lines
         try:
@@ -127,7 +130,8 @@ class NetnsLab:
             self.unready = dict(exc.last)  # type: ignore[call-overload]
 
     def _frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
-        return FrrInstance(
+        """Register (for teardown) an FRR instance of a pod; `start()` it to run it."""
+        instance = FrrInstance(
             node=node,
             namespace=self.run.namespace(node),
             directory=self.run.node_dir(node, owner=FRR_USER),
@@ -135,6 +139,14 @@ class NetnsLab:
             env=self.run.environment(node),
             with_zebra=with_zebra,
         )
+        self.frr_instances[node] = instance
+        return instance
+
+    def start_frr(self, pod: str, config: str, *, with_zebra: bool) -> FrrInstance:
+        """Start FRR in a pod created after start-up (a replacement, a rescheduled pod)."""
+        instance = self._frr(pod, config, with_zebra=with_zebra).start()
+        instance.vty.run("debug bgp updates in")
+        return instance
 
     def teardown(self) -> list[str]:
         """Stop every daemon by PID, remove every namespace; return what could not be removed.
@@ -150,8 +162,9 @@ class NetnsLab:
             except Exception as exc:
                 problems.append(f"{what}: {type(exc).__name__}: {exc}")
 
+        step("readiness prober", self.pods.stop)
         stops = [p.stop for p in self.peers.values()]
-        stops += [i.stop for i in self.frr_instances.values()]
+        stops += [i.stop for i in [*self.frr_instances.values(), *self.retired]]
         step("stopping daemons", lambda: _parallel(stops))
         # Safety net: children of our daemons (ExaBGP's bridge) carry the tag too.
         step(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -119,14 +120,36 @@ class FrrInstance:
         """A `show ... json` command's parsed output."""
         return self.vty.json(command)
 
+    def configure(self, batches: list[list[str]]) -> None:
+        """Run configuration command batches (`configure terminal` ... `end`) on bgpd."""
+        for batch in batches:
+            for command in batch:
+                self.vty.run(command)
+
     def query_text(self, command: str) -> str:
         """A command's text output (what FRR shows only as text, e.g. the running config)."""
         return self.vty.run(command)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        """SIGTERM (bgpd says goodbye to its peers), SIGKILL after `grace` seconds."""
+        self._end(lambda proc: proc.stop(grace))
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: the kernel closes the TCP sessions, bgpd says nothing. The
+        instance is then simply not running (a crash on purpose is not a daemon dying)."""
+        self._end(ManagedProcess.kill)
+        self.processes.clear()
+
+    def restart(self) -> Self:
+        """Kill and start again with the same config, address and paths: the kubelet restarting
+        a crashed container in place."""
+        self.kill()
+        return self.start()
+
+    def _end(self, how: Callable[[ManagedProcess], None]) -> None:
         self.vty.close()
         for proc in reversed(self.processes):  # bgpd before zebra
-            proc.stop()
+            how(proc)
             if proc.popen is not None:
                 forget_daemon_tmp(proc.name, proc.pid, keep_in=self.directory)
 

@@ -118,14 +118,17 @@ class LabPlan:
     def rr_ips(self, router: Node) -> list[str]:
         """The RR addresses a router is pointed at when every replica is ready: the RR pods,
         plus any stand-in RR (a crafted speaker posing as one more replica) peering with it."""
-        stand_ins = [
+        return [self.cluster_ip(n) for n in self.route_reflectors] + self.stand_in_ips(router)
+
+    def stand_in_ips(self, router: Node) -> list[str]:
+        """Addresses of the stand-in RRs peering with a router (not pods: never rescheduled)."""
+        return [
             str(addr.ip)
             for p in self.peers
             if p.stands_in_for
             and router.name in p.peers
             and (addr := p.address_on(self.topology.cluster_network.name)) is not None
         ]
-        return [self.cluster_ip(n) for n in self.route_reflectors] + stand_ins
 
     def external_neighbors(self, router: Node) -> list[Neighbor]:
         """Peers of the harness (ToR, cloud router) that list this router in their `peers`."""

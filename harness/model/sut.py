@@ -41,6 +41,28 @@ class Timers(Frozen):
         return self
 
 
+class Readiness(Frozen):
+    """The RR pod's readiness probe: TCP 179 accepting (design, RR Deployment `readinessProbe`).
+
+    The design's Deployment probes after 5 s, every 5 s; a lab profile may probe faster so a
+    reschedule takes seconds. The netns backend runs this probe; kind renders it.
+    """
+
+    initial_delay: float = Field(5.0, ge=0, le=300, description="seconds before the first probe")
+    period: float = Field(5.0, gt=0, le=300, description="seconds between probes")
+    failure_threshold: StrictInt = Field(
+        3, ge=1, le=100, description="failed probes in a row before not ready (Kubernetes: 3)"
+    )
+
+
+class GracefulRestart(Frozen):
+    """BGP graceful restart (RFC 4724) on RR and router pods. Off in the design; when on, a
+    router keeps an RR's routes as stale while that RR restarts, for up to `restart_time`."""
+
+    enabled: bool = False
+    restart_time: StrictInt = Field(120, ge=1, le=4095, description="seconds (RFC 4724 §3)")
+
+
 class SutValues(Frozen):
     """Contents of sut.yaml (the Helm values of the design, `routeReflector.*`)."""
 
@@ -56,6 +78,15 @@ class SutValues(Frozen):
         description="address families the route reflectors reflect",
     )
     timers: Timers = Timers()
+    readiness: Readiness = Readiness()
+    min_ready_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="RR Deployment `minReadySeconds`: a rollout waits this long after a new "
+        "pod is ready before it takes down an old one (Kubernetes' default and the design: 0)",
+    )
+    graceful_restart: GracefulRestart = GracefulRestart()
 
 
 @dataclass(frozen=True)

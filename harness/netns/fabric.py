@@ -35,6 +35,8 @@ class Fabric:
         self.run = run
         self._handles: dict[str, NetNS] = {}
         self._bridges: dict[str, int] = {}  # segment name -> bridge ifindex in the fabric
+        self._outer: dict[str, list[str]] = {}  # node -> its veths' fabric-side names
+        self._next_index = 0  # veth names `n<index>i<j>` are never reused within a run
         self.namespaces: list[str] = []
 
     # -- construction ---------------------------------------------------------------------
@@ -44,17 +46,39 @@ class Fabric:
         for i, seg in enumerate(topology.segments):
             self._bridges[seg.name] = self._add_link(fab, f"br{i}", kind="bridge")
             self._up(fab, self._bridges[seg.name])
-        for n, node in enumerate(nodes):
-            self.add_node(node, n)
+        for node in nodes:
+            self.add_node(node)
 
-    def add_node(self, node: Node, index: int) -> None:
-        """Namespace, interfaces, addresses (and VNI for a router) of one node."""
-        ns = self._namespace(node.name)
+    def add_node(self, node: Node, name: str | None = None) -> None:
+        """Namespace, interfaces, addresses (and VNI for a router) of one node; `name` (a
+        rescheduled pod's) overrides the node's own for the namespace."""
+        name = name or node.name
+        ns = self._namespace(name)
         self._up(ns, ns.link_lookup(ifname="lo")[0])
+        index, self._next_index = self._next_index, self._next_index + 1
         for j, iface in enumerate(node.interfaces):
-            self._attach(ns, node, n=index, j=j, iface=iface)
+            self._attach(ns, name, n=index, j=j, iface=iface)
         if node.evpn is not None:
             self._add_vni(ns, node.evpn)
+
+    def go_dark(self, name: str) -> None:
+        """Take a node's links down on the fabric side: from now on nothing it sends arrives
+        and nothing reaches it, and nobody is told (a node lost, not a pod deleted)."""
+        fab = self.handle(FABRIC)
+        for outer in self._outer.get(name, []):
+            fab.link("set", index=fab.link_lookup(ifname=outer)[0], state="down")
+
+    def remove_node(self, name: str) -> list[str]:
+        """Remove one node's namespace (its links go with it). Returns failures."""
+        namespace = self.run.namespace(name)
+        handle = self._handles.pop(namespace, None)
+        if handle is not None:
+            handle.close()
+        self._outer.pop(name, None)
+        failures = remove_namespaces([namespace])
+        if not failures and namespace in self.namespaces:
+            self.namespaces.remove(namespace)
+        return failures
 
     def _namespace(self, node: str) -> NetNS:
         name = self.run.namespace(node)
@@ -89,18 +113,19 @@ class Fabric:
     def _up(ns: NetNS, index: int) -> None:
         ns.link("set", index=index, state="up")
 
-    def _attach(self, ns: NetNS, node: Node, *, n: int, j: int, iface: Interface) -> None:
+    def _attach(self, ns: NetNS, name: str, *, n: int, j: int, iface: Interface) -> None:
         """veth `n<node>i<iface>` on the segment's bridge, its peer `eth<iface>` in the node."""
         fab = self.handle(FABRIC)
         outer = f"n{n}i{j}"
         inner = f"eth{j}"
-        target = self.run.namespace(node.name)
+        target = self.run.namespace(name)
         index = self._add_link(fab, outer, kind="veth", peer={"ifname": inner, "net_ns_fd": target})
+        self._outer.setdefault(name, []).append(outer)
         fab.link("set", index=index, master=self._bridges[iface.segment], state="up")
         inner_index = ns.link_lookup(ifname=inner)[0]
         ns.link("set", index=inner_index, ifalias=link_alias(self.run.run_id), state="up")
         for addr in iface.addresses:
-            self._address(ns, inner_index, addr, node.name)
+            self._address(ns, inner_index, addr, name)
 
     @staticmethod
     def _address(ns: NetNS, index: int, addr: IPv4Interface | IPv6Interface, node: str) -> None:

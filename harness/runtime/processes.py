@@ -109,6 +109,13 @@ class ManagedProcess:
                 f"last lines of {self.log}:\n{tail(self.log)}",
             )
 
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would end it. Only our own PID is signalled."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.kill()
+        self.popen.wait(timeout=5)
+
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM, wait up to `grace` seconds, then SIGKILL. Only our own PID is signalled."""
         if self.popen is None or self.popen.poll() is not None:

@@ -1,0 +1,410 @@
+"""The failover drills: a fault, sampled from just before it until every client is whole again.
+
+Each drill waits for a settled lab (every RR pod ready, every router pointed at exactly the
+ready RR pods, every route held via each of them), samples every router pod while it acts, and
+returns an `Outcome`: the samples, the measures and what went wrong. The drills act through the
+pod operations (delete, rollout restart, container crash, reschedule) and leave the discovery
+loop to do what OpenPERouter's controller would (design, "Controller Changes").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.cluster.discovery import DiscoveryReconciler
+from harness.cluster.pods import RR_SELECTOR, DeletionMode, Pod
+from harness.failover import measures as m
+from harness.failover.sampler import Sample, Sampler, take_sample
+from harness.model.topology import Role
+from harness.observe.wait import wait_until
+
+Expected = Mapping[str, frozenset[str]]  # client -> route keys it must hold
+
+
+@dataclass
+class Outcome:
+    """One run of one drill."""
+
+    scenario: str
+    variant: str
+    t0: float
+    measures: m.Measures
+    samples: list[Sample]
+    marks: dict[str, float | None]  # moment -> ms after the fault (for the figure)
+    rr_names: dict[str, str]  # RR pod IP -> pod name, for every RR pod seen
+    expected: Expected = field(default_factory=dict)  # routes each router held before
+    losses: list[m.Loss] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    stale_kept: int = 0  # routes seen kept as stale (RFC 4724) after the fault
+
+
+@dataclass
+class Drills:
+    lab: Any  # a running lab with `pods` (NetnsPods) and `frr(name)`
+    reconciler: DiscoveryReconciler
+    timeout: float  # deadline for convergence after a fault (beyond hold timers)
+
+    # -- the lab's state ----------------------------------------------------------------------
+    @property
+    def pods(self) -> Any:
+        return self.lab.pods
+
+    def rr_pods(self) -> list[Pod]:
+        return sorted(self.pods.list(RR_SELECTOR), key=lambda p: p.created_at)
+
+    def routers(self) -> list[Pod]:
+        return [p for p in self.pods.list() if p.role is Role.ROUTER and p.terminating_at is None]
+
+    def vty_sockets(self, pods: Iterable[Pod]) -> dict[str, Path]:
+        return {p.name: self.lab.frr(p.name).directory / "bgpd.vty" for p in pods}
+
+    def hold(self) -> float:
+        return float(self.lab.plan.sut.values.timers.hold)
+
+    def settle(self) -> Expected:
+        """Wait for a whole lab; return the routes each router holds via the RRs."""
+        expected: dict[str, frozenset[str]] = {}
+
+        def look() -> list[str]:
+            problems: list[str] = []
+            rr_ips = {p.ip for p in self.rr_pods()}
+            problems += [f"{p.name} not ready" for p in self.rr_pods() if not p.ready]
+            for router in self.routers():
+                instance = self.lab.frr(router.name)
+                wanted = self.lab.plan.render_router(
+                    router.spec, self.reconciler.rr_addresses(router)
+                )
+                if instance.config != wanted:
+                    problems.append(f"{router.name} not yet pointed at the ready RR pods")
+                sample = take_sample(instance.vty, router.name)
+                held = frozenset(k for k, peers in sample.paths.items() if peers & rr_ips)
+                if not held:
+                    problems.append(f"{router.name} holds no route via the RRs")
+                problems += [f"{router.name}: {p}" for p in whole(sample, held, rr_ips, set())]
+                expected[router.name] = held
+            return problems
+
+        wait_until(
+            look,
+            lambda problems: not problems,
+            timeout=self.timeout,
+            what="a settled lab (every route held via every ready RR pod) before the fault",
+            describe=lambda problems: "; ".join(problems[:8]),
+            fail_fast=self.lab.check_alive,
+        )
+        return expected
+
+    # -- the drills ---------------------------------------------------------------------------
+    def rr_deleted(self, mode: DeletionMode) -> Outcome:
+        """Scenario 1: the oldest RR pod is deleted; the Deployment replaces it."""
+        expected = self.settle()
+        victim, *survivors = self.rr_pods()
+        clients = self.routers()
+        with self._sampling(clients) as sampler:
+            if mode is DeletionMode.SILENT:
+                # A lost node: the API learns nothing until the node is evicted, which on a
+                # real cluster takes minutes; the lab evicts once every hold timer expired.
+                t0 = self.pods.partition(victim.name)
+                self._await(
+                    sampler,
+                    lambda latest: [
+                        f"{c} still Established with {victim.ip}"
+                        for c, s in latest.items()
+                        if s.sessions.get(victim.ip) == m.ESTABLISHED
+                    ],
+                    f"every router's hold timer for {victim.name} to expire",
+                    self.hold() + self.timeout,
+                )
+            else:
+                t0 = time.monotonic()
+            replacement = self.pods.delete(victim.name, mode)
+            assert replacement is not None
+            final = {p.ip for p in self.rr_pods()}
+            self._await_whole(sampler, expected, final, {victim.ip})
+        outcome = self._outcome(
+            "rr-deleted", variant=mode.value, t0=t0, sampler=sampler, expected=expected, final=final
+        )
+        outcome.measures.detection_ms = m.first_time(
+            outcome.samples,
+            t0,
+            expected,
+            lambda latest: all(s.sessions.get(victim.ip) != m.ESTABLISHED for s in latest.values()),
+        )
+        self._ready_mark(outcome, replacement)
+        # Redundancy is the design's answer to a lost RR pod (Key Design Decision 2): with no
+        # other replica alive, every loss is still a loss, and the check says why.
+        why = "" if survivors else " (no other RR replica: the SUT runs a single one)"
+        outcome.problems += [f"{loss}{why}" for loss in outcome.losses]
+        outcome.problems += self._sessions_dropped(outcome, {p.ip for p in survivors})
+        outcome.problems += self._stale_neighbors({victim.ip})
+        return outcome
+
+    def rolling_restart(self) -> Outcome:
+        """Scenario 2: `kubectl rollout restart` of the RR Deployment."""
+        expected = self.settle()
+        old = {p.ip for p in self.rr_pods()}
+        clients = self.routers()
+        with self._sampling(clients) as sampler:
+            t0 = time.monotonic()
+            steps = list(self.pods.rollout_restart(self.timeout))
+            final = {p.ip for p in self.rr_pods()}
+            self._await_whole(sampler, expected, final, old)
+        outcome = self._outcome(
+            "rolling-restart",
+            variant="all replicas",
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=final,
+        )
+        outcome.measures.detection_ms = m.first_time(
+            outcome.samples,
+            t0,
+            expected,
+            lambda latest: all(
+                s.sessions.get(steps[0][0].ip) != m.ESTABLISHED for s in latest.values()
+            ),
+        )
+        self._ready_mark(outcome, steps[-1][1])
+        outcome.problems += [str(loss) for loss in outcome.losses]
+        outcome.problems += self._stale_neighbors(old)
+        return outcome
+
+    def all_rrs_down(self) -> Outcome:
+        """Scenario 3: the FRR container of every RR pod crashes at once; the kubelet restarts
+        them in place once every router has reacted (withdrawn, or kept stale with RFC 4724)."""
+        graceful_restart = self.lab.plan.sut.values.graceful_restart.enabled
+        expected = self.settle()
+        rrs = self.rr_pods()
+        ips = {p.ip for p in rrs}
+        with self._sampling(self.routers()) as sampler:
+            t0 = self.pods.kill_containers([p.name for p in rrs])
+            # Wait until every router has reacted: no route via an RR is fresh any more (kept
+            # stale with graceful restart, withdrawn without), then let the kubelet restart them.
+            self._await(
+                sampler,
+                lambda latest: [
+                    f"{c}: {len(fresh)} route(s) neither stale nor withdrawn"
+                    for c, s in latest.items()
+                    if (fresh := (expected[c] & s.paths.keys()) - s.stale)
+                ],
+                "every router to react to the loss of every RR",
+                self.hold() + self.timeout,
+            )
+            self.pods.restart_containers([p.name for p in rrs])
+            self._await_whole(sampler, expected, ips, set())
+        variant = "graceful restart" if graceful_restart else "no graceful restart"
+        outcome = self._outcome(
+            "all-rrs-down", variant=variant, t0=t0, sampler=sampler, expected=expected, final=ips
+        )
+        outcome.measures.detection_ms = m.first_time(
+            outcome.samples,
+            t0,
+            expected,
+            lambda latest: all(
+                s.sessions.get(ip) != m.ESTABLISHED for s in latest.values() for ip in ips
+            ),
+        )
+        restarted = [e.at for e in self.pods.events if e.what == "restarted" and e.at >= t0]
+        outcome.measures.replacement_ready_ms = m.ms(max(restarted), t0) if restarted else None
+        outcome.marks["replacement ready"] = outcome.measures.replacement_ready_ms
+        kept = sorted({k for smp in outcome.samples if smp.at >= t0 for k in smp.stale})
+        outcome.stale_kept = len(kept)
+        if graceful_restart:  # RFC 4724 §4.2: the helper keeps the routes, marked stale
+            outcome.problems += [
+                f"{loss} (graceful restart is enabled: it should have been kept as stale)"
+                for loss in outcome.losses
+            ]
+        else:  # without graceful restart the routes go at once (RFC 4271 §8.2.2, §9.1.2)
+            outcome.problems += [f"{k} kept as stale without graceful restart" for k in kept]
+        return outcome
+
+    def router_rescheduled(self) -> Outcome:
+        """Scenario 4: a router pod comes back with a new IP; the RRs accept it through their
+        listen range, unchanged."""
+        expected = self.settle()
+        victim = next(
+            (r for r in self.routers() if not self.lab.plan.external_neighbors(r.spec)),
+            self.routers()[-1],
+        )
+        others = [r for r in self.routers() if r is not victim]
+        rrs = self.rr_pods()
+        ips = {p.ip for p in rrs}
+        before = {p.name: self._rr_config(p) for p in rrs}
+        with self._sampling([*others, *rrs], routers=others) as sampler:
+            t0 = time.monotonic()
+            replacement = self.pods.reschedule_router(victim.name)
+            self._await_whole(sampler, expected, ips, set(), also=replacement)
+        outcome = self._outcome(
+            "router-rescheduled",
+            variant=victim.spec.name,
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=ips,
+        )
+        outcome.measures.detection_ms = m.first_time(
+            outcome.samples,
+            t0,
+            [p.name for p in rrs],
+            lambda latest: all(s.sessions.get(victim.ip) != m.ESTABLISHED for s in latest.values()),
+        )
+        self._ready_mark(outcome, replacement)
+        outcome.problems += [
+            f"{name}: configuration changed for the rescheduled router"
+            for name, config in before.items()
+            if self._rr_config(self.pods.get(name)) != config
+        ]
+        return outcome
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:
+        judged = {p.name for p in (routers if routers is not None else pods)}
+        return Sampler(self.vty_sockets(pods), judged)
+
+    def _await(
+        self,
+        sampler: Sampler,
+        problems: Callable[[dict[str, Sample]], list[str]],
+        what: str,
+        timeout: float,
+    ) -> None:
+        wait_until(
+            lambda: {c: s for c, s in sampler.latest().items() if c in sampler.routers},
+            lambda latest: len(latest) == len(sampler.routers) and not problems(latest),
+            timeout=timeout,
+            what=what,
+            describe=lambda latest: "; ".join(problems(latest)[:8]) or "no samples yet",
+            fail_fast=self.lab.check_alive,
+        )
+
+    def _await_whole(
+        self,
+        sampler: Sampler,
+        expected: Expected,
+        rr_ips: set[str],
+        gone: set[str],
+        also: Pod | None = None,
+    ) -> None:
+        """Wait until every router holds every route via each RR in `rr_ips` (and none via a
+        gone one), all sessions Established: full redundancy."""
+
+        def problems(latest: dict[str, Sample]) -> list[str]:
+            out = [
+                f"{c}: {p}" for c, s in latest.items() for p in whole(s, expected[c], rr_ips, gone)
+            ]
+            if also is not None:
+                sample = take_sample(self.lab.frr(also.name).vty, also.name)
+                held = {k for k, peers in sample.paths.items() if peers & rr_ips}
+                if not held:
+                    out.append(f"{also.name} holds no route via the RRs yet")
+                out += [f"{also.name}: {p}" for p in whole(sample, frozenset(held), rr_ips, gone)]
+            return out
+
+        self._await(
+            sampler,
+            problems,
+            "full redundancy: every route via each RR pod",
+            self.hold() + self.timeout,
+        )
+
+    def _outcome(
+        self,
+        scenario: str,
+        *,
+        variant: str,
+        t0: float,
+        sampler: Sampler,
+        expected: Expected,
+        final: set[str],
+    ) -> Outcome:
+        samples = sampler.snapshot()
+        routers = {c: expected[c] for c in sampler.routers}
+        measures = m.Measures(samples=len(samples))
+        measures.loss_window_ms, found = m.losses(samples, t0, routers)
+        measures.established_ms = m.restored_at(
+            samples,
+            t0,
+            routers,
+            lambda latest: all(
+                s.sessions.get(ip) == m.ESTABLISHED for s in latest.values() for ip in final
+            ),
+        )
+        measures.full_redundancy_ms = m.restored_at(
+            samples,
+            t0,
+            routers,
+            lambda latest: all(not whole(s, routers[c], final, set()) for c, s in latest.items()),
+        )
+        measures.resolution_ms, measures.sampler_lateness_ms = m.gaps_ms(
+            samples, t0, sampler.interval
+        )
+        rr_names = {p.ip: p.name for p in self.pods.every() if p.role is Role.ROUTE_REFLECTOR}
+        outcome = Outcome(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
+        outcome.marks = {
+            "fault": 0.0,
+            "established": measures.established_ms,
+            "full redundancy": measures.full_redundancy_ms,
+        }
+        return outcome
+
+    def _ready_mark(self, outcome: Outcome, pod: Pod) -> None:
+        ready = pod.ready_at
+        outcome.measures.replacement_ready_ms = m.ms(ready, outcome.t0) if ready else None
+        outcome.marks["replacement ready"] = outcome.measures.replacement_ready_ms
+        outcome.marks["detection"] = outcome.measures.detection_ms
+
+    @staticmethod
+    def _sessions_dropped(outcome: Outcome, survivors: set[str]) -> list[str]:
+        drops = {}
+        for s in outcome.samples:
+            if s.at < outcome.t0 or s.error:
+                continue
+            for ip in survivors:
+                state = s.sessions.get(ip, "absent")
+                if state != m.ESTABLISHED:
+                    drops.setdefault((s.client, ip), (m.ms(s.at, outcome.t0), state))
+        return [
+            f"{client}: session to surviving RR {ip} was {state} {at:.0f} ms after the fault"
+            for (client, ip), (at, state) in sorted(drops.items())
+        ]
+
+    def _stale_neighbors(self, gone: set[str]) -> list[str]:
+        out = []
+        for router in self.routers():
+            running = self.lab.frr(router.name).query_text("show running-config")
+            out += [
+                f"{router.name} still has neighbor {ip} (a deleted RR pod)"
+                for ip in sorted(gone)
+                if f"neighbor {ip} " in running
+            ]
+        return out
+
+    def _rr_config(self, pod: Pod) -> str:
+        """The RR's running configuration (dynamic neighbors never appear in it)."""
+        return str(self.lab.frr(pod.name).query_text("show running-config"))
+
+
+def whole(sample: Sample, expected: frozenset[str], rr_ips: set[str], gone: set[str]) -> list[str]:
+    """What keeps one router from full redundancy: a session to an RR not Established, a route
+    missing a path via some RR, a path via a gone RR, a stale path."""
+    if sample.error:
+        return [f"no answer: {sample.error}"]
+    out = [
+        f"session to {ip} {sample.sessions.get(ip, 'absent')}"
+        for ip in sorted(rr_ips)
+        if sample.sessions.get(ip) != m.ESTABLISHED
+    ]
+    for key in sorted(expected):
+        peers = sample.paths.get(key, frozenset())
+        if not rr_ips <= peers:
+            out.append(f"{key} not via {', '.join(sorted(rr_ips - peers))}")
+        if peers & gone:
+            out.append(f"{key} still via gone {', '.join(sorted(peers & gone))}")
+        if key in sample.stale:
+            out.append(f"{key} stale")
+    return out

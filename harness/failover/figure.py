@@ -1,0 +1,88 @@
+"""The timeline of one failover, as a picture a reviewer reads without the numbers.
+
+One panel per router pod: the routes it holds (black) and its paths via each RR pod (one colour
+per pod, replacements included) over time, red where a route was missing, and dashed lines at
+the fault, detection, replacement ready, sessions Established and full redundancy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.failover.drills import Outcome
+from harness.failover.measures import ms
+
+MARK_COLOURS = {
+    "fault": "red",
+    "detection": "darkorange",
+    "replacement ready": "purple",
+    "established": "steelblue",
+    "full redundancy": "green",
+}
+
+
+def draw(outcome: Outcome, path: Path) -> Path:
+    import matplotlib  # heavy: imported by runs that draw only
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clients = sorted(outcome.expected)
+    fig, axes = plt.subplots(
+        len(clients), 1, sharex=True, figsize=(11, 1.9 * len(clients) + 1.2), squeeze=False
+    )
+    rr_ips = sorted(outcome.rr_names, key=lambda ip: outcome.rr_names[ip])
+    colours = plt.get_cmap("tab10")
+    for ax, client in zip(axes[:, 0], clients, strict=True):
+        expected = outcome.expected[client]
+        series = [s for s in outcome.samples if s.client == client and s.error is None]
+        t = [ms(s.at, outcome.t0) for s in series]
+        held = [len(expected & s.paths.keys()) for s in series]
+        for i, ip in enumerate(rr_ips):
+            via = [sum(1 for k in expected if ip in s.paths.get(k, ())) for s in series]
+            if any(via):
+                label = f"paths via {outcome.rr_names[ip]} ({ip})"
+                ax.step(t, via, where="post", color=colours(i % 10), label=label, linewidth=1.2)
+        ax.step(t, held, where="post", color="black", label="routes held", linewidth=2)
+        ax.fill_between(
+            t,
+            0,
+            len(expected),
+            where=[h < len(expected) for h in held],
+            step="post",
+            color="red",
+            alpha=0.15,
+            label="route(s) missing",
+        )
+        for name, at in outcome.marks.items():
+            if at is not None:
+                ax.axvline(at, linestyle="--", linewidth=1, color=MARK_COLOURS.get(name, "grey"))
+        ax.set_ylabel(f"{client}\nroutes", fontsize=8)
+        ax.set_ylim(-0.5, len(expected) + 1.5)
+        ax.legend(fontsize=7, loc="lower right", ncols=2)
+    top = axes[0, 0]
+    for name, at in outcome.marks.items():
+        if at is not None:
+            top.annotate(
+                f"{name} {at:.0f} ms",
+                (at, len(outcome.expected[clients[0]]) + 1.2),
+                fontsize=7,
+                rotation=0,
+                color=MARK_COLOURS.get(name, "grey"),
+            )
+    m = outcome.measures
+    fig.suptitle(
+        f"{outcome.scenario} ({outcome.variant}): loss window {m.loss_window_ms:.0f} ms, "
+        f"full redundancy after {_fmt(m.full_redundancy_ms)}, samples ≤ {m.resolution_ms:.0f} ms "
+        "apart",
+        fontsize=10,
+    )
+    axes[-1, 0].set_xlabel("ms after the fault")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _fmt(value: float | None) -> str:
+    return "never" if value is None else f"{value:.0f} ms"

@@ -1,0 +1,75 @@
+"""Failover figures for reviewers: per drill, the measures of every repeat, their p50/p95/max,
+a JSON file beside the JUnit report (`<report>-failover.json`), and the timeline figure of the
+first repeat (`<report>-failover/<test>.png`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.failover import measures as m
+from harness.failover.drills import Outcome
+from harness.failover.figure import draw
+
+MEASURES = (
+    "detection_ms",
+    "loss_window_ms",
+    "replacement_ready_ms",
+    "established_ms",
+    "full_redundancy_ms",
+    "resolution_ms",
+)
+MAX_LOSSES_KEPT = 20
+
+
+@dataclass
+class FailoverReport:
+    junit: Path  # the JUnit report; the JSON file and the figures go beside it
+    routes_added: int = 0
+    drills: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, test_id: str, outcomes: list[Outcome]) -> dict[str, Any]:
+        """Record one test's repeats; returns the JUnit properties for it."""
+        first = outcomes[0]
+        summary = {k: m.percentiles(getattr(o.measures, k) for o in outcomes) for k in MEASURES}
+        figure = draw(
+            first, self.junit.with_name(f"{self.junit.stem}-failover") / f"{_slug(test_id)}.png"
+        )
+        self.drills[test_id] = {
+            "scenario": first.scenario,
+            "variant": first.variant,
+            "repeats": [
+                {
+                    **o.measures.as_dict(),
+                    "problems": o.problems,
+                    "losses": [str(loss) for loss in o.losses[:MAX_LOSSES_KEPT]],
+                    "losses_total": len(o.losses),
+                    "stale_routes_seen": o.stale_kept,
+                }
+                for o in outcomes
+            ],
+            "summary": summary,
+            "figure": str(figure),
+        }
+        self.write()
+        properties: dict[str, Any] = {"repeats": len(outcomes), "figure": str(figure)}
+        for measure, stats in summary.items():
+            for stat in ("p50", "p95", "max"):
+                properties[f"{measure.removesuffix('_ms')}_{stat}_ms"] = stats[stat]
+        properties["sampler_lateness_max_ms"] = max(
+            o.measures.sampler_lateness_ms for o in outcomes
+        )
+        return properties
+
+    def write(self) -> Path:
+        path = self.junit.with_name(f"{self.junit.stem}-failover.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {"unit": "ms", "routes_added": self.routes_added, "drills": self.drills}
+        path.write_text(json.dumps(body, indent=1) + "\n")
+        return path
+
+
+def _slug(test_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in test_id).strip("-")

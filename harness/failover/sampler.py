@@ -1,0 +1,187 @@
+"""Every client's routes, sampled continuously while a fault runs its course.
+
+Zero loss is judged from samples, not from a before/after comparison: each router pod is asked
+for its EVPN and IPv4 unicast tables and its sessions every SAMPLE_INTERVAL, on a vty connection
+of its own (about 1 ms a sample on the lab's tables), from the moment before the fault until the
+scenario ends. A route missing from any one sample is a loss at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.daemons.vty import VtyClient
+from harness.errors import DaemonError, HarnessError
+from harness.observe import frr
+from harness.observe.wait import wait_until
+
+SAMPLER_START_TIMEOUT = 10.0
+SAMPLE_INTERVAL = 0.010  # seconds between two samples of one client (issue: at most 20 ms)
+EVPN_TABLE = "show bgp l2vpn evpn route json"
+IPV4_TABLE = "show bgp ipv4 unicast json"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One look at one client: which peers give it a path for each route, which of those paths
+    are stale (RFC 4724), and the state of each of its sessions. `error` when it did not answer."""
+
+    at: float  # time.monotonic() when the answer was complete
+    client: str
+    paths: Mapping[str, frozenset[str]]  # route key -> peer addresses
+    stale: frozenset[str]
+    sessions: Mapping[str, str]
+    error: str | None = None
+    asked_at: float = 0.0  # when the first query was sent (`at - asked_at`: the daemon's delay)
+
+
+def read_tables(evpn: Mapping[str, Any], ipv4: Mapping[str, Any]) -> tuple[dict, frozenset]:
+    """Route key -> peers with a path, and the keys with a stale path, from FRR's listings
+    (`show bgp l2vpn evpn route json`, `show bgp ipv4 unicast json`). Local routes are left out:
+    a client's own routes are never at risk in an RR failover."""
+    paths: dict[str, set[str]] = {}
+    stale: set[str] = set()
+
+    def add(key: str, entries: Any) -> None:
+        for path in _flatten(entries):
+            peer = path.get("peerId")
+            if peer in (None, "(unspec)", "0.0.0.0", "::"):
+                continue
+            paths.setdefault(key, set()).add(str(peer))
+            if path.get("stale"):
+                stale.add(key)
+
+    for rd, table in evpn.items():
+        if isinstance(table, dict):
+            for prefix, entry in table.items():
+                if isinstance(entry, dict) and "paths" in entry:
+                    add(f"evpn {prefix} rd {rd}", entry["paths"])
+    for prefix, entries in (ipv4.get("routes") or {}).items():
+        add(f"ipv4 {prefix}", entries)
+    return {k: frozenset(v) for k, v in paths.items()}, frozenset(stale)
+
+
+def _flatten(entries: Any) -> Iterator[dict[str, Any]]:
+    for item in entries or []:
+        if isinstance(item, list):
+            yield from (p for p in item if isinstance(p, dict))
+        elif isinstance(item, dict):
+            yield item
+
+
+def take_sample(vty: VtyClient, client: str) -> Sample:
+    """One sample of one FRR instance (a failed query is a sample with `error`)."""
+    asked = time.monotonic()
+    try:
+        evpn, ipv4 = vty.json(EVPN_TABLE), vty.json(IPV4_TABLE)
+        sessions = frr.session_states(vty.json(frr.SUMMARY))
+    except (HarnessError, OSError) as exc:
+        return Sample(time.monotonic(), client, {}, frozenset(), {}, str(exc), asked)
+    paths, stale = read_tables(evpn, ipv4)
+    return Sample(time.monotonic(), client, paths, stale, sessions, None, asked)
+
+
+class Sampler:
+    """Samples FRR instances until stopped. `routers` are the clients whose routes are judged;
+    the others (RR pods) are sampled for their sessions.
+
+    The sampling runs in a process of its own (`harness.failover.sample_process`), one thread
+    per client, at a higher priority: the harness process forks (namespaces, daemons) and
+    collects garbage while a drill runs, and either would stall threads sharing its interpreter
+    for tens of milliseconds. Samples stream back as pickles on the child's stdout; their times
+    are CLOCK_MONOTONIC, one clock for both processes. Closing the child's stdin stops it.
+    """
+
+    def __init__(
+        self,
+        vty_sockets: Mapping[str, Path],
+        routers: set[str] | None = None,
+        interval: float = SAMPLE_INTERVAL,
+    ) -> None:
+        self.vty_sockets = dict(vty_sockets)
+        self.routers = set(vty_sockets) if routers is None else routers
+        self.interval = interval
+        self.samples: list[Sample] = []
+        self._latest: dict[str, Sample] = {}
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._receiver = threading.Thread(target=self._receive, name="samples", daemon=True)
+        self.error: str | None = None
+
+    def __enter__(self) -> Sampler:
+        request = {
+            "interval": self.interval,
+            "sockets": {c: str(p) for c, p in self.vty_sockets.items()},
+        }
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "harness.failover.sample_process", json.dumps(request)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._receiver.start()
+        try:
+            wait_until(
+                self.latest,
+                lambda latest: set(latest) == set(self.vty_sockets),
+                timeout=SAMPLER_START_TIMEOUT,
+                what="a first sample of every client",
+                describe=lambda latest: f"samples of {sorted(latest)} only",
+                fail_fast=self._check_child,
+            )
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _check_child(self) -> None:
+        assert self._child is not None
+        if self._child.poll() is not None:
+            err = self._child.stderr.read().decode(errors="replace") if self._child.stderr else ""
+            raise DaemonError("harness", "the sampler process ended", err[-2000:])
+
+    def __exit__(self, *exc: object) -> None:
+        child = self._child
+        assert child is not None and child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=5)
+        self._receiver.join(timeout=5)
+        if child.returncode != 0 and child.stderr is not None:
+            self.error = child.stderr.read().decode(errors="replace")[-2000:]
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _receive(self) -> None:
+        assert self._child is not None and self._child.stdout is not None
+        stream = self._child.stdout
+        while True:
+            try:
+                sample = pickle.load(stream)
+            except (EOFError, pickle.UnpicklingError, ValueError, OSError):
+                return
+            with self._lock:
+                self.samples.append(sample)
+                self._latest[sample.client] = sample
+
+    def snapshot(self) -> list[Sample]:
+        with self._lock:
+            return sorted(self.samples, key=lambda s: s.at)
+
+    def latest(self) -> dict[str, Sample]:
+        """The newest sample of every client."""
+        with self._lock:
+            return dict(self._latest)

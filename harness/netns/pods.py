@@ -1,0 +1,285 @@
+"""Pods on the netns backend: the RR Deployment, router pods, the kubelet's readiness probe.
+
+Kubernetes does three things the design relies on, and this module does them to namespaces:
+- the RR Deployment keeps `replicas` pods: a deleted pod is replaced at once by one with a new
+  name and a new IP from the pod CIDR (preferring a node without an RR pod: the design's
+  anti-affinity), and `rollout_restart` surges one new pod, waits for it to be ready, then
+  deletes an old one (the Deployment's default rolling update for two replicas);
+- the kubelet probes every RR pod's TCP 179 and marks it ready or not ready, and restarts a
+  crashed container in place (same pod, same IP);
+- a rescheduled router pod comes back with a new IP on the same node.
+Watchers (the discovery loop) see every change through `wait_for_change`, like a watch.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+from typing import TYPE_CHECKING
+
+from harness.cluster.pods import RR_LABELS, RR_SELECTOR, DeletionMode, Pod, node_of
+from harness.errors import LabError
+from harness.model.topology import Node, Role
+from harness.netns.probe import tcp_accepting
+from harness.observe.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.backends.netns import NetnsLab
+
+BGP_PORT = 179
+TERMINATION_GRACE = 10.0  # seconds from SIGTERM to SIGKILL (Kubernetes' default is 30)
+FIRST_NEW_HOST = 100  # replacement pods take addresses from .100 of their node's /24
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name alphabet
+
+
+@dataclass(frozen=True)
+class PodEvent:
+    at: float  # time.monotonic()
+    pod: str
+    what: str  # created, ready, not-ready, terminating, gone, container-killed, restarted
+
+
+class NetnsPods:
+    """Every pod of a netns lab, and what Kubernetes would do to them."""
+
+    def __init__(self, lab: NetnsLab) -> None:
+        self.lab = lab
+        self.plan = lab.plan
+        self.probe = lab.plan.sut.values.readiness
+        self._pods: dict[str, Pod] = {}
+        self._changed = threading.Condition()
+        self.version = 0
+        self.events: list[PodEvent] = []
+        self._used_ips: set[str] = {
+            str(a.ip) for n in self.plan.topology.nodes for i in n.interfaces for a in i.addresses
+        }
+        self._stop = threading.Event()
+        self._prober: threading.Thread | None = None
+
+    # -- the API server's view --------------------------------------------------------------------
+    def register_lab_pods(self) -> None:
+        """The pods the lab started with: RR replicas and router pods."""
+        now = time.monotonic()
+        for node in [*self.plan.route_reflectors, *self.plan.routers]:
+            ip = self.plan.cluster_ip(node)
+            is_rr = node.role is Role.ROUTE_REFLECTOR
+            labels = dict(node.labels) or (dict(RR_LABELS) if is_rr else {})
+            pod = Pod(node.name, node.role, labels, ip, self._node(ip), node, now)
+            if not is_rr:
+                pod.ready_at = now  # router pods have no readiness gate in the design
+            self._add(pod)
+
+    def list(self, selector: Mapping[str, str] | None = None) -> list[Pod]:
+        with self._changed:
+            return [p for p in self._pods.values() if p.exists and p.matches(selector or {})]
+
+    def every(self) -> list[Pod]:
+        """Every pod of the run, gone ones included."""
+        with self._changed:
+            return list(self._pods.values())
+
+    def get(self, name: str) -> Pod:
+        with self._changed:
+            return self._pods[name]
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """Block until the pods differ from version `seen` (or `timeout`); the new version."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != seen, timeout=timeout)
+            return self.version
+
+    def _record(self, pod: Pod, what: str, at: float | None = None) -> None:
+        with self._changed:
+            self.events.append(PodEvent(at or time.monotonic(), pod.name, what))
+            self.version += 1
+            self._changed.notify_all()
+
+    def _add(self, pod: Pod) -> None:
+        with self._changed:
+            self._pods[pod.name] = pod
+            self._used_ips.add(pod.ip)
+        self._record(pod, "created", pod.created_at)
+
+    # -- the kubelet's readiness probe -----------------------------------------------------------
+    def start_prober(self) -> None:
+        self._prober = threading.Thread(target=self._probe_loop, name="readiness", daemon=True)
+        self._prober.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._prober is not None:
+            self._prober.join(timeout=5)
+
+    def _probe_loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            for pod in self.list(RR_SELECTOR):
+                self._probe(pod)
+            self._stop.wait(max(0.0, self.probe.period - (time.monotonic() - started)))
+
+    def _probe(self, pod: Pod) -> None:
+        if pod.terminating_at is not None or pod.partitioned_at is not None:
+            return  # a partitioned node's kubelet cannot report: the API keeps its last word
+        now = time.monotonic()
+        if now - pod.created_at < self.probe.initial_delay:
+            return
+        ok = tcp_accepting(
+            self.lab.run.namespace(pod.name), BGP_PORT, timeout=min(1.0, self.probe.period)
+        )
+        if ok:
+            pod.probe_failures = 0
+            if pod.ready_at is None:
+                pod.ready_at = now
+                self._record(pod, "ready", now)
+            return
+        pod.probe_failures += 1
+        if pod.ready_at is not None and pod.probe_failures >= self.probe.failure_threshold:
+            pod.ready_at = None
+            self._record(pod, "not-ready", now)
+
+    # -- deleting, replacing, restarting --------------------------------------------------------
+    def partition(self, name: str) -> float:
+        """The pod's node drops off the network: its links go dark, its daemons keep running,
+        nobody is told and the API still shows the pod as it was. Returns the moment."""
+        pod = self.get(name)
+        self.lab.fabric.go_dark(name)
+        pod.partitioned_at = time.monotonic()
+        self._record(pod, "partitioned", pod.partitioned_at)
+        return pod.partitioned_at
+
+    def delete(self, name: str, mode: DeletionMode) -> Pod | None:
+        """Delete a pod; an RR pod's replacement is created at once, as the ReplicaSet does when
+        a pod starts terminating. Returns the replacement (None for other pods)."""
+        pod = self.get(name)
+        pod.terminating_at = time.monotonic()
+        self._record(pod, "terminating", pod.terminating_at)
+        instance = self.lab.frr_instances.pop(name)
+        self.lab.retired.append(instance)
+        if mode is DeletionMode.SILENT and pod.partitioned_at is None:
+            self.lab.fabric.go_dark(name)
+        if mode is DeletionMode.GRACEFUL:
+            stopping = threading.Thread(target=instance.stop, args=(TERMINATION_GRACE,))
+        else:
+            stopping = threading.Thread(target=instance.kill)
+        stopping.start()
+        replacement = self._replace_rr(pod) if pod.role is Role.ROUTE_REFLECTOR else None
+        stopping.join()
+        failures = self.lab.fabric.remove_node(name)
+        if failures:
+            raise LabError(f"deleting pod {name}: {'; '.join(failures)}")
+        pod.gone_at = time.monotonic()
+        self._record(pod, "gone", pod.gone_at)
+        return replacement
+
+    def _replace_rr(self, old: Pod) -> Pod:
+        busy = {p.node for p in self.list(RR_SELECTOR) if p.terminating_at is None}
+        nodes = sorted({p.node for p in self._pods.values()})
+        node = next((n for n in nodes if n not in busy), old.node)
+        return self._create(old, node)
+
+    def rollout_restart(self, wait_timeout: float) -> Iterator[tuple[Pod, Pod]]:
+        """`kubectl rollout restart`: for each RR pod, surge a new one, wait until it is
+        available (ready for `min_ready_seconds`), then delete the old one gracefully (the
+        Deployment's default strategy at two replicas: maxSurge 1, maxUnavailable 0). Yields
+        (old, new) after each step."""
+        min_ready = self.plan.sut.values.min_ready_seconds
+        for old in sorted(self.list(RR_SELECTOR), key=lambda p: p.created_at):
+            new = self._create(old, old.node)
+            wait_until(
+                lambda new=new: (
+                    new.ready_at is not None and time.monotonic() - new.ready_at >= min_ready
+                ),
+                timeout=wait_timeout + min_ready,
+                what=f"surge pod {new.name} to be available (ready for {min_ready} s)",
+                describe=lambda _, new=new: f"{new.name} ready since {new.ready_at}",
+                fail_fast=self.lab.check_alive,
+            )
+            self.delete(old.name, DeletionMode.GRACEFUL)
+            yield old, new
+
+    def reschedule_router(self, name: str) -> Pod:
+        """Delete a router pod; it comes back on the same node with a new name and IP."""
+        old = self.get(name)
+        self.delete(name, DeletionMode.GRACEFUL)
+        return self._create(old, old.node)
+
+    def kill_containers(self, names: list[str]) -> float:
+        """Crash the FRR container of these pods at the same moment; returns that moment."""
+        instances = [self.lab.frr_instances[n] for n in names]
+        at = time.monotonic()
+        threads = [threading.Thread(target=i.kill) for i in instances]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for n in names:
+            self._record(self.get(n), "container-killed", at)
+        return at
+
+    def restart_containers(self, names: list[str]) -> None:
+        """The kubelet restarting crashed containers in place: same pod, same IP."""
+        threads = [threading.Thread(target=self.lab.frr_instances[n].restart) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for n in names:
+            self._record(self.get(n), "restarted")
+
+    def _create(self, old: Pod, node: str) -> Pod:
+        """A new pod like `old` on `node`: new name, new IP, same spec and labels."""
+        base = old.spec.name
+        name = f"{base}-{''.join(secrets.choice(_NAME_CHARS) for _ in range(5))}"
+        ip = self._free_ip(node, old.ip)
+        spec = self._readdress(old.spec, ip)
+        self.lab.fabric.add_node(spec, name=name)
+        config = (
+            self.plan.render_route_reflector(spec)
+            if old.role is Role.ROUTE_REFLECTOR
+            else self.plan.render_router(spec, self.ready_rr_ips(spec))
+        )
+        self.lab.start_frr(name, config, with_zebra=old.role is Role.ROUTER)
+        pod = Pod(name, old.role, old.labels, ip, node, spec, time.monotonic(), replaces=old.name)
+        if old.role is Role.ROUTER:
+            pod.ready_at = pod.created_at  # router pods have no readiness gate in the design
+        self._add(pod)
+        return pod
+
+    def ready_rr_ips(self, router: Node) -> list[str]:
+        """What the controller configures on a router: every ready RR pod, plus any stand-in
+        replica the topology peers with it."""
+        return [p.ip for p in self.list(RR_SELECTOR) if p.ready] + self.plan.stand_in_ips(router)
+
+    def _node(self, ip: str) -> str:
+        return node_of(ip, self.plan.sut.values.pod_cidr)
+
+    def _free_ip(self, node: str, like: str) -> str:
+        cidr = self.plan.sut.values.pod_cidr
+        block = int(node.removeprefix("node-"))
+        base = int(cidr.network_address) + (block << 8)
+        for host in range(FIRST_NEW_HOST, 255):
+            ip = str(IPv4Address(base + host))
+            if ip not in self._used_ips and IPv4Address(ip) in cidr:
+                return ip
+        raise LabError(f"no free pod address left on {node} (replacing {like})")
+
+    def _readdress(self, spec: Node, ip: str) -> Node:
+        cluster = self.plan.topology.cluster_network.name
+        interfaces = tuple(
+            iface.model_copy(
+                update={
+                    "addresses": tuple(
+                        IPv4Interface(f"{ip}/{a.network.prefixlen}") if a.version == 4 else a
+                        for a in iface.addresses
+                    )
+                }
+            )
+            if iface.segment == cluster
+            else iface
+            for iface in spec.interfaces
+        )
+        return spec.model_copy(update={"interfaces": interfaces})

@@ -1,0 +1,52 @@
+"""Failover on pod reschedule: routes survive an RR pod going away, and redundancy returns.
+
+The design relies on Kubernetes rescheduling RR pods and on the controller re-pointing router
+pods at the new pod IPs ("Key Design Decisions" 1-2, "Controller Changes"). Each drill runs
+`--repeat` times while every router pod is sampled every 10 ms; a route missing from any sample
+is a loss, named with its router and its moment. Measures (detection, loss window, replacement
+ready, sessions Established, full redundancy) go into JUnit properties as p50/p95/max, into
+failover.json beside the JUnit report, and a timeline figure per drill into failover/.
+
+Clients here are the router pods: the harness's own speakers peer with fixed RR addresses and
+cannot follow a rescheduled pod, as no real client outside the controller's reach could.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.cluster.pods import DeletionMode
+
+pytestmark = pytest.mark.disruptive
+
+
+@pytest.mark.parametrize("mode", list(DeletionMode), ids=[m.value for m in DeletionMode])
+def test_rr_pod_deleted_no_client_loses_a_route(drills, run_drill, mode):
+    """Scenario 1 (design, Key Design Decision 2: redundancy by replicas): delete one RR pod
+    (graceful; crash; or silent: its node drops off the network and the routers' hold timers
+    notice). No router loses any route, as the other replica lives (a SUT with a single replica
+    fails here); sessions to the surviving RR never drop; the replacement (new name, new IP) is
+    discovered, its sessions reach Established, every route is held via each RR again, and the
+    deleted pod's neighbor is gone from every router."""
+    run_drill(lambda: drills.rr_deleted(mode))
+
+
+def test_rolling_restart_loses_nothing(drills, run_drill):
+    """Scenario 2 (`kubectl rollout restart` of the RR Deployment, default strategy): every
+    replica is replaced one after another, and no router loses any route at any moment."""
+    run_drill(drills.rolling_restart)
+
+
+def test_all_rrs_down_then_back(drills, run_drill):
+    """Scenario 3 (RFC 4724 §4.2 when `graceful_restart.enabled`): every RR container crashes
+    at once and is restarted in place. Without graceful restart, every router withdraws the
+    RRs' routes; with it, they are kept as stale (zero loss). Then everything is restored:
+    paths via each RR, nothing stale."""
+    run_drill(drills.all_rrs_down)
+
+
+def test_router_pod_rescheduled_returns_through_listen_range(drills, run_drill):
+    """Scenario 4 (design: `bgp listen range` over the pod CIDR): a router pod comes back with
+    a new IP; the RRs accept it with no change to their configuration, and its routes return to
+    every other router via each RR."""
+    run_drill(drills.router_rescheduled)
