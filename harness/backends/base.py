@@ -45,6 +45,7 @@ class Lab(Protocol):
     run: Run
     timings: dict[str, float]
     unready: dict[str, dict[str, str]]
+    pods: Any  # pod operations: list by label, readiness, delete, reschedule, restart
 
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...

@@ -47,6 +47,7 @@ class Drills:
     lab: Any  # a running lab with `pods` (NetnsPods) and `frr(name)`
     reconciler: DiscoveryReconciler
     timeout: float  # deadline for convergence after a fault (beyond hold timers)
+    first_seen: dict[str, frozenset[str]] = field(default_factory=dict)  # per topology router
 
     # -- the lab's state ----------------------------------------------------------------------
     @property
@@ -86,6 +87,15 @@ class Drills:
                     problems.append(f"{router.name} holds no route via the RRs")
                 problems += [f"{router.name}: {p}" for p in whole(sample, held, rr_ips, set())]
                 expected[router.name] = held
+            if problems:
+                return problems
+            # Every drill ends whole; a route missing now was lost by an earlier drill.
+            for router in self.routers():
+                first = self.first_seen.setdefault(router.spec.name, expected[router.name])
+                problems += [
+                    f"{router.name}: {k} gone since the first drill"
+                    for k in sorted(first - expected[router.name])
+                ]
             return problems
 
         wait_until(
@@ -238,6 +248,7 @@ class Drills:
         with self._sampling([*others, *rrs], routers=others) as sampler:
             t0 = time.monotonic()
             replacement = self.pods.reschedule_router(victim.name)
+            sampler.add(self.vty_sockets([replacement]), judged=False)
             self._await_whole(sampler, expected, ips, set(), also=replacement)
         outcome = self._outcome(
             "router-rescheduled",
@@ -253,6 +264,16 @@ class Drills:
             [p.name for p in rrs],
             lambda latest: all(s.sessions.get(victim.ip) != m.ESTABLISHED for s in latest.values()),
         )
+        # Established: the rescheduled router's sessions with every RR, through the listen range.
+        outcome.measures.established_ms = m.restored_at(
+            outcome.samples,
+            t0,
+            [replacement.name],
+            lambda latest: all(
+                s.sessions.get(ip) == m.ESTABLISHED for s in latest.values() for ip in ips
+            ),
+        )
+        outcome.marks["established"] = outcome.measures.established_ms
         self._ready_mark(outcome, replacement)
         outcome.problems += [
             f"{name}: configuration changed for the rescheduled router"
@@ -345,6 +366,12 @@ class Drills:
         )
         rr_names = {p.ip: p.name for p in self.pods.every() if p.role is Role.ROUTE_REFLECTOR}
         outcome = Outcome(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
+        replicas = self.lab.plan.sut.values.replicas
+        if len(self.rr_pods()) != replicas:  # the Deployment's invariant, whatever happened
+            outcome.problems.append(
+                f"{len(self.rr_pods())} RR pods after the drill, not replicas: {replicas}: "
+                f"{', '.join(p.name for p in self.rr_pods())}"
+            )
         outcome.marks = {
             "fault": 0.0,
             "established": measures.established_ms,

@@ -29,7 +29,7 @@ def draw(outcome: Outcome, path: Path) -> Path:
 
     clients = sorted(outcome.expected)
     fig, axes = plt.subplots(
-        len(clients), 1, sharex=True, figsize=(11, 1.9 * len(clients) + 1.2), squeeze=False
+        len(clients), 1, sharex=True, figsize=(12, 2.0 * len(clients) + 1.4), squeeze=False
     )
     rr_ips = sorted(outcome.rr_names, key=lambda ip: outcome.rr_names[ip])
     colours = plt.get_cmap("tab10")
@@ -38,12 +38,17 @@ def draw(outcome: Outcome, path: Path) -> Path:
         series = [s for s in outcome.samples if s.client == client and s.error is None]
         t = [ms(s.at, outcome.t0) for s in series]
         held = [len(expected & s.paths.keys()) for s in series]
+        ax.step(t, held, where="post", color="black", label="routes held", linewidth=4, alpha=0.3)
+        shown = 0
         for i, ip in enumerate(rr_ips):
             via = [sum(1 for k in expected if ip in s.paths.get(k, ())) for s in series]
-            if any(via):
-                label = f"paths via {outcome.rr_names[ip]} ({ip})"
-                ax.step(t, via, where="post", color=colours(i % 10), label=label, linewidth=1.2)
-        ax.step(t, held, where="post", color="black", label="routes held", linewidth=2)
+            if not any(via):
+                continue
+            # Lines a little apart, so one RR's paths never hide another's.
+            shown += 1
+            lifted = [v - 0.12 * shown for v in via]
+            label = f"paths via {outcome.rr_names[ip]} ({ip})"
+            ax.step(t, lifted, where="post", color=colours(i % 10), label=label, linewidth=1.4)
         ax.fill_between(
             t,
             0,
@@ -51,25 +56,20 @@ def draw(outcome: Outcome, path: Path) -> Path:
             where=[h < len(expected) for h in held],
             step="post",
             color="red",
-            alpha=0.15,
+            alpha=0.2,
             label="route(s) missing",
         )
-        for name, at in outcome.marks.items():
-            if at is not None:
-                ax.axvline(at, linestyle="--", linewidth=1, color=MARK_COLOURS.get(name, "grey"))
-        ax.set_ylabel(f"{client}\nroutes", fontsize=8)
-        ax.set_ylim(-0.5, len(expected) + 1.5)
-        ax.legend(fontsize=7, loc="lower right", ncols=2)
-    top = axes[0, 0]
-    for name, at in outcome.marks.items():
-        if at is not None:
-            top.annotate(
-                f"{name} {at:.0f} ms",
-                (at, len(outcome.expected[clients[0]]) + 1.2),
-                fontsize=7,
-                rotation=0,
+        for at, name in sorted((at, n) for n, at in outcome.marks.items() if at is not None):
+            ax.axvline(
+                at,
+                linestyle="--",
+                linewidth=1,
                 color=MARK_COLOURS.get(name, "grey"),
+                label=f"{name}: {at:.0f} ms",
             )
+        ax.set_ylabel(f"{client}\nroutes", fontsize=8)
+        ax.set_ylim(-1, len(expected) + 1)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     m = outcome.measures
     fig.suptitle(
         f"{outcome.scenario} ({outcome.variant}): loss window {m.loss_window_ms:.0f} ms, "

@@ -1,6 +1,10 @@
-"""The sampler process (`python -m harness.failover.sample_process REQUEST`): samples each FRR
-instance named in REQUEST (JSON: interval, sockets) on a thread of its own and writes every
-`Sample` to stdout as a pickle, until its stdin closes (the harness is done, or gone)."""
+"""The sampler process (`python -m harness.failover.sample_process INTERVAL`).
+
+Each line on stdin names FRR instances to sample (JSON: client -> vty socket path); each gets a
+thread of its own, asking every INTERVAL seconds. Every `Sample` goes to stdout as a pickle,
+through a writer thread: a harness slow to read (garbage collection, forks) delays the pipe,
+never the sampling. The process ends when its stdin closes (the harness is done, or gone).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import gc
 import json
 import os
 import pickle
+import queue
 import sys
 import threading
 import time
@@ -21,14 +26,12 @@ NICE = -10  # busy daemons on a small machine must not starve the sampler of CPU
 
 
 def main() -> None:
-    request = json.loads(sys.argv[1])
-    interval = float(request["interval"])
+    interval = float(sys.argv[1])
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, NICE)
     gc.disable()  # samples hold no cycles; a collection would be a gap between samples
     sys.setswitchinterval(0.0005)
-    out = sys.stdout.buffer
-    lock = threading.Lock()
+    outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     stop = threading.Event()
 
     def sample(client: str, path: str) -> None:
@@ -36,26 +39,34 @@ def main() -> None:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                data = pickle.dumps(take_sample(vty, client))
-                with lock:
-                    out.write(data)
-                    out.flush()
+                outbox.put(pickle.dumps(take_sample(vty, client)))
                 stop.wait(max(0.0, interval - (time.monotonic() - started)))
-        except (BrokenPipeError, ValueError):
-            stop.set()  # the harness is gone
         finally:
             vty.close()
 
-    threads = [
-        threading.Thread(target=sample, args=item, daemon=True)
-        for item in request["sockets"].items()
-    ]
-    for thread in threads:
-        thread.start()
-    sys.stdin.buffer.read()  # returns at EOF: the harness closed our stdin, or exited
+    def write() -> None:
+        out = sys.stdout.buffer
+        while (data := outbox.get()) is not None:
+            try:
+                out.write(data)
+                out.flush()
+            except (BrokenPipeError, ValueError):
+                stop.set()  # the harness is gone
+                return
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    threads = []
+    for line in sys.stdin:  # ends at EOF: the harness closed our stdin, or exited
+        for client, path in json.loads(line).items():
+            thread = threading.Thread(target=sample, args=(client, path), daemon=True)
+            thread.start()
+            threads.append(thread)
     stop.set()
     for thread in threads:
         thread.join(timeout=5)
+    outbox.put(None)
+    writer.join(timeout=5)
 
 
 if __name__ == "__main__":

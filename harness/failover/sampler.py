@@ -118,30 +118,38 @@ class Sampler:
         self.error: str | None = None
 
     def __enter__(self) -> Sampler:
-        request = {
-            "interval": self.interval,
-            "sockets": {c: str(p) for c, p in self.vty_sockets.items()},
-        }
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "harness.failover.sample_process", json.dumps(request)],
+            [sys.executable, "-m", "harness.failover.sample_process", str(self.interval)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         self._receiver.start()
         try:
-            wait_until(
-                self.latest,
-                lambda latest: set(latest) == set(self.vty_sockets),
-                timeout=SAMPLER_START_TIMEOUT,
-                what="a first sample of every client",
-                describe=lambda latest: f"samples of {sorted(latest)} only",
-                fail_fast=self._check_child,
-            )
+            self.add(self.vty_sockets, judged=False)
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def add(self, vty_sockets: Mapping[str, Path], *, judged: bool) -> None:
+        """Sample more instances from now on (a pod created during the drill); returns once
+        each has a first sample. `judged`: its routes are judged too, not only its sessions."""
+        assert self._child is not None and self._child.stdin is not None
+        self.vty_sockets |= vty_sockets
+        if judged:
+            self.routers |= set(vty_sockets)
+        line = json.dumps({c: str(p) for c, p in vty_sockets.items()}) + "\n"
+        self._child.stdin.write(line.encode())
+        self._child.stdin.flush()
+        wait_until(
+            self.latest,
+            lambda latest: set(vty_sockets) <= set(latest),
+            timeout=SAMPLER_START_TIMEOUT,
+            what=f"a first sample of {', '.join(sorted(vty_sockets))}",
+            describe=lambda latest: f"samples of {sorted(latest)} only",
+            fail_fast=self._check_child,
+        )
 
     def _check_child(self) -> None:
         assert self._child is not None

@@ -151,9 +151,10 @@ class NetnsPods:
         self._record(pod, "partitioned", pod.partitioned_at)
         return pod.partitioned_at
 
-    def delete(self, name: str, mode: DeletionMode) -> Pod | None:
+    def delete(self, name: str, mode: DeletionMode, *, replace: bool = True) -> Pod | None:
         """Delete a pod; an RR pod's replacement is created at once, as the ReplicaSet does when
-        a pod starts terminating. Returns the replacement (None for other pods)."""
+        a pod starts terminating (`replace=False`: a rollout scaling the old ReplicaSet down).
+        Returns the replacement, if any."""
         pod = self.get(name)
         pod.terminating_at = time.monotonic()
         self._record(pod, "terminating", pod.terminating_at)
@@ -166,7 +167,9 @@ class NetnsPods:
         else:
             stopping = threading.Thread(target=instance.kill)
         stopping.start()
-        replacement = self._replace_rr(pod) if pod.role is Role.ROUTE_REFLECTOR else None
+        replacement = (
+            self._replace_rr(pod) if replace and pod.role is Role.ROUTE_REFLECTOR else None
+        )
         stopping.join()
         failures = self.lab.fabric.remove_node(name)
         if failures:
@@ -198,7 +201,7 @@ class NetnsPods:
                 describe=lambda _, new=new: f"{new.name} ready since {new.ready_at}",
                 fail_fast=self.lab.check_alive,
             )
-            self.delete(old.name, DeletionMode.GRACEFUL)
+            self.delete(old.name, DeletionMode.GRACEFUL, replace=False)
             yield old, new
 
     def reschedule_router(self, name: str) -> Pod:
