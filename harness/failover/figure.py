@@ -46,7 +46,7 @@ def draw(outcome: Outcome, path: Path) -> Path:
                 continue
             # Lines a little apart, so one RR's paths never hide another's.
             shown += 1
-            lifted = [v - 0.12 * shown for v in via]
+            lifted = [v - 0.25 * shown for v in via]
             label = f"paths via {outcome.rr_names[ip]} ({ip})"
             ax.step(t, lifted, where="post", color=colours(i % 10), label=label, linewidth=1.4)
         ax.fill_between(
