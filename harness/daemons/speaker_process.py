@@ -14,6 +14,7 @@ decoding is the harness's job. `STATE_DIR/api.sock` takes one JSON command per c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -77,8 +78,9 @@ class Session:
         while True:
             try:
                 self._one_session()
-            except OSError as exc:
-                self.recorder.write(peer=self.peer, kind="state", state="down", reason=str(exc))
+            except Exception as exc:  # whatever a peer sends, the session lives on
+                reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+                self.recorder.write(peer=self.peer, kind="state", state="down", reason=reason)
             finally:
                 self.established.clear()
                 if self.sock is not None:
@@ -116,23 +118,26 @@ class Session:
                 if kind in KINDS:
                     self.recorder.write(peer=self.peer, kind=KINDS[kind], hex=message.hex())
                 if kind == MSG_NOTIFICATION:
-                    raise OSError(f"notification {message[19]}/{message[20]} received")
+                    code = "/".join(str(b) for b in message[HEADER : HEADER + 2]) or "?"
+                    raise OSError(f"notification {code} received")
 
     def _start_keepalives(self, every: float) -> None:
         sock = self.sock
 
         def loop() -> None:
-            while self.sock is sock and not threading.Event().wait(every):
+            while not threading.Event().wait(every):
                 try:
-                    self.send(frame(MSG_KEEPALIVE))
+                    self.send(frame(MSG_KEEPALIVE), on=sock)
                 except OSError:
-                    return
+                    return  # this connection is over; a new one starts its own keepalives
 
         threading.Thread(target=loop, daemon=True).start()
 
-    def send(self, message: bytes) -> None:
+    def send(self, message: bytes, on: socket.socket | None = None) -> None:
+        """Send on the current connection (or only on `on`, if that is still the current one:
+        a keepalive timer of an old connection never writes into a newer one)."""
         with self.send_lock:
-            if self.sock is None:
+            if self.sock is None or (on is not None and self.sock is not on):
                 raise OSError("no connection")
             self.sock.sendall(message)
 
@@ -171,7 +176,8 @@ def serve(state_dir: Path) -> int:
                 reply = "done"
             except (OSError, KeyError, ValueError) as exc:
                 reply = f"error: {exc}"
-            conn.sendall(reply.encode() + b"\n")
+            with contextlib.suppress(OSError):  # a caller gone before the answer ends nothing
+                conn.sendall(reply.encode() + b"\n")
 
 
 if __name__ == "__main__":
