@@ -107,6 +107,15 @@ class Injector:
         return problems
 
 
+def wrong_denial(evidence: list[str], reason: str) -> list[str]:
+    """A problem when FRR logged refusing the route, but never for `reason` (its wording after
+    `DENIED due to:`): the route was dropped, for another rule than the one under test. No line
+    at all is no problem: absence itself is proven by the sentinel, not by the log."""
+    if not evidence or any(f"DENIED due to: {reason}" in line for line in evidence):
+        return []
+    return [f"dropped, but not because {reason!r}: {' | '.join(evidence)}"]
+
+
 def denial_evidence(lab: Lab, node: str, route: Nlri) -> list[str]:
     """FRR's own account of refusing a route: the `DENIED due to:` lines that name it."""
     mark = needle(route)

@@ -19,7 +19,7 @@ from harness.expect import (
     missing_reflections,
     require_node,
 )
-from harness.inject import Fresh, attributes_for, denial_evidence, key_of
+from harness.inject import Fresh, attributes_for, denial_evidence, key_of, wrong_denial
 
 
 def _via(lab, speaker, router):
@@ -111,6 +111,8 @@ def test_route_from_an_rr_with_the_local_asn_is_rejected(
         timeout=convergence_timeout,
         what=f"the sentinel from {stub.name} to reach {router.name}",
     )
-    record_property("evidence", " | ".join(denial_evidence(lab, router.name, route)))
+    evidence = denial_evidence(lab, router.name, route)
+    record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
     problems = leaked(tables, {key_of(route)}, f"its AS_PATH holds {router.asn}, the router's ASN")
+    problems += wrong_denial(evidence, "as-path contains our own AS")
     assert not problems, "\n".join(problems)

@@ -50,9 +50,11 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
     lab, cloud, cloud_router, injector, convergence_timeout, record_property
 ):
     """The session negotiates IPv4 and IPv6 unicast only (RFC 4760 §8: a family is exchanged
-    only when both ends advertise it), and no EVPN is ever sent to the cloud router: after EVPN
-    churn on the router (a new host), a later IPv4 route (the sentinel) reaches the cloud router,
-    and by then its whole record holds no EVPN."""
+    only when both ends advertise it), and no EVPN reaches the cloud router. The proof is the
+    capability exchange; the traffic check backs it up: after EVPN churn on the router (a new
+    host) and a later IPv4 sentinel, the cloud router's whole record holds no EVPN. (The
+    sentinel proves the router had time to send; it cannot order EVPN updates against IPv4 ones,
+    which FRR sends per family.)"""
     router, cloud_ip, router_ip = cloud_router
     negotiated = _negotiated(lab, router, cloud_ip)
     record_property("families", json.dumps(negotiated))

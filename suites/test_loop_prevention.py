@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from harness.expect import await_problems_gone, leaked, missing_reflections, reflectors
-from harness.inject import attributes_for, denial_evidence, key_of
+from harness.inject import attributes_for, denial_evidence, key_of, wrong_denial
 
 
 def _sentinel_then_absent(
@@ -58,6 +58,7 @@ def test_route_with_own_cluster_id_is_not_reflected(
     )
     evidence = denial_evidence(lab, rr0.name, route)
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
+    problems += wrong_denial(evidence, "reflected from the same cluster")
     assert not problems, "\n".join(problems)
 
 
@@ -115,7 +116,9 @@ def test_client_rejects_route_with_its_own_originator_id(
         timeout=convergence_timeout,
         why=f"its ORIGINATOR_ID is {victim.name}'s own router-id",
     )
-    record_property("evidence", " | ".join(denial_evidence(lab, victim.name, route)))
+    evidence = denial_evidence(lab, victim.name, route)
+    record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
+    problems += wrong_denial(evidence, "originator is us")
     await_problems_gone(
         lab,
         [control],
@@ -198,8 +201,10 @@ def test_route_reflected_by_one_replica_is_dropped_by_the_other(
     lab, injector, client, fresh, family, receivers, convergence_timeout, record_property
 ):
     """RFC 4456 §7-§8: replicas sharing a cluster id drop what another replica of the cluster
-    already reflected. Offered to rr-1 as rr-0 would have reflected it (ORIGINATOR_ID router-1,
-    CLUSTER_LIST [cluster id]), the route goes no further."""
+    already reflected. The client offers the second replica a route shaped exactly as the first
+    replica's reflection of router-1's route would be (ORIGINATOR_ID router-1, CLUSTER_LIST
+    [cluster id]); the second replica must reflect it to no one. (The first replica is not made
+    to reflect it: the route under test is built, so the check does not depend on it.)"""
     via = reflectors(lab)
     if len(via) < 2:
         pytest.skip("the SUT runs a single RR replica")
@@ -225,5 +230,7 @@ def test_route_reflected_by_one_replica_is_dropped_by_the_other(
         timeout=convergence_timeout,
         why=f"{via[0].name} of the same cluster had already reflected it",
     )
-    record_property("evidence", " | ".join(denial_evidence(lab, second.name, route)))
+    evidence = denial_evidence(lab, second.name, route)
+    record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
+    problems += wrong_denial(evidence, "reflected from the same cluster")
     assert not problems, "\n".join(problems)
