@@ -81,6 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "disruptive: reschedules pods; runs after every other suite of the session"
     )
+    config.addinivalue_line(
+        "markers", "sut_kind(kind): the suite checks SUTs of this kind (standalone-rr, meshrr)"
+    )
     # SIGTERM (a CI job cancelled, `timeout`) takes the same path as Ctrl-C: teardown runs.
     for sig in (signal.SIGTERM, signal.SIGHUP):  # a hang-up (ssh dropped) too
         if signal.getsignal(sig) in (signal.SIG_DFL, None):
@@ -93,9 +96,18 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Disruptive suites (failover) run last: they leave RR pods with new names and IPs."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Disruptive suites (failover) run last: they leave RR pods with new names and IPs. A suite
+    written for one kind of SUT (`sut_kind` marker) is skipped against another."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    kind = None
+    for item in items:
+        marker = item.get_closest_marker("sut_kind")
+        if marker is None:
+            continue
+        kind = kind or harness_plan(config).sut.values.kind
+        if marker.args[0] != kind:
+            item.add_marker(pytest.mark.skip(reason=f"for {marker.args[0]} SUTs; this is {kind}"))
 
 
 def harness_plan(config: pytest.Config) -> LabPlan:

@@ -9,7 +9,7 @@ import pytest
 
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.expect import evpn_clients, reflectors, require_node
-from harness.failover.drills import Drills, Outcome
+from harness.failover.drills import Drills
 from harness.failover.report import FailoverReport
 from harness.inject import Fresh
 from harness.model.base import Family
@@ -75,23 +75,34 @@ def failover_report(pytestconfig) -> FailoverReport:
     return FailoverReport(junit, routes_added=int(pytestconfig.getoption("--routes")))
 
 
+def _run_repeated(request, pytestconfig, failover_report, record_property, drill, errors):
+    """Run a drill `--repeat` times; record its figures; fail on any run's problems."""
+    outcomes = [drill() for _ in range(int(pytestconfig.getoption("--repeat")))]
+    for key, value in failover_report.add(request.node.name, outcomes).items():
+        record_property(key, value)
+    problems = [f"run {i + 1}: {p}" for i, o in enumerate(outcomes) for p in o.problems]
+    problems += [f"reconciler: {e}" for e in errors]
+    measured = [
+        f"run {i + 1}: loss window {o.measures.loss_window_ms:.0f} ms, "
+        f"{len(o.losses)} route loss(es), full redundancy after "
+        f"{o.measures.full_redundancy_ms} ms"
+        for i, o in enumerate(outcomes)
+    ]
+    assert not problems, "\n".join([*measured, *problems[:30]])
+    return outcomes
+
+
 @pytest.fixture
 def run_drill(request, pytestconfig, failover_report, record_property, drills):
-    """Run a drill `--repeat` times; record its figures; fail on any run's problems."""
+    """Run a failover drill `--repeat` times (see _run_repeated)."""
+    return lambda drill: _run_repeated(
+        request, pytestconfig, failover_report, record_property, drill, drills.reconciler.errors
+    )
 
-    def run(drill) -> list[Outcome]:
-        outcomes = [drill() for _ in range(int(pytestconfig.getoption("--repeat")))]
-        for key, value in failover_report.add(request.node.name, outcomes).items():
-            record_property(key, value)
-        problems = [f"run {i + 1}: {p}" for i, o in enumerate(outcomes) for p in o.problems]
-        problems += [f"discovery: {e}" for e in drills.reconciler.errors]
-        measured = [
-            f"run {i + 1}: loss window {o.measures.loss_window_ms:.0f} ms, "
-            f"{len(o.losses)} route loss(es), full redundancy after "
-            f"{o.measures.full_redundancy_ms} ms"
-            for i, o in enumerate(outcomes)
-        ]
-        assert not problems, "\n".join([*measured, *problems[:30]])
-        return outcomes
 
-    return run
+@pytest.fixture
+def run_mesh_drill(request, pytestconfig, failover_report, record_property, mesh_drills):
+    """Run a meshrr drill `--repeat` times (see _run_repeated)."""
+    return lambda drill: _run_repeated(
+        request, pytestconfig, failover_report, record_property, drill, mesh_drills.mesh.errors
+    )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from harness.expect import (
     Reflector,
     await_problems_gone,
@@ -20,6 +22,8 @@ from harness.expect import (
     require_node,
 )
 from harness.inject import Fresh, attributes_for, denial_evidence, key_of, wrong_denial
+
+pytestmark = pytest.mark.sut_kind("standalone-rr")
 
 
 def _via(lab, speaker, router):

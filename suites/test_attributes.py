@@ -8,8 +8,12 @@ client must receive exactly what was sent.
 
 from __future__ import annotations
 
+import pytest
+
 from harness.expect import await_problems_gone, missing_reflections, reflectors
 from harness.inject import attributes_for, key_of
+
+pytestmark = pytest.mark.sut_kind("standalone-rr")
 
 FIELDS = ("next_hop", "as_path", "local_pref", "med", "communities", "ext_communities")
 

@@ -24,6 +24,8 @@ from harness.inject import Fresh, attributes_for
 from harness.model.base import Family
 from harness.observe.frr import UNICAST_AFI
 
+pytestmark = pytest.mark.sut_kind("standalone-rr")
+
 
 @pytest.fixture
 def cloud(lab):

@@ -17,7 +17,7 @@ import pytest
 
 from harness.cluster.pods import DeletionMode
 
-pytestmark = pytest.mark.disruptive
+pytestmark = [pytest.mark.disruptive, pytest.mark.sut_kind("standalone-rr")]
 
 
 @pytest.mark.parametrize("mode", list(DeletionMode), ids=[m.value for m in DeletionMode])

@@ -24,6 +24,8 @@ from harness.expect import (
 from harness.inject import Fresh, attributes_for
 from harness.model.base import Family
 
+pytestmark = pytest.mark.sut_kind("standalone-rr")
+
 EVPN = Family.L2VPN_EVPN
 
 

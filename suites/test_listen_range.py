@@ -8,10 +8,14 @@ or the NOTIFICATION it gets (RFC 4271 §6.2: Bad Peer AS for the wrong AS).
 
 from __future__ import annotations
 
+import pytest
+
 from harness.backends.base import Lab
 from harness.expect import require_node
 from harness.observe import frr
 from harness.observe.wait import wait_until
+
+pytestmark = pytest.mark.sut_kind("standalone-rr")
 
 ATTEMPTS = 2  # refusals to see, so one is not a fluke of timing
 

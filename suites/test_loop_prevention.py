@@ -13,6 +13,8 @@ import pytest
 from harness.expect import await_problems_gone, leaked, missing_reflections, reflectors
 from harness.inject import attributes_for, denial_evidence, key_of, wrong_denial
 
+pytestmark = pytest.mark.sut_kind("standalone-rr")
+
 
 def _sentinel_then_absent(
     lab, injector, client, fresh, family, *, rr, receivers, route, attrs, timeout, why

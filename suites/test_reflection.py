@@ -30,6 +30,8 @@ from harness.expect import (
 )
 from harness.observe.route import Route
 
+pytestmark = pytest.mark.sut_kind("standalone-rr")
+
 
 @dataclass
 class Reflection:

@@ -7,6 +7,8 @@ reflected to clients only." The topology adds two configured iBGP non-clients of
 
 from __future__ import annotations
 
+import pytest
+
 from harness.expect import (
     await_originated,
     await_problems_gone,
@@ -17,6 +19,8 @@ from harness.expect import (
     require_node,
 )
 from harness.inject import Fresh, attributes_for, key_of
+
+pytestmark = pytest.mark.sut_kind("standalone-rr")
 
 
 def _non_clients(lab):

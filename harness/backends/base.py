@@ -46,6 +46,7 @@ class Lab(Protocol):
     timings: dict[str, float]
     unready: dict[str, dict[str, str]]
     pods: Any  # pod operations: list by label, readiness, delete, reschedule, restart
+    anycast_holders: dict[str, str]  # meshrr: side -> route server pod answering its anycast
 
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...
@@ -100,13 +101,7 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
     for node in plan.route_reflectors:
         lab.frr(node.name).check_alive()
         states = frr.session_states(lab.frr(node.name).query(frr.SUMMARY))
-        clients = [plan.cluster_ip(n) for n in plan.routers] + [
-            s.local_address
-            for p in plan.peers
-            for s in plan.sessions_expected(p)
-            if s.peer_name == node.name
-        ]
-        _collect(missing, node.name, states, clients, "Established")
+        _collect(missing, node.name, states, rr_peers(lab, node), "Established")
     for node in plan.peers:
         peer = lab.peer(node.name)
         peer.check_alive()
@@ -114,6 +109,25 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
         wanted = [s.peer_address for s in plan.sessions_expected(node)]
         _collect(missing, node.name, states, wanted, "up")
     return missing
+
+
+def rr_peers(lab: Lab, node: Node) -> list[str]:
+    """Whom an RR pod of the lab as planned must have a session with: every router and every
+    peer of it; for a meshrr route server, every other route server, plus its side's clients
+    while it answers for the side's anycast address."""
+    plan = lab.plan
+    if plan.mesh is None:
+        return [plan.cluster_ip(n) for n in plan.routers] + [
+            s.local_address
+            for p in plan.peers
+            for s in plan.sessions_expected(p)
+            if s.peer_name == node.name
+        ]
+    out = [plan.cluster_ip(n) for n in plan.route_reflectors if n is not node]
+    holder = lab.anycast_holders.get(str(node.side), plan.initial_holder(str(node.side)).name)
+    if holder == node.name:
+        out += plan.side_clients(node.side)
+    return out
 
 
 def _collect(
@@ -129,6 +143,10 @@ def session_count(lab: Lab) -> int:
     plan = lab.plan
     rr_names = {n.name for n in plan.route_reflectors}
     external = sum(len(plan.external_neighbors(r)) for r in plan.routers)
+    if plan.mesh is not None:  # the full mesh, and one anycast session per client
+        mesh = len(rr_names) * (len(rr_names) - 1) // 2
+        clients = sum(len(plan.sessions_expected(p)) for p in plan.peers)
+        return mesh + len(plan.routers) + clients + external
     rr_peers = sum(
         1 for p in plan.peers for s in plan.sessions_expected(p) if s.peer_name in rr_names
     )

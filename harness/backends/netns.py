@@ -27,6 +27,7 @@ from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
 from harness.errors import LabError, WaitTimeout
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
+from harness.netns.anycast import Anycast
 from harness.netns.fabric import Fabric
 from harness.netns.pods import NetnsPods
 from harness.observe.wait import wait_until
@@ -54,12 +55,21 @@ class NetnsLab:
         self.peers: dict[str, ExabgpPeer | CraftedSpeaker] = {}
         self.timings: dict[str, float] = {}
         self.pods = NetnsPods(self)
+        self.anycast = Anycast(self) if plan.mesh is not None else None
 
     # -- Lab interface ----------------------------------------------------------------------------
     def check_alive(self) -> None:
-        """Raise DaemonError (with its log) if any daemon of the lab has died."""
+        """Raise DaemonError (with its log) if any daemon of the lab has died, LabError if the
+        lab's own machinery (anycast moves) failed."""
         for daemon in [*self.frr_instances.values(), *self.peers.values()]:
             daemon.check_alive()
+        if self.pods.listener_errors:
+            raise LabError("; ".join(self.pods.listener_errors))
+
+    @property
+    def anycast_holders(self) -> dict[str, str]:
+        """meshrr: the route server pod answering each side's anycast address."""
+        return dict(self.anycast.holders) if self.anycast is not None else {}
 
     def frr(self, node: str) -> FrrInstance:
         return self.frr_instances[node]
@@ -90,6 +100,8 @@ class NetnsLab:
         require_frr()
         started = time.monotonic()
         self.fabric.build(self.plan.topology, list(self.plan.lab_nodes))
+        if self.anycast is not None:
+            self.anycast.start()
         self.timings["namespaces_s"] = time.monotonic() - started
         for node in self.plan.route_reflectors:
             self._frr(node.name, self.plan.render_route_reflector(node), with_zebra=False)
@@ -98,6 +110,8 @@ class NetnsLab:
                 node.name, self.plan.render_router(node, self.plan.rr_ips(node)), with_zebra=True
             )
         self.pods.register_lab_pods()
+        if self.anycast is not None:
+            self.pods.listeners.append(self.anycast.reconcile)
         for node in self.plan.peers:
             kind = CraftedSpeaker if node.role is Role.SPEAKER else ExabgpPeer
             self.peers[node.name] = kind(

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 from harness.cluster.frr_reload import commands, neighbors
 from harness.cluster.pods import RR_SELECTOR, Pod
@@ -43,64 +43,110 @@ class RouterFrr(Protocol):
 
 @dataclass(frozen=True)
 class Reconciled:
-    """One router re-pointed: when, and which RR addresses it gained and lost."""
+    """One pod re-pointed: when, and which neighbor addresses it gained and lost."""
 
     at: float  # time.monotonic() once applied
-    router: str
+    pod: str
     added: tuple[str, ...]
     removed: tuple[str, ...]
 
 
 @dataclass
-class DiscoveryReconciler:
+class ConfigReconciler:
+    """Renders the configuration each managed pod should run and applies the difference."""
+
     plan: LabPlan
     pods: PodApi
     frr: Callable[[str], RouterFrr]
     history: list[Reconciled] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    name = "reconciler"
 
-    def rr_addresses(self, router: Pod) -> list[str]:
-        """`rr@<ip>` for every ready RR pod, plus stand-in replicas peering with this router."""
-        ready = sorted(p.ip for p in self.pods.list(RR_SELECTOR) if p.ready)
-        return ready + self.plan.stand_in_ips(router.spec)
+    def managed(self) -> list[Pod]:
+        raise NotImplementedError
+
+    def desired(self, pod: Pod) -> str:
+        raise NotImplementedError
 
     def reconcile(self) -> list[Reconciled]:
-        """Bring every router pod's configuration in line with the ready RR pods, once."""
+        """Bring every managed pod's configuration in line with the pods it should peer with."""
         done = []
-        for router in self.pods.list():
-            if router.role is not Role.ROUTER or router.terminating_at is not None:
-                continue
-            instance = self.frr(router.name)
-            desired = self.plan.render_router(router.spec, self.rr_addresses(router))
+        for pod in self.managed():
+            instance = self.frr(pod.name)
+            desired = self.desired(pod)
             if desired == instance.config:
                 continue
             old, new = neighbors(instance.config), neighbors(desired)
             instance.configure(commands(instance.config, desired))
             instance.config = desired
             added, removed = tuple(sorted(new - old)), tuple(sorted(old - new))
-            done.append(Reconciled(time.monotonic(), router.name, added, removed))
+            done.append(Reconciled(time.monotonic(), pod.name, added, removed))
         self.history += done
         return done
 
     @contextlib.contextmanager
-    def running(self) -> Iterator[DiscoveryReconciler]:
-        """Reconcile on every pod change (and every RESYNC seconds) until the block ends."""
+    def running(self, every: float | None = None) -> Iterator[Self]:
+        """Reconcile until the block ends: on every pod change (a watch, resynced every RESYNC
+        seconds), or, with `every`, only every `every` seconds (a poller)."""
         stop = threading.Event()
 
         def loop() -> None:
-            seen = -1
             while not stop.is_set():
                 seen = self.pods.version
                 try:
                     self.reconcile()
                 except (HarnessError, OSError, KeyError) as exc:  # a pod went away meanwhile
                     self.errors.append(f"{time.monotonic():.3f}: {type(exc).__name__}: {exc}")
-                self.pods.wait_for_change(seen, RESYNC)
+                if every is None:
+                    self.pods.wait_for_change(seen, RESYNC)
+                else:
+                    stop.wait(every)
 
-        thread = threading.Thread(target=loop, name="discovery", daemon=True)
+        thread = threading.Thread(target=loop, name=self.name, daemon=True)
         thread.start()
         try:
             yield self
         finally:
             stop.set()
             thread.join(timeout=10)
+
+
+@dataclass
+class DiscoveryReconciler(ConfigReconciler):
+    """Routers get one `rr@<ip>` neighbor per ready RR pod (the controller's watch)."""
+
+    name = "discovery"
+
+    def managed(self) -> list[Pod]:
+        return [p for p in self.pods.list() if p.role is Role.ROUTER and p.terminating_at is None]
+
+    def rr_addresses(self, router: Pod) -> list[str]:
+        """`rr@<ip>` for every ready RR pod, plus stand-in replicas peering with this router;
+        for meshrr, the router's side's anycast address."""
+        if self.plan.mesh is not None:
+            return self.plan.rr_ips(router.spec)
+        ready = sorted(p.ip for p in self.pods.list(RR_SELECTOR) if p.ready)
+        return ready + self.plan.stand_in_ips(router.spec)
+
+    def desired(self, pod: Pod) -> str:
+        return self.plan.render_router(pod.spec, self.rr_addresses(pod))
+
+
+@dataclass
+class MeshReconciler(ConfigReconciler):
+    """A stand-in for meshrr's peer updater: every route server peers with every other ready
+    one. meshrr looks its headless service up on an interval (`meshrr.poll_interval`), so this
+    runs as a poller: `running(every=plan.mesh.poll_interval)`."""
+
+    name = "mesh"
+
+    def managed(self) -> list[Pod]:
+        return [
+            p
+            for p in self.pods.list()
+            if p.role is Role.ROUTE_REFLECTOR and p.terminating_at is None
+        ]
+
+    def desired(self, pod: Pod) -> str:
+        mesh = [p.ip for p in self.managed() if p is not pod and p.ready]
+        return self.plan.render_route_reflector(pod.spec, mesh=mesh)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 Context = tuple[str, ...]
-_NEIGHBOR = re.compile(r"^neighbor (\S+) remote-as ")
+_NEIGHBOR = re.compile(r"^neighbor (\S+) (?:remote-as|peer-group) ")  # defines a neighbor
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from harness.daemons.vty import VtyClient
-from harness.errors import DaemonError
+from harness.errors import CommandError, DaemonError
 from harness.observe.wait import wait_until
 from harness.runtime.processes import ManagedProcess
 
@@ -121,10 +121,17 @@ class FrrInstance:
         return self.vty.json(command)
 
     def configure(self, batches: list[list[str]]) -> None:
-        """Run configuration command batches (`configure terminal` ... `end`) on bgpd."""
+        """Run configuration command batches (`configure terminal` ... `end`) on bgpd. A
+        command FRR refuses ends its batch, and the session is taken back out of
+        configuration mode before the error is raised (the next batch starts clean)."""
         for batch in batches:
-            for command in batch:
-                self.vty.run(command)
+            try:
+                for command in batch:
+                    self.vty.run(command)
+            except CommandError:
+                with contextlib.suppress(CommandError, OSError):
+                    self.vty.run("end")
+                raise
 
     def query_text(self, command: str) -> str:
         """A command's text output (what FRR shows only as text, e.g. the running config)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cluster.discovery import DiscoveryReconciler
-from harness.cluster.pods import RR_SELECTOR, DeletionMode, Pod
+from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
 from harness.failover.sampler import Sample, Sampler, take_sample
 from harness.model.topology import Role
@@ -55,7 +55,7 @@ class Drills:
         return self.lab.pods
 
     def rr_pods(self) -> list[Pod]:
-        return sorted(self.pods.list(RR_SELECTOR), key=lambda p: p.created_at)
+        return list(self.pods.route_reflectors())
 
     def routers(self) -> list[Pod]:
         return [p for p in self.pods.list() if p.role is Role.ROUTER and p.terminating_at is None]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.model.base import Family
-from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, SutProfile
+from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, Mesh, SutProfile
 from harness.model.topology import IpInterface, Node, Role, Topology
 
 
@@ -49,17 +49,66 @@ class LabPlan:
         self.topology = topology
         self.sut = sut
         self.source = source
-        slots = topology.by_role(Role.ROUTE_REFLECTOR)
-        if sut.values.replicas > len(slots):
-            raise InputError(
-                f"{sut.directory}/sut.yaml: replicas: {sut.values.replicas} but {source} has "
-                f"only {len(slots)} route-reflector node(s)"
-            )
-        self.route_reflectors = slots[: sut.values.replicas]
+        self.route_reflectors = self._rr_slots()
         self._rr_names = {n.name for n in self.route_reflectors}
         self.routers = topology.by_role(Role.ROUTER)
         self.peers = tuple(n for n in topology.nodes if n.role.is_peer)
         self._check()
+
+    def _rr_slots(self) -> tuple[Node, ...]:
+        """The RR pods the lab starts: the first `replicas` route-reflector nodes, or for meshrr
+        the first `sides.<side>.replicas` route servers of each side."""
+        slots = self.topology.by_role(Role.ROUTE_REFLECTOR)
+        values = self.sut.values
+        if values.meshrr is None:
+            if values.replicas > len(slots):
+                raise InputError(
+                    f"{self.sut.directory}/sut.yaml: replicas: {values.replicas} but "
+                    f"{self.source} has only {len(slots)} route-reflector node(s)"
+                )
+            return slots[: values.replicas]
+        chosen: list[Node] = []
+        for name, side in values.meshrr.sides.items():
+            ours = [n for n in slots if n.side == name]
+            if side.replicas > len(ours):
+                raise InputError(
+                    f"{self.sut.directory}/sut.yaml: meshrr.sides.{name}.replicas: "
+                    f"{side.replicas} but {self.source} has only {len(ours)} route-reflector "
+                    f"node(s) with side {name}"
+                )
+            chosen += ours[: side.replicas]
+        return tuple(chosen)
+
+    # -- meshrr -----------------------------------------------------------------------------
+    @property
+    def mesh(self) -> Mesh | None:
+        return self.sut.values.meshrr
+
+    def anycast(self, side: str | None, who: str) -> str:
+        """The peering address of a meshrr side (`who` names the node asking, for errors)."""
+        mesh = self.mesh
+        if mesh is None or side not in mesh.sides:
+            raise InputError(
+                f"{self.source}: {who}: side {side!r} is not a side of the SUT's meshrr "
+                f"({sorted(mesh.sides) if mesh else 'not a meshrr SUT'})"
+            )
+        return str(mesh.sides[side].anycast)  # type: ignore[index]
+
+    def initial_holder(self, side: str) -> Node:
+        """The route server that answers for a side's anycast address when the lab starts."""
+        return next(n for n in self.route_reflectors if n.side == side)
+
+    def side_clients(self, side: str | None) -> list[str]:
+        """Cluster addresses of the routers and peers that peer with a side's anycast address."""
+        out = [self.cluster_ip(r) for r in self.routers if r.side == side]
+        out += [
+            s.local_address
+            for p in self.peers
+            if p.side == side
+            for s in self.sessions_expected(p)
+            if s.peer_name == f"anycast-{side}"
+        ]
+        return out
 
     def _check(self) -> None:
         values = self.sut.values
@@ -118,6 +167,8 @@ class LabPlan:
     def rr_ips(self, router: Node) -> list[str]:
         """The RR addresses a router is pointed at when every replica is ready: the RR pods,
         plus any stand-in RR (a crafted speaker posing as one more replica) peering with it."""
+        if self.mesh is not None:
+            return [self.anycast(router.side, router.name), *self.stand_in_ips(router)]
         return [self.cluster_ip(n) for n in self.route_reflectors] + self.stand_in_ips(router)
 
     def stand_in_ips(self, router: Node) -> list[str]:
@@ -164,6 +215,24 @@ class LabPlan:
 
     def peer_sessions(self, peer: Node) -> list[PeerSession]:
         sessions = []
+        if peer.side is not None and self.mesh is not None:
+            local = peer.address_on(self.topology.cluster_network.name)
+            if local is None:
+                raise InputError(
+                    f"{self.source}: {peer.name} has no address on the cluster network"
+                )
+            sessions.append(
+                PeerSession(
+                    peer_name=f"anycast-{peer.side}",
+                    peer_address=self.anycast(peer.side, peer.name),
+                    local_address=str(local.ip),
+                    local_asn=peer.asn,
+                    peer_asn=self.sut.values.asn,
+                    router_id=str(peer.router_id or local.ip),
+                    families=peer.families,
+                    hold_time=self.sut.values.timers.hold,
+                )
+            )
         for name in peer.peers:
             other = self.topology.node(name)
             if other.role is Role.ROUTE_REFLECTOR and other.name not in self._rr_names:
@@ -190,9 +259,27 @@ class LabPlan:
         return sessions
 
     # -- rendering -----------------------------------------------------------------------------
-    def render_route_reflector(self, node: Node) -> str:
+    def render_route_reflector(self, node: Node, mesh: Iterable[str] | None = None) -> str:
+        """One RR pod's config. For meshrr, `mesh` is the other route servers' addresses (by
+        default every other one the lab starts with) and `side` its redundancy group."""
         pod = {"name": node.name, "address": self.cluster_ip(node)}
-        return self.sut.render(RR_TEMPLATE, pod=pod, non_clients=self.non_clients(node))
+        side = None
+        if self.mesh is not None and node.side is not None:
+            values = self.mesh.sides[node.side]
+            side = {
+                "name": node.side,
+                "anycast": str(values.anycast),
+                "cluster_id": values.cluster_id,
+            }
+        if mesh is None:
+            mesh = [self.cluster_ip(n) for n in self.route_reflectors if n is not node]
+        return self.sut.render(
+            RR_TEMPLATE,
+            pod=pod,
+            non_clients=self.non_clients(node),
+            mesh=sorted(mesh),
+            side=side,
+        )
 
     def render_all(self) -> dict[str, str]:
         """Every pod's configuration as it will start (routers see every RR replica), and every

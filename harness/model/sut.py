@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import jinja2
 from pydantic import Field, StrictInt, model_validator
@@ -63,6 +63,43 @@ class GracefulRestart(Frozen):
     restart_time: StrictInt = Field(120, ge=1, le=4095, description="seconds (RFC 4724 §3)")
 
 
+class Side(Frozen):
+    """One meshrr redundancy group: its route servers and the address its clients peer with."""
+
+    replicas: StrictInt = Field(ge=1, le=8)
+    anycast: IPv4Address = Field(description="the side's peering address (a LoadBalancer IP)")
+    cluster_id: IPv4Address | None = Field(
+        None, description="shared by the side's route servers when cluster_id_scope is side"
+    )
+
+
+class Mesh(Frozen):
+    """meshrr (shared/seeds/meshrr-fully-meshed-route-servers.md): route servers in
+    redundancy groups, an iBGP full mesh between all of them, one anycast address per side."""
+
+    sides: dict[Literal["a", "b"], Side] = Field(min_length=1)
+    cluster_id_scope: Literal["route-server", "side"] = Field(
+        "route-server",
+        description="route-server: each its own cluster, id = its pod IP (meshrr's templates); "
+        "side: the side's route servers share sides.<side>.cluster_id",
+    )
+    poll_interval: float = Field(
+        1.0, gt=0, le=300, description="seconds between two looks of meshrr's peer updater"
+    )
+    client_range: IPv4Network = Field(
+        description="where clients peer from (the route servers' listen range); it must not hold "
+        "route servers, or a new one would be taken for a client before the mesh knows it"
+    )
+
+    @model_validator(mode="after")
+    def _side_ids(self) -> Self:
+        if self.cluster_id_scope == "side":
+            for name, side in self.sides.items():
+                if side.cluster_id is None:
+                    raise ValueError(f"sides.{name}.cluster_id: required by cluster_id_scope side")
+        return self
+
+
 class SutValues(Frozen):
     """Contents of sut.yaml (the Helm values of the design, `routeReflector.*`)."""
 
@@ -87,6 +124,23 @@ class SutValues(Frozen):
         "pod is ready before it takes down an old one (Kubernetes' default and the design: 0)",
     )
     graceful_restart: GracefulRestart = GracefulRestart()
+    meshrr: Mesh | None = Field(
+        None, description="present: the SUT is meshrr's route servers, not standalone RR pods"
+    )
+
+    @model_validator(mode="after")
+    def _replicas_cover_the_sides(self) -> Self:
+        if self.meshrr is not None:
+            total = sum(side.replicas for side in self.meshrr.sides.values())
+            if total != self.replicas:
+                raise ValueError(
+                    f"replicas: {self.replicas}, but the meshrr sides hold {total} route servers"
+                )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "standalone-rr" if self.meshrr is None else "meshrr"
 
 
 @dataclass(frozen=True)

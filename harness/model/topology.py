@@ -81,6 +81,11 @@ class Node(Frozen):
         description="a crafted speaker the routers peer with as one more RR replica (rr@<ip>): "
         "a test double for checks of the routers' RR sessions",
     )
+    side: Literal["a", "b"] | None = Field(
+        None,
+        description="meshrr redundancy group: a route server serves it; a router or peer with a "
+        "side peers with that side's anycast address",
+    )
     reflector_client: bool = Field(
         True,
         description="for a peer of the route reflectors: false makes it a configured iBGP "
@@ -204,8 +209,8 @@ def _peer_problems(topo: Topology, here: str, node: Node) -> list[str]:
     out: list[str] = []
     if not node.families:
         out.append(f"{here}.families: a {node.role} needs at least one family")
-    if not node.peers:
-        out.append(f"{here}.peers: a {node.role} needs at least one peer")
+    if not node.peers and node.side is None:
+        out.append(f"{here}.peers: a {node.role} needs at least one peer (or a side)")
     known = {n.name: n for n in topo.nodes}
     for k, peer in enumerate(node.peers):
         other = known.get(peer)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import TYPE_CHECKING
@@ -59,6 +59,10 @@ class NetnsPods:
         }
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
+        # Called after every change (MetalLB's anycast follows the pods); what they raise is
+        # kept and reported by the lab's liveness check, never lost in a thread.
+        self.listeners: list[Callable[[Pod], None]] = []
+        self.listener_errors: list[str] = []
 
     # -- the API server's view --------------------------------------------------------------------
     def register_lab_pods(self) -> None:
@@ -76,6 +80,11 @@ class NetnsPods:
     def list(self, selector: Mapping[str, str] | None = None) -> list[Pod]:
         with self._changed:
             return [p for p in self._pods.values() if p.exists and p.matches(selector or {})]
+
+    def route_reflectors(self) -> list[Pod]:
+        """The RR (or route server) pods that exist, oldest first: the Deployment's pods."""
+        pods = [p for p in self.list() if p.role is Role.ROUTE_REFLECTOR]
+        return sorted(pods, key=lambda p: p.created_at)
 
     def every(self) -> list[Pod]:
         """Every pod of the run, gone ones included."""
@@ -97,6 +106,11 @@ class NetnsPods:
             self.events.append(PodEvent(at or time.monotonic(), pod.name, what))
             self.version += 1
             self._changed.notify_all()
+        for listener in self.listeners:
+            try:
+                listener(pod)
+            except Exception as exc:  # kept for check_alive (see above), never lost
+                self.listener_errors.append(f"after {pod.name} {what}: {exc}")
 
     def _add(self, pod: Pod) -> None:
         with self._changed:
@@ -117,7 +131,7 @@ class NetnsPods:
     def _probe_loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            for pod in self.list(RR_SELECTOR):
+            for pod in self.route_reflectors():
                 self._probe(pod)
             self._stop.wait(max(0.0, self.probe.period - (time.monotonic() - started)))
 
@@ -179,10 +193,21 @@ class NetnsPods:
         return replacement
 
     def _replace_rr(self, old: Pod) -> Pod:
-        busy = {p.node for p in self.list(RR_SELECTOR) if p.terminating_at is None}
-        nodes = sorted({p.node for p in self._pods.values()})
-        node = next((n for n in nodes if n not in busy), old.node)
-        return self._create(old, node)
+        return self._create(old, self._node_for(old.spec.side, fallback=old.node))
+
+    def _node_for(self, side: str | None, fallback: str) -> str:
+        """Where a new RR pod lands: a node without a serving RR pod (the design's preferred
+        anti-affinity), among all nodes, or for a meshrr side among that side's nodes (meshrr
+        schedules a side's route servers on nodes of that side only); else `fallback`."""
+        pods = self.every()
+        if side is None:
+            candidates = {p.node for p in pods}
+        else:
+            candidates = {
+                p.node for p in pods if p.role is Role.ROUTE_REFLECTOR and p.spec.side == side
+            }
+        busy = {p.node for p in self.route_reflectors() if p.terminating_at is None}
+        return next((n for n in sorted(candidates) if n not in busy), fallback)
 
     def rollout_restart(self, wait_timeout: float) -> Iterator[tuple[Pod, Pod]]:
         """`kubectl rollout restart`: for each RR pod, surge a new one, wait until it is
@@ -190,7 +215,7 @@ class NetnsPods:
         Deployment's default strategy at two replicas: maxSurge 1, maxUnavailable 0). Yields
         (old, new) after each step."""
         min_ready = self.plan.sut.values.min_ready_seconds
-        for old in sorted(self.list(RR_SELECTOR), key=lambda p: p.created_at):
+        for old in self.route_reflectors():
             new = self._create(old, old.node)
             wait_until(
                 lambda new=new: (
@@ -203,6 +228,21 @@ class NetnsPods:
             )
             self.delete(old.name, DeletionMode.GRACEFUL, replace=False)
             yield old, new
+
+    def scale(self, side: str | None, replicas: int) -> tuple[list[Pod], list[Pod]]:
+        """`kubectl scale` of the RR pods of one meshrr side (None: of the RR Deployment): new
+        pods on nodes without one, or the newest deleted. Returns (created, deleted)."""
+        current = [p for p in self.route_reflectors() if p.spec.side == side]
+        if not current:
+            raise LabError(f"no route reflector pod of side {side} left to copy")
+        created: list[Pod] = []
+        while len(current) + len(created) < replicas:
+            new_node = _next_node({p.node for p in self.every()})  # the side gains a node
+            created.append(self._create(current[0], self._node_for(side, fallback=new_node)))
+        deleted = current[replicas:] if len(current) > replicas else []
+        for pod in reversed(deleted):
+            self.delete(pod.name, DeletionMode.GRACEFUL, replace=False)
+        return created, deleted
 
     def reschedule_router(self, name: str) -> Pod:
         """Delete a router pod; it comes back on the same node with a new name and IP."""
@@ -241,7 +281,7 @@ class NetnsPods:
         spec = self._readdress(old.spec, ip)
         self.lab.fabric.add_node(spec, name=name)
         config = (
-            self.plan.render_route_reflector(spec)
+            self.plan.render_route_reflector(spec, mesh=self._mesh_without(old))
             if old.role is Role.ROUTE_REFLECTOR
             else self.plan.render_router(spec, self.ready_rr_ips(spec))
         )
@@ -251,6 +291,13 @@ class NetnsPods:
             pod.ready_at = pod.created_at  # router pods have no readiness gate in the design
         self._add(pod)
         return pod
+
+    def _mesh_without(self, old: Pod) -> list[str] | None:
+        """For meshrr, a new route server starts meshed with every other serving one (meshrr's
+        peer updater keeps it so from then on); None for a standalone RR."""
+        if self.plan.mesh is None:
+            return None
+        return [p.ip for p in self.route_reflectors() if p is not old and p.terminating_at is None]
 
     def ready_rr_ips(self, router: Node) -> list[str]:
         """What the controller configures on a router: every ready RR pod, plus any stand-in
@@ -286,3 +333,11 @@ class NetnsPods:
             for iface in spec.interfaces
         )
         return spec.model_copy(update={"interfaces": interfaces})
+
+
+def _next_node(known: set[str]) -> str:
+    """A node name not in `known`: a node added to the cluster."""
+    n = 0
+    while f"node-{n}" in known:
+        n += 1
+    return f"node-{n}"

@@ -23,15 +23,17 @@ def _setns(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def socket_in(namespace: str) -> socket.socket:
-    """A TCP socket that lives in `namespace` (the calling thread returns to its own)."""
+def socket_in(
+    namespace: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, proto: int = 0
+) -> socket.socket:
+    """A socket that lives in `namespace` (the calling thread returns to its own)."""
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         target = os.open(NETNS_DIR / namespace, os.O_RDONLY)
         try:
             _setns(target)
             try:
-                return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                return socket.socket(family, kind, proto)
             finally:
                 _setns(own)
         finally:
