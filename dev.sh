@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up whatever is missing on this machine, then run the harness or its own tests.
 #
-#   sudo ./dev.sh suites [rr-harness run options]   conformance suites on netns -> reports/junit.xml
+#   sudo ./dev.sh suites [rr-harness run options]   conformance suites on netns: both SUT
+#                                                   profiles -> reports/junit.xml and
+#                                                   reports/junit-meshrr.xml (options: one run)
 #   sudo ./dev.sh test   [pytest options]           the harness's own tests (lint included)
 #
 # Installs, only when missing: Debian packages (frr, iproute2, python3-venv), the virtual
@@ -44,7 +46,15 @@ command=${1:-}
 shift || true
 case "$command" in
     suites)
-        exec .venv/bin/rr-harness run "$@"
+        if [ "$#" -gt 0 ]; then
+            exec .venv/bin/rr-harness run "$@"
+        fi
+        # Both SUT profiles: OpenPERouter's standalone RR pods, then meshrr's route servers.
+        status=0
+        .venv/bin/rr-harness run || status=$?
+        .venv/bin/rr-harness run --sut fixtures/sut/meshrr --topology fixtures/topologies/meshrr.yaml \
+            --junitxml reports/junit-meshrr.xml || status=$?
+        exit "$status"
         ;;
     test)
         .venv/bin/ruff check .

@@ -215,7 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_mutate(args: argparse.Namespace) -> int:
     from harness.inputs import load_plan
     from harness.mutate import run_all
-    from harness.mutations import CATALOGUE, mutation
+    from harness.mutations import CATALOGUE, PROFILES, STANDALONE, mutation
 
     if args.list:
         for m in CATALOGUE:
@@ -243,10 +243,11 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     ]
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs}: expected at least 1")
+    profiles = dict(PROFILES)
+    profiles[STANDALONE] = (args.sut.resolve(), args.topology.resolve())
     report = run_all(
         chosen,
-        sut=args.sut.resolve(),
-        topology=args.topology.resolve(),
+        profiles=profiles,
         reports=args.reports,
         extra=extra,
         jobs=args.jobs,

@@ -16,13 +16,13 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.cli import known_suites
-from harness.mutations import FAILOVER_SUITE, Mutation
+from harness.mutations import FAILOVER_SUITE, MESHRR_SUITE, STANDALONE, Mutation
 
 BASELINE = "baseline (unbroken)"
 
@@ -108,12 +108,14 @@ def run_variant(
 
 @dataclass
 class Report:
-    baseline: Outcome
+    baselines: list[Outcome]  # one per SUT profile the variants edit
     variants: list[Outcome]
 
     @property
     def checks(self) -> list[str]:
-        every = set(self.baseline.passed) | set(self.baseline.failed)
+        every: set[str] = set()
+        for base in self.baselines:
+            every |= set(base.passed) | set(base.failed)
         for v in self.variants:
             every |= set(v.failed) | set(v.passed)
         return sorted(every)
@@ -131,17 +133,16 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        base = self.baseline
-        clean = base.exit_status == 0 and not base.failed and not base.errors
+        clean = all(b.exit_status == 0 and not b.failed and not b.errors for b in self.baselines)
         return clean and not self.uncaught and not self.idle_checks
 
     def table(self) -> str:
-        width = max(len(v.variant) for v in [self.baseline, *self.variants])
+        width = max(len(v.variant) for v in [*self.baselines, *self.variants])
         lines = [f"{'variant':<{width}}  caught  seconds  checks that caught it"]
-        for v in [self.baseline, *self.variants]:
+        for v in [*self.baselines, *self.variants]:
             verdict = (
                 ("pass" if v.exit_status == 0 else "FAILED")
-                if v is self.baseline
+                if v in self.baselines
                 else ("yes" if v.failed else "NO")
             )
             lines.append(
@@ -165,7 +166,7 @@ class Report:
         return json.dumps(
             {
                 "ok": self.ok,
-                "baseline": asdict(self.baseline),
+                "baselines": [asdict(b) for b in self.baselines],
                 "variants": [asdict(v) for v in self.variants],
                 "checks": {c: self.caught_by(c) for c in self.checks},
             },
@@ -174,46 +175,55 @@ class Report:
 
 
 def conformance_suites() -> list[str]:
-    """Every suite but failover, which runs against the failover variants only."""
-    return [name for name in known_suites() if name != FAILOVER_SUITE]
+    """The suites run against a standalone-RR variant: all but failover (it runs against the
+    failover variants only) and meshrr (another kind of SUT)."""
+    return [name for name in known_suites() if name not in (FAILOVER_SUITE, MESHRR_SUITE)]
 
 
 def run_all(
     mutations: Sequence[Mutation],
     *,
-    sut: Path,
-    topology: Path,
+    profiles: Mapping[str, tuple[Path, Path]],
     reports: Path,
     extra: Sequence[str] = (),
     jobs: int = 3,
     progress: Callable[[Outcome], None] = lambda _: None,
 ) -> Report:
-    """The baseline alone first (its timings undisturbed), then the variants, `jobs` at a time:
-    a broken variant spends most of its time waiting on deadlines, not on the CPU."""
+    """The baseline of each profile alone first (its timings undisturbed), then the variants,
+    `jobs` at a time: a broken variant spends most of its time waiting on deadlines, not on
+    the CPU. `profiles` maps a profile name to its (SUT directory, topology)."""
     reports.mkdir(parents=True, exist_ok=True)
-    common = {"topology": topology, "reports": reports, "extra": extra}
-    baseline = run_variant("baseline", BASELINE, sut=sut, **common)  # type: ignore[arg-type]
-    baseline.variant = BASELINE
-    progress(baseline)
+    used = sorted({m.profile for m in mutations} | {STANDALONE}, key=list(profiles).index)
+    baselines = []
+    for name in used:
+        sut, topology = profiles[name]
+        base = run_variant(
+            f"baseline-{name}", BASELINE, sut=sut, topology=topology, reports=reports, extra=extra
+        )
+        base.variant = f"{BASELINE}: {name}"
+        progress(base)
+        baselines.append(base)
     with (
         tempfile.TemporaryDirectory(prefix="rr-harness-mutants-") as tmp,
         ThreadPoolExecutor(max_workers=jobs) as pool,
     ):
         futures = []
         for m in mutations:
-            variant_dir = m.apply(sut, Path(tmp) / m.name)
+            sut, topology = profiles[m.profile]
             future = pool.submit(
                 run_variant,
                 m.name,
                 m.breaks,
-                sut=variant_dir,
+                sut=m.apply(sut, Path(tmp) / m.name),
+                topology=topology,
+                reports=reports,
+                extra=extra,
                 suites=m.suites or conformance_suites(),
-                **common,
             )
             future.add_done_callback(lambda f: progress(f.result()))
             futures.append(future)
         outcomes = [f.result() for f in futures]
-    report = Report(baseline, outcomes)
+    report = Report(baselines, outcomes)
     (reports / "mutations.json").write_text(report.as_json())
     (reports / "mutations.txt").write_text(report.table() + "\n")
     return report

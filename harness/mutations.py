@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, SUT_FILE
+from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, FIXTURES_DIR
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,13 @@ class Edit:
 
 
 FAILOVER_SUITE = "failover"
+MESHRR_SUITE = "meshrr"
+STANDALONE, MESHRR = "standalone-rr", "meshrr"
+# Each variant edits one profile; `rr-harness mutate` runs that profile's baseline too.
+PROFILES: dict[str, tuple[Path, Path]] = {
+    STANDALONE: (DEFAULT_SUT, DEFAULT_TOPOLOGY),
+    MESHRR: (FIXTURES_DIR / "sut" / "meshrr", FIXTURES_DIR / "topologies" / "meshrr.yaml"),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Mutation:
     breaks: str  # the rule the variant violates
     edits: tuple[Edit, ...]
     suites: tuple[str, ...] = ()  # the suites run against it; () = all but failover
+    profile: str = STANDALONE  # the SUT profile (and topology) it is a variant of
 
     def apply(self, profile: Path, target: Path) -> Path:
         shutil.copytree(profile, target)
@@ -207,7 +216,39 @@ FAILOVER: tuple[Mutation, ...] = (
     ),
 )
 
-CATALOGUE: tuple[Mutation, ...] = CONFORMANCE + FAILOVER
+# Variants of the meshrr profile, run against the meshrr and sessions suites.
+_MESH_LOOP = "{% for peer in mesh %}"
+MESHRR_VARIANTS: tuple[Mutation, ...] = (
+    Mutation(
+        "mesh-missing-one-peering",
+        "meshrr: every route server peers with every other one (the full mesh)",
+        (_rr(_MESH_LOOP, "{% for peer in mesh[1:] %}"),),
+        (MESHRR_SUITE, "sessions"),
+        MESHRR,
+    ),
+    Mutation(
+        "route-server-reflects-between-mesh-peers",
+        "RFC 4456 §6: a route learned from a mesh peer (non-client) goes to clients only",
+        (
+            _rr(
+                "  neighbor MESH activate\n",
+                "  neighbor MESH activate\n  neighbor MESH route-reflector-client\n",
+            ),
+        ),
+        (MESHRR_SUITE, "sessions"),
+        MESHRR,
+    ),
+    Mutation(
+        "one-cluster-id-for-all-route-servers",
+        "meshrr / RFC 4456 §7: each route server is its own cluster (sut.yaml "
+        "cluster_id_scope), so routes cross the mesh",
+        (_rr(" bgp cluster-id {{ pod.address }}", " bgp cluster-id 10.255.255.255"),),
+        (MESHRR_SUITE, "sessions"),
+        MESHRR,
+    ),
+)
+
+CATALOGUE: tuple[Mutation, ...] = CONFORMANCE + FAILOVER + MESHRR_VARIANTS
 
 
 def mutation(name: str) -> Mutation:

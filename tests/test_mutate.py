@@ -20,8 +20,10 @@ def test_every_variant_is_caught_and_every_check_catches_one(tmp_path):
     result = rr_harness("mutate", "--reports", str(tmp_path), timeout=1500)
     report = json.loads((tmp_path / "mutations.json").read_text())
     table = (tmp_path / "mutations.txt").read_text()
-    assert report["baseline"]["exit_status"] == 0, table
-    assert not report["baseline"]["failed"] and not report["baseline"]["errors"], table
+    assert len(report["baselines"]) == 2, table  # the standalone-RR and the meshrr profiles
+    for base in report["baselines"]:
+        assert base["exit_status"] == 0, table
+        assert not base["failed"] and not base["errors"], table
     assert {v["variant"] for v in report["variants"]} == {m.name for m in CATALOGUE}
     uncaught = [v["variant"] for v in report["variants"] if not v["failed"]]
     assert not uncaught, f"variants no check caught: {uncaught}\n{table}"

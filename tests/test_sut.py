@@ -10,7 +10,7 @@ from harness.errors import InputError
 from harness.inputs import load_plan
 from harness.model.loading import load_sut, load_topology
 from harness.model.plan import LabPlan
-from harness.mutations import CATALOGUE, mutation
+from harness.mutations import CATALOGUE, PROFILES, mutation
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
 
 
@@ -138,10 +138,11 @@ def test_replicas_choose_the_rr_slots(sut_copy):
 def test_every_mutation_applies_and_still_renders(tmp_path, m):
     """Each variant edits the default profile and still renders configs FRR accepts: the
     breakage is semantic, which only the suites can catch."""
-    target = m.apply(DEFAULT_SUT, tmp_path / m.name)
+    profile, topology = PROFILES[m.profile]
+    target = m.apply(profile, tmp_path / m.name)
     for edit in m.edits:
-        assert (target / edit.file).read_text() != (DEFAULT_SUT / edit.file).read_text()
-    load_plan(DEFAULT_TOPOLOGY, target)
+        assert (target / edit.file).read_text() != (profile / edit.file).read_text()
+    load_plan(topology, target)
 
 
 def test_mutation_names_are_unique():

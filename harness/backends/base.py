@@ -7,9 +7,10 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.drivers.route_server import driver_for
 from harness.model.base import Family
 from harness.model.plan import LabPlan
-from harness.model.topology import Node
+from harness.model.topology import Node, Role
 from harness.observe import frr
 from harness.observe.route import Route, RouteTable
 from harness.runtime.run import Run
@@ -75,7 +76,11 @@ def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN
         got = [r for r in lab.peer(n.name).rib.routes() if family is None or r.family is family]
     else:
         families = list(Family) if family is None else [family]
-        got = [r for f in families for r in frr_routes(lab.frr(n.name), f)]
+        if n.role is Role.ROUTE_REFLECTOR:  # the SUT's implementation, whatever it is
+            read = driver_for(lab.plan).routes
+            got = [r for f in families for r in read(lab.frr(n.name), f)]
+        else:
+            got = [r for f in families for r in frr_routes(lab.frr(n.name), f)]
     return RouteTable(n.name, got)
 
 
@@ -100,7 +105,7 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
         _collect(missing, node.name, states, wanted, "Established")
     for node in plan.route_reflectors:
         lab.frr(node.name).check_alive()
-        states = frr.session_states(lab.frr(node.name).query(frr.SUMMARY))
+        states = sessions(lab, node.name)
         _collect(missing, node.name, states, rr_peers(lab, node), "Established")
     for node in plan.peers:
         peer = lab.peer(node.name)
@@ -109,6 +114,14 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
         wanted = [s.peer_address for s in plan.sessions_expected(node)]
         _collect(missing, node.name, states, wanted, "up")
     return missing
+
+
+def sessions(lab: Lab, pod: str) -> dict[str, str]:
+    """{peer address: state} of a pod's BGP sessions (an RR pod's through the SUT's driver)."""
+    instance = lab.frr(pod)
+    if lab.pods.get(pod).role is Role.ROUTE_REFLECTOR:
+        return driver_for(lab.plan).sessions(instance)
+    return frr.session_states(instance.query(frr.SUMMARY))
 
 
 def rr_peers(lab: Lab, node: Node) -> list[str]:

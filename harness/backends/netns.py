@@ -24,6 +24,7 @@ from harness.backends.base import unready_sessions
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
+from harness.drivers.route_server import driver_for
 from harness.errors import LabError, WaitTimeout
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
@@ -55,6 +56,7 @@ class NetnsLab:
         self.peers: dict[str, ExabgpPeer | CraftedSpeaker] = {}
         self.timings: dict[str, float] = {}
         self.pods = NetnsPods(self)
+        self.driver = driver_for(plan)
         self.anycast = Anycast(self) if plan.mesh is not None else None
 
     # -- Lab interface ----------------------------------------------------------------------------
@@ -104,9 +106,9 @@ class NetnsLab:
             self.anycast.start()
         self.timings["namespaces_s"] = time.monotonic() - started
         for node in self.plan.route_reflectors:
-            self._frr(node.name, self.plan.render_route_reflector(node), with_zebra=False)
+            self.driver.create(self, node.name, self.plan.render_route_reflector(node))
         for node in self.plan.routers:
-            self._frr(
+            self.register_frr(
                 node.name, self.plan.render_router(node, self.plan.rr_ips(node)), with_zebra=True
             )
         self.pods.register_lab_pods()
@@ -143,7 +145,7 @@ class NetnsLab:
         except WaitTimeout as exc:
             self.unready = dict(exc.last)  # type: ignore[call-overload]
 
-    def _frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
+    def register_frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
         """Register (for teardown) an FRR instance of a pod; `start()` it to run it."""
         instance = FrrInstance(
             node=node,
@@ -156,9 +158,13 @@ class NetnsLab:
         self.frr_instances[node] = instance
         return instance
 
-    def start_frr(self, pod: str, config: str, *, with_zebra: bool) -> FrrInstance:
-        """Start FRR in a pod created after start-up (a replacement, a rescheduled pod)."""
-        instance = self._frr(pod, config, with_zebra=with_zebra).start()
+    def start_pod(self, pod: str, config: str, role: Role) -> FrrInstance:
+        """Start the daemons of a pod created after start-up (a replacement, a rescheduled
+        pod): the SUT's RR implementation, or FRR with zebra for a router."""
+        if role is Role.ROUTE_REFLECTOR:
+            instance = self.driver.create(self, pod, config).start()
+        else:
+            instance = self.register_frr(pod, config, with_zebra=True).start()
         instance.vty.run("debug bgp updates in")
         return instance
 

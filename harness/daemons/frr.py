@@ -125,13 +125,14 @@ class FrrInstance:
         command FRR refuses ends its batch, and the session is taken back out of
         configuration mode before the error is raised (the next batch starts clean)."""
         for batch in batches:
-            try:
-                for command in batch:
-                    self.vty.run(command)
-            except CommandError:
-                with contextlib.suppress(CommandError, OSError):
-                    self.vty.run("end")
-                raise
+            with self.vty.exclusive():
+                try:
+                    for command in batch:
+                        self.vty.run(command)
+                except CommandError:
+                    with contextlib.suppress(CommandError, OSError):
+                        self.vty.run("end")
+                    raise
 
     def query_text(self, command: str) -> str:
         """A command's text output (what FRR shows only as text, e.g. the running config)."""

@@ -8,9 +8,11 @@ success). A persistent connection answers in ~0.1 ms, against ~30 ms per vtysh p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ class VtyClient:
         self.path = path
         self.timeout = timeout
         self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # held by `run`, and across a batch by `exclusive`
 
     def _connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -67,6 +69,14 @@ class VtyClient:
             except BaseException:
                 self.close()  # a reply may be half read: never reuse this connection
                 raise
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Nobody else's command runs on this connection inside the block: a configuration
+        batch moves the session through `configure terminal` ... `end`, and a query from
+        another thread in between would run in the wrong node."""
+        with self._lock:
+            yield
 
     def json(self, command: str) -> Any:
         text = self.run(command)

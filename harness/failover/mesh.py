@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.backends.base import sessions
 from harness.cluster.discovery import MeshReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
@@ -55,16 +56,16 @@ class MeshDrills:
         }
         out = []
         for rs in servers:
-            sample = take_sample(self.lab.frr(rs.name).vty, rs.name)
+            states = sessions(self.lab, rs.name)
             out += [
                 f"{rs.name}: mesh session to {other.name} ({other.ip}) "
-                f"{sample.sessions.get(other.ip, 'absent')}"
+                f"{states.get(other.ip, 'absent')}"
                 for other in servers
-                if other is not rs and sample.sessions.get(other.ip) != m.ESTABLISHED
+                if other is not rs and states.get(other.ip) != m.ESTABLISHED
             ]
             out += [
                 f"{rs.name}: still configured with {gone[ip]} ({ip}), which is gone"
-                for ip in sample.sessions
+                for ip in states
                 if ip in gone
             ]
         return out

@@ -114,6 +114,9 @@ class SutValues(Frozen):
         min_length=1,
         description="address families the route reflectors reflect",
     )
+    implementation: str = Field(
+        "frr", description="the route reflector / route server implementation (a driver)"
+    )
     timers: Timers = Timers()
     readiness: Readiness = Readiness()
     min_ready_seconds: float = Field(

@@ -285,7 +285,7 @@ class NetnsPods:
             if old.role is Role.ROUTE_REFLECTOR
             else self.plan.render_router(spec, self.ready_rr_ips(spec))
         )
-        self.lab.start_frr(name, config, with_zebra=old.role is Role.ROUTER)
+        self.lab.start_pod(name, config, old.role)
         pod = Pod(name, old.role, old.labels, ip, node, spec, time.monotonic(), replaces=old.name)
         if old.role is Role.ROUTER:
             pod.ready_at = pod.created_at  # router pods have no readiness gate in the design

@@ -1,0 +1,69 @@
+"""The route reflector (or route server) implementation, behind one small interface.
+
+Suites and drills never speak to a route server directly: they ask `routes(lab, node)` and
+`sessions(lab, node)` (harness.backends.base), the pods layer asks the driver to create the
+daemon of a new pod, and checks of configured neighbors ask `neighbors`. FRR is the driver built
+here (the design's RR pods run FRR, and meshrr's cRPD is played by FRR). Another implementation
+(cRPD, GoBGP, BIRD) is one more class in DRIVERS, with its configuration template in its SUT
+profile: no suite changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.cluster.frr_reload import neighbors as configured
+from harness.errors import InputError
+from harness.model.base import Family
+from harness.observe import frr
+from harness.observe.route import Route
+
+if TYPE_CHECKING:
+    from harness.model.plan import LabPlan
+
+
+class RouteServerDriver(Protocol):
+    name: str
+
+    def create(self, lab: Any, pod: str, config: str) -> Any:
+        """Register (not start) the daemon of an RR pod with `config`; `start()` runs it."""
+        ...
+
+    def routes(self, instance: Any, family: Family) -> list[Route]: ...
+    def sessions(self, instance: Any) -> dict[str, str]: ...
+    def neighbors(self, instance: Any) -> set[str]:
+        """Addresses of the neighbors configured now (not dynamic ones)."""
+        ...
+
+
+class FrrRouteServer:
+    """FRR's bgpd alone (`-Z`: no zebra), configured and read over its vty."""
+
+    name = "frr"
+
+    def create(self, lab: Any, pod: str, config: str) -> Any:
+        return lab.register_frr(pod, config, with_zebra=False)
+
+    def routes(self, instance: Any, family: Family) -> list[Route]:
+        from harness.backends.base import frr_routes  # base imports this module
+
+        return frr_routes(instance, family)
+
+    def sessions(self, instance: Any) -> dict[str, str]:
+        return frr.session_states(instance.query(frr.SUMMARY))
+
+    def neighbors(self, instance: Any) -> set[str]:
+        return configured(instance.query_text("show running-config"))
+
+
+DRIVERS: dict[str, RouteServerDriver] = {d.name: d for d in (FrrRouteServer(),)}
+
+
+def driver_for(plan: LabPlan) -> RouteServerDriver:
+    name = plan.sut.values.implementation
+    if name not in DRIVERS:
+        raise InputError(
+            f"{plan.sut.directory}/sut.yaml: implementation: {name!r} has no driver "
+            f"(known: {', '.join(sorted(DRIVERS))})"
+        )
+    return DRIVERS[name]
