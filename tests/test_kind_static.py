@@ -14,7 +14,7 @@ from harness.backends.kind.labels import RUN_LABEL, namespace, selector
 from harness.backends.kind.manifests import RR_CONFIG, RR_NAME, manifests
 from harness.cluster.pods import RR_LABELS
 from harness.daemons.frr_check import rejected_lines
-from harness.errors import InputError
+from harness.errors import HarnessError, InputError
 from harness.inputs import load_plan
 from harness.mutations import MESHRR, PROFILES
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
@@ -136,3 +136,87 @@ def test_a_kubeconfig_must_exist(tmp_path):
     config = tmp_path / "kubeconfig"
     config.write_text("apiVersion: v1\n")
     preflight.check(config)
+
+
+# -- pod operations' offline half --------------------------------------------------------------
+def api_pod(name, labels, *, ready=True, ip="10.244.1.7", node="kind-worker", deleting=False):
+    from kubernetes.client import (
+        V1ObjectMeta,
+        V1Pod,
+        V1PodCondition,
+        V1PodSpec,
+        V1PodStatus,
+    )
+
+    return V1Pod(
+        metadata=V1ObjectMeta(
+            name=name,
+            labels=labels,
+            deletion_timestamp="2026-11-22T12:00:00Z" if deleting else None,
+        ),
+        spec=V1PodSpec(containers=[], node_name=node),
+        status=V1PodStatus(
+            pod_ip=ip,
+            conditions=[V1PodCondition(type="Ready", status="True" if ready else "False")],
+        ),
+    )
+
+
+def test_an_rr_pod_from_the_api_reads_as_the_harness_pod(plan):
+    from harness.backends.kind.pods import pod_record
+    from harness.model.topology import Role
+
+    labels = {**RR_LABELS, "rr-harness/node": "rr-0"}
+    pod = pod_record(api_pod("openperouter-rr-7d9f-x2k4p", labels), plan, seen_at=5.0)
+    assert pod.role is Role.ROUTE_REFLECTOR and pod.ready and pod.exists
+    assert (pod.ip, pod.node, pod.spec.name, pod.ready_at) == (
+        "10.244.1.7",
+        "kind-worker",
+        "rr-0",
+        5.0,
+    )
+    assert not pod_record(api_pod("p", labels, ready=False), plan).ready
+    assert pod_record(api_pod("p", labels, deleting=True), plan).terminating_at is not None
+
+
+def test_a_router_pod_keeps_its_topology_node():
+    from harness.backends.kind.pods import pod_record
+
+    plan = load_plan(DEFAULT_TOPOLOGY, DEFAULT_SUT, check_with_frr=False)
+    pod = pod_record(api_pod("router-2", {"app": "router", "rr-harness/node": "router-2"}), plan)
+    assert pod.spec.name == "router-2" and pod.spec.evpn is not None
+
+
+def test_vtysh_json_is_read_past_notices_and_refused_when_absent():
+    from harness.backends.kind.pods import vtysh_json
+    from harness.errors import CommandError
+
+    assert vtysh_json("rr-0", "show bgp summary json", 'Note: x\n{"a": 1}\n') == {"a": 1}
+    with pytest.raises(CommandError, match="no JSON"):
+        vtysh_json("rr-0", "show bgp summary json", "% Unknown command")
+
+
+def test_an_api_error_names_the_object_and_the_reason():
+    from kubernetes.client.exceptions import ApiException
+
+    from harness.backends.kind.pods import api_call
+
+    def missing():
+        exc = ApiException(status=404, reason="Not Found")
+        exc.body = '{"message": "pods \\"rr-0\\" not found"}'
+        raise exc
+
+    with pytest.raises(HarnessError) as err:
+        api_call("deleting pod rr-0 in rrh-abc123", missing)
+    assert str(err.value) == (
+        'deleting pod rr-0 in rrh-abc123: 404 Not Found: pods "rr-0" not found'
+    )
+
+
+def test_silent_deletion_is_refused_on_kind_with_the_reason():
+    from harness.backends.kind.pods import KubePods
+    from harness.cluster.pods import DeletionMode
+
+    pods = KubePods(core=None, namespace="rrh-abc123", plan=None)
+    with pytest.raises(HarnessError, match="node's network cut"):
+        pods.delete("rr-0", DeletionMode.SILENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 RUN_LABEL = "rr-harness/run"
+NODE_LABEL = "rr-harness/node"  # the topology node a pod realises (its spec)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "rr-harness"}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.backends.kind.labels import namespace, run_labels
+from harness.backends.kind.labels import NODE_LABEL, namespace, run_labels
 from harness.cluster.pods import RR_LABELS
 from harness.errors import InputError
 from harness.model.plan import LabPlan
@@ -81,7 +81,7 @@ def _frr_container(image: str) -> dict[str, Any]:
 
 def _rr_deployment(plan: LabPlan, ns: str, run_id: str, image: str) -> dict[str, Any]:
     values = plan.sut.values
-    labels = {**RR_LABELS, **run_labels(run_id)}
+    labels = {**RR_LABELS, **run_labels(run_id), NODE_LABEL: plan.route_reflectors[0].name}
     container = _frr_container(image)
     container["readinessProbe"] = {
         "tcpSocket": {"port": BGP_PORT},
@@ -136,7 +136,7 @@ def _router_pod(router: Node, ns: str, run_id: str, image: str) -> dict[str, Any
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _meta(router.name, run_id, ns, **router.labels),
+        "metadata": _meta(router.name, run_id, ns, **router.labels, **{NODE_LABEL: router.name}),
         "spec": {
             "containers": [_frr_container(image)],
             "volumes": [{"name": "frr-config", "configMap": {"name": f"{router.name}-config"}}],
