@@ -175,41 +175,38 @@ def _cluster_id(lab, pod) -> str:
 
 
 def _propagation_ms(lab, timeout: float) -> float:
-    """A new host on the first side-a router: ms until every side-b client holds it."""
+    """A new host on the first side-a router: ms until every side-b client holds it (then it
+    is removed, and gone from every one of them before the next test)."""
     origin = next(r for r in lab.plan.routers if r.side == "a")
-    mac = "02:00:00:0a:ee:01"
-    started = time.monotonic()
-    lab.set_evpn_host(origin.name, mac, IPv4Address("10.100.0.250"), present=True)
-    try:
-        wait_until(
-            lambda: [
+    mac, ip = "02:00:00:0a:ee:01", IPv4Address("10.100.0.250")
+
+    def await_host(present: bool) -> None:
+        def wrong() -> list[str]:  # side-b clients where the host is not (or still) there
+            return [
                 c.name
                 for c in _clients(lab, "b")
-                if not any(
+                if present
+                != any(
                     without_rd(r.key).endswith(f"mac {mac}")
                     for r in routes(lab, c, family=Family.L2VPN_EVPN)
                 )
-            ],
-            lambda missing: not missing,
+            ]
+
+        wait_until(
+            wrong,
+            lambda clients: not clients,
             timeout=timeout,
-            what=f"host {mac} of {origin.name} to reach every side-b client",
+            what=f"host {mac} of {origin.name} to be {'at' if present else 'gone from'} every "
+            "side-b client",
             describe=str,
             fail_fast=lab.check_alive,
         )
+
+    started = time.monotonic()
+    lab.set_evpn_host(origin.name, mac, ip, present=True)
+    try:
+        await_host(present=True)
         return round((time.monotonic() - started) * 1000, 1)
     finally:
-        lab.set_evpn_host(origin.name, mac, IPv4Address("10.100.0.250"), present=False)
-        wait_until(
-            lambda: [
-                c.name
-                for c in _clients(lab, "b")
-                if any(
-                    without_rd(r.key).endswith(f"mac {mac}")
-                    for r in routes(lab, c, family=Family.L2VPN_EVPN)
-                )
-            ],
-            lambda holding: not holding,
-            timeout=timeout,
-            what=f"host {mac} of {origin.name} to be withdrawn everywhere",
-            describe=str,
-        )
+        lab.set_evpn_host(origin.name, mac, ip, present=False)
+        await_host(present=False)
