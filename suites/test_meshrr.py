@@ -22,7 +22,7 @@ from harness.expect import without_rd
 from harness.failover.mesh import MeshDrills
 from harness.model.base import Family
 from harness.observe.route import LOCAL
-from harness.observe.wait import wait_until
+from harness.observe.wait import await_no_problems, wait_until
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.sut_kind("meshrr")]
 
@@ -39,13 +39,8 @@ def mesh_drills(lab, convergence_timeout) -> Iterator[MeshDrills]:
 def _await_mesh(drills: MeshDrills, timeout: float, what: str) -> float:
     """Wait for the full mesh; return how long it took, in ms."""
     started = time.monotonic()
-    wait_until(
-        drills.mesh_problems,
-        lambda problems: not problems,
-        timeout=timeout,
-        what=what,
-        describe=lambda problems: "; ".join(problems[:8]),
-        fail_fast=drills.lab.check_alive,
+    await_no_problems(
+        drills.mesh_problems, timeout=timeout, what=what, fail_fast=drills.lab.check_alive
     )
     return round((time.monotonic() - started) * 1000, 1)
 

@@ -186,3 +186,11 @@ def test_percentiles_are_nearest_rank_and_ignore_missing_measures():
         "max": 5.0,
     }
     assert m.percentiles([None]) == {"n": 0, "p50": None, "p95": None, "max": None}
+
+
+def test_session_predicates_need_every_client_and_every_address():
+    down = {"a": sample(1.0, "a", [], sessions={"x": "Idle"}), "b": sample(1.0, "b", [])}
+    up = {"a": sample(1.0, "a", [], sessions={"x": "Established", "y": "Established"})}
+    assert m.sessions_down(["x"])(down) and not m.sessions_down(["x"])(up)
+    assert m.sessions_up(["x", "y"])(up) and not m.sessions_up(["x", "y"])(down)
+    assert not m.sessions_up(["x", "z"])(up)

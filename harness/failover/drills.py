@@ -20,7 +20,7 @@ from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
 from harness.failover.sampler import Sample, Sampler, take_sample
 from harness.model.topology import Role
-from harness.observe.wait import wait_until
+from harness.observe.wait import await_no_problems, wait_until
 
 Expected = Mapping[str, frozenset[str]]  # client -> route keys it must hold
 
@@ -61,7 +61,7 @@ class Drills:
         return [p for p in self.pods.list() if p.role is Role.ROUTER and p.terminating_at is None]
 
     def vty_sockets(self, pods: Iterable[Pod]) -> dict[str, Path]:
-        return {p.name: self.lab.frr(p.name).directory / "bgpd.vty" for p in pods}
+        return vty_sockets(self.lab, pods)
 
     def hold(self) -> float:
         return float(self.lab.plan.sut.values.timers.hold)
@@ -98,12 +98,10 @@ class Drills:
                 ]
             return problems
 
-        wait_until(
+        await_no_problems(
             look,
-            lambda problems: not problems,
             timeout=self.timeout,
             what="a settled lab (every route held via every ready RR pod) before the fault",
-            describe=lambda problems: "; ".join(problems[:8]),
             fail_fast=self.lab.check_alive,
         )
         return expected
@@ -142,7 +140,7 @@ class Drills:
             outcome.samples,
             t0,
             expected,
-            lambda latest: all(s.sessions.get(victim.ip) != m.ESTABLISHED for s in latest.values()),
+            m.sessions_down([victim.ip]),
         )
         self._ready_mark(outcome, replacement)
         # Redundancy is the design's answer to a lost RR pod (Key Design Decision 2): with no
@@ -175,9 +173,7 @@ class Drills:
             outcome.samples,
             t0,
             expected,
-            lambda latest: all(
-                s.sessions.get(steps[0][0].ip) != m.ESTABLISHED for s in latest.values()
-            ),
+            m.sessions_down([steps[0][0].ip]),
         )
         self._ready_mark(outcome, steps[-1][1])
         outcome.problems += [str(loss) for loss in outcome.losses]
@@ -215,9 +211,7 @@ class Drills:
             outcome.samples,
             t0,
             expected,
-            lambda latest: all(
-                s.sessions.get(ip) != m.ESTABLISHED for s in latest.values() for ip in ips
-            ),
+            m.sessions_down(ips),
         )
         restarted = [e.at for e in self.pods.events if e.what == "restarted" and e.at >= t0]
         outcome.measures.replacement_ready_ms = m.ms(max(restarted), t0) if restarted else None
@@ -262,16 +256,14 @@ class Drills:
             outcome.samples,
             t0,
             [p.name for p in rrs],
-            lambda latest: all(s.sessions.get(victim.ip) != m.ESTABLISHED for s in latest.values()),
+            m.sessions_down([victim.ip]),
         )
         # Established: the rescheduled router's sessions with every RR, through the listen range.
         outcome.measures.established_ms = m.restored_at(
             outcome.samples,
             t0,
             [replacement.name],
-            lambda latest: all(
-                s.sessions.get(ip) == m.ESTABLISHED for s in latest.values() for ip in ips
-            ),
+            m.sessions_up(ips),
         )
         outcome.marks["established"] = outcome.measures.established_ms
         self._ready_mark(outcome, replacement)
@@ -351,9 +343,7 @@ class Drills:
             samples,
             t0,
             routers,
-            lambda latest: all(
-                s.sessions.get(ip) == m.ESTABLISHED for s in latest.values() for ip in final
-            ),
+            m.sessions_up(final),
         )
         measures.full_redundancy_ms = m.restored_at(
             samples,
@@ -414,6 +404,11 @@ class Drills:
     def _rr_config(self, pod: Pod) -> str:
         """The RR's running configuration (dynamic neighbors never appear in it)."""
         return str(self.lab.frr(pod.name).query_text("show running-config"))
+
+
+def vty_sockets(lab: Any, pods: Iterable[Pod]) -> dict[str, Path]:
+    """Where to sample each pod's FRR: its bgpd vty socket."""
+    return {p.name: lab.frr(p.name).vty.path for p in pods}
 
 
 def whole(sample: Sample, expected: frozenset[str], rr_ips: set[str], gone: set[str]) -> list[str]:

@@ -48,6 +48,23 @@ def ms(at: float, t0: float) -> float:
     return (at - t0) * 1000.0
 
 
+def sessions_down(addresses: Iterable[str]) -> Callable[[Snapshot], bool]:
+    """True of a snapshot where no client has a session Established with any of `addresses`
+    (the fault detected everywhere)."""
+    wanted = set(addresses)
+    return lambda latest: all(
+        s.sessions.get(ip) != ESTABLISHED for s in latest.values() for ip in wanted
+    )
+
+
+def sessions_up(addresses: Iterable[str]) -> Callable[[Snapshot], bool]:
+    """True of a snapshot where every client has a session Established with each address."""
+    wanted = set(addresses)
+    return lambda latest: all(
+        s.sessions.get(ip) == ESTABLISHED for s in latest.values() for ip in wanted
+    )
+
+
 def replay(samples: Iterable[Sample]) -> Iterator[tuple[float, Snapshot]]:
     """(time, newest sample of every client so far) after each sample, in time order."""
     latest: dict[str, Sample] = {}

@@ -17,10 +17,10 @@ from harness.backends.base import sessions
 from harness.cluster.discovery import MeshReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
-from harness.failover.drills import Expected, Outcome
+from harness.failover.drills import Expected, Outcome, vty_sockets
 from harness.failover.sampler import Sample, Sampler, take_sample
 from harness.model.topology import Node, Role
-from harness.observe.wait import wait_until
+from harness.observe.wait import await_no_problems, wait_until
 
 
 @dataclass
@@ -91,12 +91,10 @@ class MeshDrills:
                 ]
             return problems
 
-        wait_until(
+        await_no_problems(
             look,
-            lambda problems: not problems,
             timeout=self.timeout,
             what="a whole meshrr lab (full mesh, every route everywhere)",
-            describe=lambda problems: "; ".join(problems[:8]),
             fail_fast=self.lab.check_alive,
         )
         return expected
@@ -139,15 +137,13 @@ class MeshDrills:
     ) -> Outcome:
         routers = self.routers()
         watched = [*routers, *self.route_servers()]
-        sockets = {p.name: self.lab.frr(p.name).directory / "bgpd.vty" for p in watched}
+        sockets = vty_sockets(self.lab, watched)
         gone = {p.ip for p in victims}
         with Sampler(sockets, {p.name for p in routers}) as sampler:
             t0 = time.monotonic()
             replacements = [self.lab.pods.delete(p.name, DeletionMode.GRACEFUL) for p in victims]
             new = [p for p in replacements if p is not None]
-            sampler.add(
-                {p.name: self.lab.frr(p.name).directory / "bgpd.vty" for p in new}, judged=False
-            )
+            sampler.add(vty_sockets(self.lab, new), judged=False)
             wait_until(
                 lambda: (sampler.latest(), self.mesh_problems()),
                 lambda seen: not self._missing(seen[0], expected, routers) and not seen[1],
@@ -166,9 +162,7 @@ class MeshDrills:
             samples,
             t0,
             [p.name for p in self.route_servers() if p not in new],
-            lambda latest: all(
-                s.sessions.get(ip) != m.ESTABLISHED for s in latest.values() for ip in gone
-            ),
+            m.sessions_down(gone),
         )
         measures.full_redundancy_ms = m.restored_at(
             samples, t0, judged, lambda latest: not self._missing(latest, expected, routers)

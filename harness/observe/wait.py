@@ -77,3 +77,21 @@ def wait_until(
         else:
             seen = describe(last.result())
         raise WaitTimeout(what, time.monotonic() - started, last.attempt_number, seen) from None
+
+
+def await_no_problems(
+    look: Callable[[], list[str]],
+    *,
+    timeout: float,
+    what: str,
+    fail_fast: Callable[[], None] | None = None,
+) -> None:
+    """Wait until `look()` finds no problem; on timeout the error lists the first ones seen."""
+    wait_until(
+        look,
+        lambda problems: not problems,
+        timeout=timeout,
+        what=what,
+        describe=lambda problems: "; ".join(problems[:8]),
+        fail_fast=fail_fast,
+    )
