@@ -90,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"suite name ({', '.join(known_suites())}) or a test file",
     )
     run.add_argument("--backend", default="netns", choices=BACKENDS)
+    run.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="kind backend: an existing cluster (default: create a kind cluster for the run)",
+    )
+    run.add_argument(
+        "--peer-image",
+        default=None,
+        metavar="REF",
+        help="kind backend: image of the peer pods (default rr-harness-peer:dev, built from "
+        "fixtures/images/exabgp)",
+    )
     run.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
     run.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
     run.add_argument("--junitxml", type=Path, default=REPORTS_DIR / "junit.xml", metavar="PATH")
@@ -149,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument(
         "--force", action="store_true", help="also runs whose owning process is still alive"
     )
+    clean.add_argument("--backend", default="netns", choices=BACKENDS)
+    clean.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="kind backend: remove run namespaces from this cluster (default: kind clusters "
+        "of runs)",
+    )
     return parser
 
 
@@ -174,11 +197,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_plan(args.topology, args.sut)  # bad input stops here, before anything starts
     if args.run_id:
         check_run_id(args.run_id)
-    if args.backend == "netns" and os.geteuid() != 0:
-        raise InputError("--backend netns needs root (it creates network namespaces)")
-    from harness.daemons.frr import require_frr
+    if args.backend == "netns":
+        if os.geteuid() != 0:
+            raise InputError("--backend netns needs root (it creates network namespaces)")
+        from harness.daemons.frr import require_frr
 
-    require_frr()
+        require_frr()
+    elif args.kubeconfig is not None and args.backend != "kind":
+        raise InputError("--kubeconfig: only for --backend kind")
+    if args.backend == "kind":  # what the machine lacks, and what kind cannot stage, fail here
+        from harness.backends.kind import preflight
+        from harness.backends.kind.manifests import manifests
+
+        preflight.check(args.kubeconfig)
+        manifests(load_plan(args.topology, args.sut), "check")
     args.junitxml.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         *map(str, suites),
@@ -199,6 +231,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if args.run_id:
         argv.append(f"--run-id={args.run_id}")
+    if args.kubeconfig is not None:
+        argv.append(f"--kubeconfig={args.kubeconfig.resolve()}")
+    if args.peer_image:
+        argv.append(f"--peer-image={args.peer_image}")
     if args.keyword:
         argv += ["-k", args.keyword]
     status = int(pytest.main(argv))
@@ -263,6 +299,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     from harness.runtime.cleanup import find_leftovers, remove_leftovers
     from harness.runtime.run import check_run_id
 
+    if args.backend == "kind":
+        return _cleanup_kind(args)
     if os.geteuid() != 0:
         raise InputError(
             "needs root: other processes' environments (the run tags) and "
@@ -276,6 +314,26 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         print("nothing to clean up")
         return EXIT_OK
     problems = remove_leftovers(left)
+    print(f"removed {left.describe()}")
+    for problem in problems:
+        print(f"could not remove: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _cleanup_kind(args: argparse.Namespace) -> int:
+    from harness.backends.kind import cleanup
+    from harness.runtime.run import check_run_id
+
+    if args.kubeconfig is not None and not args.kubeconfig.is_file():
+        raise InputError(f"--kubeconfig {args.kubeconfig}: no such file")
+    run_id = check_run_id(args.run_id) if args.run_id else None
+    left = cleanup.find(args.kubeconfig, run_id, include_live=args.force)
+    for rid in left.skipped_live:
+        print(f"left alone: run {rid} (its owner is still running; --force to remove it)")
+    if left.empty:
+        print("nothing to clean up")
+        return EXIT_OK
+    problems = cleanup.remove(left, args.kubeconfig)
     print(f"removed {left.describe()}")
     for problem in problems:
         print(f"could not remove: {problem}", file=sys.stderr)

@@ -29,7 +29,10 @@ class Reflector:
 
 
 def require_node(lab: Lab, name: str, why: str) -> Node:
-    """The topology's node `name`, or skip the test: a user's topology may leave actors out."""
+    """The topology's node `name`, or skip the test: a user's topology may leave actors out,
+    and a backend may not be able to stage one (kind: an address outside the pod CIDR)."""
+    if name in lab.unrealised:
+        pytest.skip(f"{name} cannot be staged on this backend: {lab.unrealised[name]}")
     try:
         return lab.plan.topology.node(name)
     except KeyError:

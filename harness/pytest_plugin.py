@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.backends import BACKENDS, get_backend
+from harness.backends import BACKENDS, UNSUPPORTED, get_backend
 from harness.backends.base import Lab, session_count
 from harness.cli import count, seconds
 from harness.errors import HarnessError, InputError
@@ -34,6 +34,18 @@ LAB_KEY = pytest.StashKey[Lab]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rr-harness", "route reflector conformance harness")
     group.addoption("--backend", default="netns", choices=BACKENDS, help="where pods run")
+    group.addoption(
+        "--kubeconfig",
+        default=None,
+        metavar="PATH",
+        help="kind backend: use this cluster instead of creating a kind cluster",
+    )
+    group.addoption(
+        "--peer-image",
+        default=None,
+        metavar="REF",
+        help="kind backend: the image of the harness's peer pods (fixtures/images/exabgp)",
+    )
     group.addoption(
         "--sut",
         default=str(DEFAULT_SUT),
@@ -100,6 +112,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Disruptive suites (failover) run last: they leave RR pods with new names and IPs. A suite
     written for one kind of SUT (`sut_kind` marker) is skipped against another."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    for marker, reason in UNSUPPORTED.get(config.getoption("--backend"), {}).items():
+        for item in items:
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
     kind = None
     for item in items:
         marker = item.get_closest_marker("sut_kind")
@@ -152,7 +168,12 @@ def lab(
         run = Run(check_run_id(run_id))
     except InputError as exc:
         pytest.exit(f"rr-harness: {exc}", returncode=2)
-    backend = get_backend(pytestconfig.getoption("--backend"))
+    kubeconfig = pytestconfig.getoption("--kubeconfig")
+    backend = get_backend(
+        pytestconfig.getoption("--backend"),
+        kubeconfig=Path(kubeconfig) if kubeconfig else None,
+        peer_image=pytestconfig.getoption("--peer-image"),
+    )
     say = _reporter(pytestconfig)
     say(
         f"rr-harness: run {run.run_id}: {plan.topology.name} with SUT {plan.sut.values.name} "

@@ -48,6 +48,7 @@ class Lab(Protocol):
     unready: dict[str, dict[str, str]]
     pods: Any  # pod operations: list by label, readiness, delete, reschedule, restart
     anycast_holders: dict[str, str]  # meshrr: side -> route server pod answering its anycast
+    unrealised: dict[str, str]  # topology nodes this backend cannot stage -> why
 
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...

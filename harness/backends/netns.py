@@ -50,6 +50,7 @@ class NetnsLab:
         # Sessions still down when the start-up deadline passed: a finding about the SUT
         # (suites/test_sessions.py reports it), not a reason to abort the run.
         self.unready: dict[str, dict[str, str]] = {}
+        self.unrealised: dict[str, str] = {}  # a namespace can stage any node
         self.fabric = Fabric(run)
         self.frr_instances: dict[str, FrrInstance] = {}
         self.retired: list[FrrInstance] = []  # instances of deleted pods (stopped with them)

@@ -29,6 +29,28 @@ from harness.runtime.processes import ManagedProcess
 START_TIMEOUT = 15.0
 
 
+def prepare(directory: Path, sessions: list[PeerSession], connect_retry: float) -> list[str]:
+    """Write the speaker's config (its sessions, each with the OPEN it sends) into its state
+    directory; return the command that runs it. The same on every backend."""
+    first = sessions[0]
+    config = {
+        "asn": first.local_asn,
+        "router_id": first.router_id,
+        "hold_time": first.hold_time,
+        "connect_retry": connect_retry,
+        "sessions": [
+            {
+                "peer": s.peer_address,
+                "local": s.local_address,
+                "open": build_open(s.local_asn, s.hold_time, s.router_id, s.families).hex(),
+            }
+            for s in sessions
+        ],
+    }
+    (directory / "speaker.json").write_text(json.dumps(config, indent=1))
+    return [sys.executable, "-m", "harness.daemons.speaker_process", str(directory)]
+
+
 @dataclass
 class CraftedSpeaker:
     node: str
@@ -44,26 +66,10 @@ class CraftedSpeaker:
         self.rib = SpeakerRib(self.node, self.directory / "received.jsonl")
 
     def start(self) -> Self:
-        first = self.sessions[0]
-        config = {
-            "asn": first.local_asn,
-            "router_id": first.router_id,
-            "hold_time": first.hold_time,
-            "connect_retry": self.connect_retry,
-            "sessions": [
-                {
-                    "peer": s.peer_address,
-                    "local": s.local_address,
-                    "open": build_open(s.local_asn, s.hold_time, s.router_id, s.families).hex(),
-                }
-                for s in self.sessions
-            ],
-        }
-        (self.directory / "speaker.json").write_text(json.dumps(config, indent=1))
         self.process = ManagedProcess(
             node=self.node,
             name="speaker",
-            argv=[sys.executable, "-m", "harness.daemons.speaker_process", str(self.directory)],
+            argv=prepare(self.directory, self.sessions, self.connect_retry),
             namespace=self.namespace,
             env=self.env,
             log=self.directory / "speaker.log",
@@ -98,9 +104,13 @@ class CraftedSpeaker:
         self.check_alive()
         address = self.peer_address(peer)
         line = json.dumps({"peer": address, "send": message.hex()})
-        reply = request(self.node, self.directory, line, log="speaker.log", timeout=timeout)
+        reply = self.request(line, timeout)
         if reply != "done":
             raise DaemonError(self.node, f"could not send to {address}: {reply}")
+
+    def request(self, line: str, timeout: float) -> str:
+        """One line to the speaker process's API, its one-line reply."""
+        return request(self.node, self.directory, line, log="speaker.log", timeout=timeout)
 
     def announce(
         self,

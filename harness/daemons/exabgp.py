@@ -52,6 +52,23 @@ def render_config(state_dir: Path, sessions: list[PeerSession]) -> str:
     return "\n".join(lines) + "\n"
 
 
+EXABGP_ENV = {
+    "exabgp_daemon_user": "root",  # stays root: no privilege drop inside the lab
+    "exabgp_api_cli": "false",  # no named pipes in /run: the bridge is the only API
+    "exabgp_api_respawn": "false",  # a dead bridge is a failure, not something to hide
+    "exabgp_log_destination": "stdout",
+    "exabgp_log_statistics": "false",  # keepalive counters drown the evidence
+}
+
+
+def prepare(directory: Path, sessions: list[PeerSession]) -> list[str]:
+    """Write ExaBGP's config into its state directory; return the command that runs it (with
+    `EXABGP_ENV` in its environment). The same on every backend (a kind peer pod too)."""
+    config = directory / "exabgp.conf"
+    config.write_text(render_config(directory, sessions))
+    return [sys.executable, "-m", "exabgp", str(config)]
+
+
 @dataclass
 class ExabgpPeer:
     node: str
@@ -66,22 +83,12 @@ class ExabgpPeer:
         self.rib = ExabgpRib(self.node, self.directory / "received.jsonl")
 
     def start(self) -> Self:
-        config = self.directory / "exabgp.conf"
-        config.write_text(render_config(self.directory, self.sessions))
-        env = dict(self.env)
-        env.update(
-            exabgp_daemon_user="root",  # stays root: no privilege drop inside the lab
-            exabgp_api_cli="false",  # no named pipes in /run: the bridge is the only API
-            exabgp_api_respawn="false",  # a dead bridge is a failure, not something to hide
-            exabgp_log_destination="stdout",
-            exabgp_log_statistics="false",  # keepalive counters drown the evidence
-        )
         self.process = ManagedProcess(
             node=self.node,
             name="exabgp",
-            argv=[sys.executable, "-m", "exabgp", str(config)],
+            argv=prepare(self.directory, self.sessions),
             namespace=self.namespace,
-            env=env,
+            env=self.env | EXABGP_ENV,
             log=self.directory / "exabgp.log",
             cwd=self.directory,  # not the caller's: nothing there may shadow our modules
         ).start()
@@ -100,9 +107,13 @@ class ExabgpPeer:
     def send(self, command: str, timeout: float = 10.0) -> None:
         """Send one API command (`neighbor X announce route ...`); ExaBGP must answer `done`."""
         self.check_alive()
-        reply = request(self.node, self.directory, command, log="exabgp.log", timeout=timeout)
+        reply = self.request(command, timeout)
         if reply != "done":
             raise DaemonError(self.node, f"ExaBGP answered {reply or 'nothing'!r} to {command!r}")
+
+    def request(self, line: str, timeout: float) -> str:
+        """One line to the process bridge, its one-line reply."""
+        return request(self.node, self.directory, line, log="exabgp.log", timeout=timeout)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -8,6 +8,7 @@ its end) and hands each entry to `apply`, which the speaker-specific subclass de
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -16,21 +17,27 @@ from harness.observe.route import Route
 
 
 class ReplayedRib:
-    def __init__(self, node: str, path: Path) -> None:
+    def __init__(
+        self, node: str, path: Path, read_since: Callable[[int], bytes] | None = None
+    ) -> None:
         self.node = node
         self.path = path
+        self.read_since = read_since or self._read_file  # a kind peer pod's: through exec
         self._offset = 0
         self._partial = b""
         self._table: dict[tuple[str, Family, str], Route] = {}  # (peer, family, key)
         self.sessions: dict[str, str] = {}  # peer address -> last state ("up", "down", ...)
 
-    def refresh(self) -> Self:
+    def _read_file(self, offset: int) -> bytes:
         try:
             with self.path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
+                handle.seek(offset)
+                return handle.read()
         except FileNotFoundError:
-            return self
+            return b""
+
+    def refresh(self) -> Self:
+        chunk = self.read_since(self._offset)
         self._offset += len(chunk)
         *lines, self._partial = (self._partial + chunk).split(b"\n")
         for line in lines:

@@ -6,6 +6,7 @@ The speaker process records raw messages; decoding happens here, with the harnes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ from harness.observe.replay import ReplayedRib
 
 
 class SpeakerRib(ReplayedRib):
-    def __init__(self, node: str, path: Path) -> None:
-        super().__init__(node, path)
+    def __init__(
+        self, node: str, path: Path, read_since: Callable[[int], bytes] | None = None
+    ) -> None:
+        super().__init__(node, path, read_since)
         self.events: list[dict[str, Any]] = []  # state changes and notifications, in order
 
     def apply(self, entry: dict[str, Any]) -> None:

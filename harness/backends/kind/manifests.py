@@ -11,15 +11,21 @@ ready RR pods. Every object carries the run's labels and lives in the run's name
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from harness.backends.kind.labels import NODE_LABEL, namespace, run_labels
+from harness.backends.kind.peers import PEER_CONTAINER
+from harness.backends.kind.realise import realisable_nodes
+from harness.backends.kind.vni import router_entrypoint
 from harness.cluster.pods import RR_LABELS
 from harness.errors import InputError
 from harness.model.plan import LabPlan
-from harness.model.topology import Node
+from harness.model.topology import Node, Role
 
 FRR_IMAGE = "quay.io/frrouting/frr:10.3.1"  # the design's RR image
+FRR_START = "/usr/lib/frr/docker-start"  # that image's own start (watchfrr and the daemons)
+PEER_IMAGE = "rr-harness-peer:dev"  # fixtures/images/exabgp, built and `kind load`ed in CI
 RR_NAME = "openperouter-rr"
 RR_CONFIG = "route-reflector-config"
 FRR_DAEMONS = "zebra=yes\nbgpd=yes\nvtysh_enable=yes\n"
@@ -28,23 +34,68 @@ BGP_PORT = 179
 
 
 def manifests(plan: LabPlan, run_id: str, frr_image: str = FRR_IMAGE) -> list[dict[str, Any]]:
-    """Every object the run creates, in the order to create them."""
+    """Every object the run creates, in the order to create them (the addresses are the
+    topology's here; the lab renders the RR ConfigMap again at the pods' own, `realise`)."""
     if plan.mesh is not None:
         raise InputError(
             "--backend kind: the meshrr profile runs on netns only for now (its per-route-server "
             "config needs each pod's IP, which kind assigns at scheduling)"
         )
-    ns = namespace(run_id)
-    out: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, run_id, namespace=None)}
+    nodes = [n for n in realisable_nodes(plan) if n.role is not Role.ROUTE_REFLECTOR]
+    return [
+        namespace_object(run_id),
+        *pod_objects(plan, nodes, run_id, frr_image),
+        *route_reflector_objects(plan, run_id, frr_image),
     ]
-    out.append(_config_map(RR_CONFIG, ns, run_id, _rr_config(plan)))
-    out.append(_rr_deployment(plan, ns, run_id, frr_image))
-    for router in plan.routers:
-        config = plan.render_router(router, plan.stand_in_ips(router))
-        out.append(_config_map(f"{router.name}-config", ns, run_id, config))
-        out.append(_router_pod(router, ns, run_id, frr_image))
+
+
+def namespace_object(run_id: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": _meta(namespace(run_id), run_id, None),
+    }
+
+
+def pod_objects(
+    plan: LabPlan,
+    nodes: Iterable[Node],
+    run_id: str,
+    frr_image: str = FRR_IMAGE,
+    peer_image: str = PEER_IMAGE,
+) -> list[dict[str, Any]]:
+    """Router pods (with their ConfigMaps) and peer pods: everything but the RR Deployment."""
+    ns = namespace(run_id)
+    out: list[dict[str, Any]] = []
+    for node in nodes:
+        if node.role is Role.ROUTER:
+            config = startup_config(plan.render_router(node, []))
+            extra = {"start.sh": router_entrypoint(node.evpn, FRR_START)}
+            out.append(_config_map(f"{node.name}-config", ns, run_id, config, extra))
+            out.append(_router_pod(node, ns, run_id, frr_image))
+        else:
+            out.append(_peer_pod(node, ns, run_id, peer_image))
     return out
+
+
+def route_reflector_objects(
+    plan: LabPlan, run_id: str, frr_image: str = FRR_IMAGE
+) -> list[dict[str, Any]]:
+    """The design's RR ConfigMap and Deployment."""
+    ns = namespace(run_id)
+    return [
+        _config_map(RR_CONFIG, ns, run_id, _rr_config(plan)),
+        _rr_deployment(plan, ns, run_id, frr_image),
+    ]
+
+
+def startup_config(rendered: str) -> str:
+    """What a router pod starts with: the rendered config's global part, before `router bgp`.
+    The lab (or the discovery loop) adds the rest once the addresses are known, through vtysh:
+    every neighbor of a router is a pod whose IP comes at scheduling."""
+    lines = rendered.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("router bgp")), len(lines))
+    return "\n".join(lines[:head]) + "\n"
 
 
 def _meta(name: str, run_id: str, namespace: str | None, **labels: str) -> dict[str, Any]:
@@ -60,12 +111,19 @@ def _rr_config(plan: LabPlan) -> str:
     return plan.render_route_reflector(slot)
 
 
-def _config_map(name: str, ns: str, run_id: str, frr_conf: str) -> dict[str, Any]:
+def _config_map(
+    name: str, ns: str, run_id: str, frr_conf: str, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(name, run_id, ns),
-        "data": {"frr.conf": frr_conf, "daemons": FRR_DAEMONS, "vtysh.conf": VTYSH_CONF},
+        "data": {
+            "frr.conf": frr_conf,
+            "daemons": FRR_DAEMONS,
+            "vtysh.conf": VTYSH_CONF,
+            **(extra or {}),
+        },
     }
 
 
@@ -133,12 +191,41 @@ def _rr_deployment(plan: LabPlan, ns: str, run_id: str, image: str) -> dict[str,
 
 
 def _router_pod(router: Node, ns: str, run_id: str, image: str) -> dict[str, Any]:
+    """FRR with zebra; its start script sets up the VNI, then runs the image's own start."""
+    container = _frr_container(image)
+    container["command"] = ["/bin/sh", "/etc/frr/start.sh"]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": _meta(router.name, run_id, ns, **router.labels, **{NODE_LABEL: router.name}),
         "spec": {
-            "containers": [_frr_container(image)],
+            "restartPolicy": "Never",  # a crash is a finding, not something to hide
+            "containers": [container],
             "volumes": [{"name": "frr-config", "configMap": {"name": f"{router.name}-config"}}],
+        },
+    }
+
+
+def _peer_pod(node: Node, ns: str, run_id: str, image: str) -> dict[str, Any]:
+    """A harness speaker (ExaBGP or the crafted speaker): the peer image, idle until the lab
+    starts its daemon through exec (`peer_pod start`) once every address is known."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _meta(
+            node.name, run_id, ns, **{NODE_LABEL: node.name, "rr-harness/role": node.role.value}
+        ),
+        "spec": {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "containers": [
+                {
+                    "name": PEER_CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",  # built on the runner, `kind load`ed
+                    "command": ["sleep", "infinity"],
+                    "ports": [{"containerPort": BGP_PORT, "name": "bgp", "protocol": "TCP"}],
+                }
+            ],
         },
     }

@@ -16,11 +16,23 @@ from typing import Any, TypeVar
 
 from harness.backends.kind.labels import NODE_LABEL, selector
 from harness.cluster.pods import RR_SELECTOR, DeletionMode, Pod
-from harness.errors import CommandError, HarnessError, LabError
+from harness.errors import CommandError, DaemonError, HarnessError, LabError
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 
 T = TypeVar("T")
+FRR_CONTAINER = "frr"
+# A container waiting for one of these will not start by waiting longer.
+STUCK = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
 
 
 def api_call(what: str, call: Callable[[], T]) -> T:
@@ -53,13 +65,14 @@ def pod_record(api_pod: Any, plan: LabPlan, seen_at: float | None = None) -> Pod
     slot = labels.get(NODE_LABEL) or (plan.route_reflectors[0].name if is_rr else meta.name)
     now = time.monotonic() if seen_at is None else seen_at
     ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or []))
+    spec_node = plan.topology.node(slot)
     pod = Pod(
         name=meta.name,
-        role=Role.ROUTE_REFLECTOR if is_rr else Role.ROUTER,
+        role=Role.ROUTE_REFLECTOR if is_rr else spec_node.role,
         labels=dict(labels),
         ip=status.pod_ip or "",
         node=spec.node_name or "",
-        spec=plan.topology.node(slot),
+        spec=spec_node,
         created_at=now,
         ready_at=now if ready else None,
     )
@@ -79,6 +92,26 @@ def vtysh_json(pod: str, command: str, output: str) -> Any:
         raise CommandError(pod, ["vtysh", "-c", command], 0, f"not JSON ({exc})") from None
 
 
+def not_running(api_pod: Any) -> str | None:
+    """Why a pod is not running as started (None: it is): its phase, a container waiting or
+    terminated (with reason and exit code), or restarted."""
+    status = api_pod.status
+    if status.phase not in ("Running", "Pending"):
+        return f"pod phase {status.phase}" + (f": {status.reason}" if status.reason else "")
+    for c in status.container_statuses or []:
+        state = c.state
+        if state is not None and state.waiting is not None and state.waiting.reason in STUCK:
+            return f"container {c.name} {state.waiting.reason}: {state.waiting.message or ''}"
+        if state is not None and state.terminated is not None:
+            t = state.terminated
+            return f"container {c.name} terminated: {t.reason} (exit code {t.exit_code})"
+        if c.restart_count:
+            last = c.last_state.terminated if c.last_state is not None else None
+            why = f": last {last.reason} (exit code {last.exit_code})" if last else ""
+            return f"container {c.name} restarted {c.restart_count} time(s){why}"
+    return None
+
+
 class KubePods:
     """Pod operations in one namespace of a cluster."""
 
@@ -86,15 +119,30 @@ class KubePods:
         self.core = core
         self.namespace = namespace
         self.plan = plan
+        self.aliases: dict[str, str] = {}  # RR slot (rr-0) -> the Deployment's pod standing for it
 
-    def list(self, labels: Mapping[str, str] | None = None) -> list[Pod]:
+    def _name(self, name: str) -> str:
+        return self.aliases.get(name, name)
+
+    def api_pods(self, labels: Mapping[str, str] | None = None) -> list[Any]:
+        """The API's pod objects in the run's namespace (by label selector)."""
         found = api_call(
             f"listing pods {selector(dict(labels or {}))} in {self.namespace}",
             lambda: self.core.list_namespaced_pod(
                 self.namespace, label_selector=selector(dict(labels or {}))
             ),
         )
-        return [pod_record(p, self.plan) for p in found.items]
+        return list(found.items)
+
+    def list(self, labels: Mapping[str, str] | None = None) -> list[Pod]:
+        return [pod_record(p, self.plan) for p in self.api_pods(labels)]
+
+    def check_all_running(self) -> None:
+        for api_pod in self.api_pods():
+            problem = not_running(api_pod)
+            if problem:
+                name = api_pod.metadata.name
+                raise DaemonError(name, problem, self.log_or_why(name))
 
     def route_reflectors(self) -> list[Pod]:
         return self.list(RR_SELECTOR)
@@ -108,6 +156,7 @@ class KubePods:
                 "offer yet"
             )
         grace = 0 if mode is DeletionMode.CRASH else None
+        name = self._name(name)
         api_call(
             f"deleting pod {name} in {self.namespace}",
             lambda: self.core.delete_namespaced_pod(
@@ -115,22 +164,78 @@ class KubePods:
             ),
         )
 
-    def vtysh(self, name: str, command: str) -> Any:
-        """`vtysh -c COMMAND` in the pod's FRR container, its JSON parsed."""
+    def get(self, name: str) -> Pod:
+        return pod_record(self._read(name), self.plan)
+
+    def _read(self, name: str) -> Any:
+        pod = self._name(name)
+        return api_call(
+            f"reading pod {pod} in {self.namespace}",
+            lambda: self.core.read_namespaced_pod(pod, self.namespace),
+        )
+
+    def check_running(self, name: str) -> None:
+        """A DaemonError naming the pod and why, when a container of it is not running (or
+        has restarted: a crash the kubelet hid)."""
+        problem = not_running(self._read(name))
+        if problem:
+            raise DaemonError(name, problem, self.log_or_why(name))
+
+    def log_or_why(self, name: str) -> str:
+        """The pod's log for evidence, or why there is none (a container never started)."""
+        try:
+            return self.log(name, None)
+        except LabError as exc:
+            return f"(no log: {exc})"
+
+    def log(self, name: str, container: str | None) -> str:
+        pod = self._name(name)
+        return str(
+            api_call(
+                f"reading the log of pod {pod} in {self.namespace}",
+                lambda: self.core.read_namespaced_pod_log(
+                    pod, self.namespace, container=container, tail_lines=200
+                ),
+            )
+        )
+
+    def exec(self, name: str, container: str, argv: list[str], timeout: float = 30.0) -> str:
+        """Run `argv` in a container of the pod (the API's exec); its stdout. A non-zero exit is
+        a CommandError naming the pod, the command and what it printed on stderr."""
         from kubernetes.stream import stream  # heavy: imported on first use
 
-        output = api_call(
-            f"exec vtysh in pod {name} in {self.namespace}",
+        name = self._name(name)
+        session = api_call(
+            f"exec {argv[0]} in pod {name} ({container}) in {self.namespace}",
             lambda: stream(
                 self.core.connect_get_namespaced_pod_exec,
                 name,
                 self.namespace,
-                container="frr",
-                command=["vtysh", "-c", command],
+                container=container,
+                command=argv,
                 stderr=True,
                 stdin=False,
                 stdout=True,
                 tty=False,
+                _preload_content=False,
             ),
         )
-        return vtysh_json(name, command, str(output))
+        try:
+            session.run_forever(timeout=timeout)
+            out, err, status = session.read_stdout(), session.read_stderr(), session.returncode
+        finally:
+            session.close()
+        if status is None:
+            raise CommandError(name, argv, -1, f"no exit status within {timeout:.0f} s: {err}")
+        if status != 0:
+            raise CommandError(name, argv, status, err or out)
+        return str(out)
+
+    def vtysh(self, name: str, command: str) -> Any:
+        """`vtysh -c COMMAND` in the pod's FRR container, its JSON parsed."""
+        return vtysh_json(name, command, self.vtysh_text(name, command))
+
+    def vtysh_text(self, name: str, *commands: str) -> str:
+        """`vtysh -c C1 -c C2 ...` in the pod's FRR container: what it printed."""
+        argv = ["vtysh"] + [word for c in commands for word in ("-c", c)]
+        return self.exec(name, FRR_CONTAINER, argv)
