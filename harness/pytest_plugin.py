@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.backends import BACKENDS, UNSUPPORTED, get_backend
+from harness.backends import BACKENDS, get_backend, unsupported
 from harness.backends.base import Lab, session_count
 from harness.cli import count, seconds
 from harness.errors import HarnessError, InputError
@@ -96,6 +96,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sut_kind(kind): the suite checks SUTs of this kind (standalone-rr, meshrr)"
     )
+    config.addinivalue_line(
+        "markers",
+        "requires(capability): skipped on a backend that cannot stage it "
+        "(harness.backends.unsupported says why)",
+    )
     # SIGTERM (a CI job cancelled, `timeout`) takes the same path as Ctrl-C: teardown runs.
     for sig in (signal.SIGTERM, signal.SIGHUP):  # a hang-up (ssh dropped) too
         if signal.getsignal(sig) in (signal.SIG_DFL, None):
@@ -112,10 +117,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Disruptive suites (failover) run last: they leave RR pods with new names and IPs. A suite
     written for one kind of SUT (`sut_kind` marker) is skipped against another."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
-    for marker, reason in UNSUPPORTED.get(config.getoption("--backend"), {}).items():
-        for item in items:
-            if item.get_closest_marker(marker) is not None:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    cannot = unsupported(config.getoption("--backend"), config.getoption("--kubeconfig"))
+    for item in items:
+        needs = [a for m in item.iter_markers("requires") for a in m.args]
+        why = [f"{need}: {cannot[need]}" for need in needs if need in cannot]
+        if why:
+            item.add_marker(pytest.mark.skip(reason="; ".join(why)))
     kind = None
     for item in items:
         marker = item.get_closest_marker("sut_kind")

@@ -17,10 +17,22 @@ import pytest
 
 from harness.cluster.pods import DeletionMode
 
-pytestmark = [pytest.mark.disruptive, pytest.mark.sut_kind("standalone-rr")]
+pytestmark = [
+    pytest.mark.disruptive,
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.requires("sampling"),
+]
+MODES = [
+    pytest.param(
+        mode,
+        id=mode.value,
+        marks=[pytest.mark.requires("node-partition")] if mode is DeletionMode.SILENT else [],
+    )
+    for mode in DeletionMode
+]
 
 
-@pytest.mark.parametrize("mode", list(DeletionMode), ids=[m.value for m in DeletionMode])
+@pytest.mark.parametrize("mode", MODES)
 def test_rr_pod_deleted_no_client_loses_a_route(drills, run_drill, mode):
     """Scenario 1 (design, Key Design Decision 2: redundancy by replicas): delete one RR pod
     (graceful; crash; or silent: its node drops off the network and the routers' hold timers
@@ -37,6 +49,7 @@ def test_rolling_restart_loses_nothing(drills, run_drill):
     run_drill(drills.rolling_restart)
 
 
+@pytest.mark.requires("container-restart")
 def test_all_rrs_down_then_back(drills, run_drill):
     """Scenario 3 (RFC 4724 §4.2 when `graceful_restart.enabled`): every RR container crashes
     at once and is restarted in place. Without graceful restart, every router withdraws the
@@ -45,6 +58,7 @@ def test_all_rrs_down_then_back(drills, run_drill):
     run_drill(drills.all_rrs_down)
 
 
+@pytest.mark.requires("pod-reschedule")
 def test_router_pod_rescheduled_returns_through_listen_range(drills, run_drill):
     """Scenario 4 (design: `bgp listen range` over the pod CIDR): a router pod comes back with
     a new IP; the RRs accept it with no change to their configuration, and its routes return to

@@ -109,8 +109,8 @@ def test_a_missing_kubeconfig_is_named():
     )
 
 
-def test_failover_drills_are_skipped_on_kind_saying_why_without_touching_a_cluster():
-    done = subprocess.run(
+def failover_on_kind(*options):
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -121,6 +121,7 @@ def test_failover_drills_are_skipped_on_kind_saying_why_without_touching_a_clust
             "-q",
             "-p",
             "no:cacheprovider",
+            *options,
         ],
         capture_output=True,
         text=True,
@@ -128,9 +129,22 @@ def test_failover_drills_are_skipped_on_kind_saying_why_without_touching_a_clust
         timeout=120,
         cwd=ROOT,
     )
+
+
+def test_drills_kind_cannot_stage_are_skipped_saying_why_without_touching_a_cluster():
+    done = failover_on_kind("-k", "silent or all_rrs or rescheduled")
     assert done.returncode == 0, done.stdout[-2000:]
-    assert "failover drills are not built for kind yet" in done.stdout
-    assert " passed" not in done.stdout and "6 skipped" in done.stdout
+    assert "3 skipped" in done.stdout and " passed" not in done.stdout
+    for need in ("node-partition", "container-restart", "pod-reschedule"):
+        assert f"{need}: " in done.stdout
+
+
+def test_on_a_cluster_of_elsewhere_no_drill_runs_on_foreign_clocks(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    done = failover_on_kind(f"--kubeconfig={kubeconfig}")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "6 skipped" in done.stdout and "sampling: failover samples are timed" in done.stdout
 
 
 # -- what users run it with ------------------------------------------------------------------
@@ -163,3 +177,48 @@ def test_the_peer_image_holds_the_harness_and_its_pinned_exabgp():
 def test_cleanup_on_kind_names_a_missing_kubeconfig(command):
     done = rr_harness(*command)
     assert done.returncode == 2 and "--kubeconfig /no: no such file" in done.stderr
+
+
+# -- pod times from the watch ----------------------------------------------------------------
+def watched(name, *, ready, ip="10.244.1.9", deleting=False):
+    from kubernetes.client import V1ObjectMeta, V1Pod, V1PodCondition, V1PodSpec, V1PodStatus
+
+    from harness.cluster.pods import RR_LABELS
+
+    return V1Pod(
+        metadata=V1ObjectMeta(
+            name=name,
+            labels={**RR_LABELS, "rr-harness/node": "rr-0"},
+            deletion_timestamp="2026-11-22T12:00:00Z" if deleting else None,
+        ),
+        spec=V1PodSpec(containers=[], node_name="kind-worker2"),
+        status=V1PodStatus(pod_ip=ip, conditions=[V1PodCondition(type="Ready", status=str(ready))]),
+    )
+
+
+def test_the_watch_gives_each_pod_the_moments_the_drills_measure_from():
+    from harness.backends.kind.pods import pod_record
+    from harness.backends.kind.watch import PodRegistry
+    from harness.inputs import load_plan
+    from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
+
+    plan = load_plan(DEFAULT_TOPOLOGY, DEFAULT_SUT, check_with_frr=False)
+    registry = PodRegistry(lambda api_pod, now: pod_record(api_pod, plan, now))
+    assert registry.apply("ADDED", watched("rr-x", ready=False, ip=""), now=1.0) == ["created"]
+    assert registry.apply("MODIFIED", watched("rr-x", ready=False), now=1.5) == []
+    assert registry.apply("MODIFIED", watched("rr-x", ready=True), now=2.0) == ["ready"]
+    pod = registry.get("rr-x")
+    assert (pod.created_at, pod.ready_at, pod.ip) == (1.0, 2.0, "10.244.1.9")
+    seen = registry.version
+    assert registry.apply("MODIFIED", watched("rr-x", ready=True, deleting=True), now=3.0) == [
+        "terminating"
+    ]
+    assert registry.wait_for_change(seen, timeout=0) != seen
+    assert registry.apply("DELETED", watched("rr-x", ready=True, deleting=True), now=4.0) == [
+        "gone"
+    ]
+    assert (pod.terminating_at, pod.gone_at, pod.exists) == (3.0, 4.0, False)
+    registry.apply("ADDED", watched("rr-y", ready=True), now=5.0)
+    registry.sync([], now=6.0)  # a DELETED missed between two watches
+    assert registry.get("rr-y").gone_at == 6.0
+    assert [e.what for e in registry.events if e.pod == "rr-y"] == ["created", "ready", "gone"]

@@ -105,7 +105,9 @@ def test_the_kind_config_gives_rr_and_router_pods_nodes_of_their_own(plan):
     roles = [n["role"] for n in body["nodes"]]
     assert roles.count("control-plane") == 1
     assert roles.count("worker") == plan.sut.values.replicas + 1
-    assert body["networking"]["podSubnet"] == str(plan.sut.values.pod_cidr)
+    # dual stack: the cloud router's IPv6 routes need IPv6 pod addresses
+    assert body["networking"]["ipFamily"] == "dual"
+    assert body["networking"]["podSubnet"] == f"{plan.sut.values.pod_cidr},fd00:10:244::/56"
     assert KindCluster.model_validate(yaml.safe_load(yaml.safe_dump(body))) == config
 
 
@@ -116,6 +118,14 @@ def test_a_kind_config_field_kind_does_not_know_is_refused():
         )
     with pytest.raises(ValidationError):
         KindCluster.model_validate({"name": "x", "nodes": [{"role": "master"}]})
+    with pytest.raises(ValidationError, match=r"10\.244\.0\.0/33"):
+        KindCluster.model_validate(
+            {
+                "name": "x",
+                "nodes": [{"role": "worker"}],
+                "networking": {"podSubnet": "10.244.0.0/33"},
+            }
+        )
 
 
 def test_meshrr_is_not_offered_on_kind_yet_and_says_why():

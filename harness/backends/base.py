@@ -49,6 +49,7 @@ class Lab(Protocol):
     pods: Any  # pod operations: list by label, readiness, delete, reschedule, restart
     anycast_holders: dict[str, str]  # meshrr: side -> route server pod answering its anycast
     unrealised: dict[str, str]  # topology nodes this backend cannot stage -> why
+    sampling: Any  # failover.sampler.Access: how the failover sampler reaches pods' FRR
 
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...

@@ -26,6 +26,7 @@ from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
 from harness.drivers.route_server import driver_for
 from harness.errors import LabError, WaitTimeout
+from harness.failover.sampler import Access, take_sample
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.netns.anycast import Anycast
@@ -68,6 +69,14 @@ class NetnsLab:
             daemon.check_alive()
         if self.pods.listener_errors:
             raise LabError("; ".join(self.pods.listener_errors))
+
+    @property
+    def sampling(self) -> Access:
+        """Samples come from a process of the harness, on each pod's bgpd vty socket."""
+        return Access(
+            sockets=lambda pods: {p.name: self.frr(p.name).vty.path for p in pods},
+            take=lambda name: take_sample(self.frr(name).vty, name),
+        )
 
     @property
     def anycast_holders(self) -> dict[str, str]:

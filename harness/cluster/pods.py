@@ -32,6 +32,13 @@ class DeletionMode(StrEnum):
     SILENT = "silent"  # the pod's link goes dark first: no TCP close, only hold timers notice
 
 
+@dataclass(frozen=True)
+class PodEvent:
+    at: float  # time.monotonic()
+    pod: str
+    what: str  # created, ready, not-ready, terminating, gone, container-killed, restarted
+
+
 @dataclass
 class Pod:
     name: str

@@ -10,15 +10,14 @@ loop to do what OpenPERouter's controller would (design, "Controller Changes").
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
-from harness.failover.sampler import Sample, Sampler, take_sample
+from harness.failover.sampler import Sample, Sampler
 from harness.model.topology import Role
 from harness.observe.wait import await_no_problems, wait_until
 
@@ -60,9 +59,6 @@ class Drills:
     def routers(self) -> list[Pod]:
         return [p for p in self.pods.list() if p.role is Role.ROUTER and p.terminating_at is None]
 
-    def vty_sockets(self, pods: Iterable[Pod]) -> dict[str, Path]:
-        return vty_sockets(self.lab, pods)
-
     def hold(self) -> float:
         return float(self.lab.plan.sut.values.timers.hold)
 
@@ -81,7 +77,7 @@ class Drills:
                 )
                 if instance.config != wanted:
                     problems.append(f"{router.name} not yet pointed at the ready RR pods")
-                sample = take_sample(instance.vty, router.name)
+                sample = self.lab.sampling.take(router.name)
                 held = frozenset(k for k, peers in sample.paths.items() if peers & rr_ips)
                 if not held:
                     problems.append(f"{router.name} holds no route via the RRs")
@@ -242,7 +238,7 @@ class Drills:
         with self._sampling([*others, *rrs], routers=others) as sampler:
             t0 = time.monotonic()
             replacement = self.pods.reschedule_router(victim.name)
-            sampler.add(self.vty_sockets([replacement]), judged=False)
+            sampler.add(self.lab.sampling.sockets([replacement]), judged=False)
             self._await_whole(sampler, expected, ips, set(), also=replacement)
         outcome = self._outcome(
             "router-rescheduled",
@@ -276,8 +272,7 @@ class Drills:
 
     # -- helpers ------------------------------------------------------------------------------
     def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:
-        judged = {p.name for p in (routers if routers is not None else pods)}
-        return Sampler(self.vty_sockets(pods), judged)
+        return self.lab.sampling.sampler(pods, routers)
 
     def _await(
         self,
@@ -311,7 +306,7 @@ class Drills:
                 f"{c}: {p}" for c, s in latest.items() for p in whole(s, expected[c], rr_ips, gone)
             ]
             if also is not None:
-                sample = take_sample(self.lab.frr(also.name).vty, also.name)
+                sample = self.lab.sampling.take(also.name)
                 held = {k for k, peers in sample.paths.items() if peers & rr_ips}
                 if not held:
                     out.append(f"{also.name} holds no route via the RRs yet")
@@ -404,11 +399,6 @@ class Drills:
     def _rr_config(self, pod: Pod) -> str:
         """The RR's running configuration (dynamic neighbors never appear in it)."""
         return str(self.lab.frr(pod.name).query_text("show running-config"))
-
-
-def vty_sockets(lab: Any, pods: Iterable[Pod]) -> dict[str, Path]:
-    """Where to sample each pod's FRR: its bgpd vty socket."""
-    return {p.name: lab.frr(p.name).vty.path for p in pods}
 
 
 def whole(sample: Sample, expected: frozenset[str], rr_ips: set[str], gone: set[str]) -> list[str]:

@@ -17,8 +17,8 @@ from harness.backends.base import sessions
 from harness.cluster.discovery import MeshReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
-from harness.failover.drills import Expected, Outcome, vty_sockets
-from harness.failover.sampler import Sample, Sampler, take_sample
+from harness.failover.drills import Expected, Outcome
+from harness.failover.sampler import Sample
 from harness.model.topology import Node, Role
 from harness.observe.wait import await_no_problems, wait_until
 
@@ -79,7 +79,7 @@ class MeshDrills:
             problems = self.mesh_problems()
             routers = self.routers()
             for router in routers:
-                held = frozenset(take_sample(self.lab.frr(router.name).vty, router.name).paths)
+                held = frozenset(self.lab.sampling.take(router.name).paths)
                 if held != expected.get(router.name):  # settled: the same in two looks
                     problems.append(f"{router.name}'s routes are still changing")
                 expected[router.name] = held
@@ -137,13 +137,12 @@ class MeshDrills:
     ) -> Outcome:
         routers = self.routers()
         watched = [*routers, *self.route_servers()]
-        sockets = vty_sockets(self.lab, watched)
         gone = {p.ip for p in victims}
-        with Sampler(sockets, {p.name for p in routers}) as sampler:
+        with self.lab.sampling.sampler(watched, routers) as sampler:
             t0 = time.monotonic()
             replacements = [self.lab.pods.delete(p.name, DeletionMode.GRACEFUL) for p in victims]
             new = [p for p in replacements if p is not None]
-            sampler.add(vty_sockets(self.lab, new), judged=False)
+            sampler.add(self.lab.sampling.sockets(new), judged=False)
             wait_until(
                 lambda: (sampler.latest(), self.mesh_problems()),
                 lambda seen: not self._missing(seen[0], expected, routers) and not seen[1],

@@ -1,5 +1,8 @@
 """The sampler process (`python -m harness.failover.sample_process INTERVAL`).
 
+`--once SOCKET CLIENT` takes one sample and prints it (a base64 pickle on one line): how the
+kind backend samples a pod now, through exec, with the same code.
+
 Each line on stdin names FRR instances to sample (JSON: client -> vty socket path); each gets a
 thread of its own, asking every INTERVAL seconds. Every `Sample` goes to stdout as a pickle,
 through a writer thread: a harness slow to read (garbage collection, forks) delays the pipe,
@@ -8,6 +11,7 @@ never the sampling. The process ends when its stdin closes (the harness is done,
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gc
 import json
@@ -25,7 +29,18 @@ from harness.failover.sampler import take_sample
 NICE = -10  # busy daemons on a small machine must not starve the sampler of CPU
 
 
+def once(path: str, client: str) -> None:
+    vty = VtyClient(client, Path(path), timeout=5.0)
+    try:
+        print(base64.b64encode(pickle.dumps(take_sample(vty, client))).decode())
+    finally:
+        vty.close()
+
+
 def main() -> None:
+    if sys.argv[1] == "--once":
+        once(sys.argv[2], sys.argv[3])
+        return
     interval = float(sys.argv[1])
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, NICE)

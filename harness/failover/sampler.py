@@ -8,17 +8,19 @@ scenario ends. A route missing from any one sample is a loss at that moment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cluster.pods import Pod
 from harness.daemons.vty import VtyClient
 from harness.errors import DaemonError, HarnessError
 from harness.observe import frr
@@ -90,6 +92,26 @@ def take_sample(vty: VtyClient, client: str) -> Sample:
     return Sample(time.monotonic(), client, paths, stale, sessions, None, asked)
 
 
+LOCAL = (sys.executable, "-m", "harness.failover.sample_process")  # the sampler, here
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a backend lets the harness sample its pods' FRR: where each pod's bgpd vty socket
+    is (as the sample process sees it), which command runs the sample process that can reach
+    a pod (`channel`: here for netns; inside the pod for kind), and one sample taken now."""
+
+    sockets: Callable[[Iterable[Pod]], dict[str, Path]]
+    take: Callable[[str], Sample]
+    channel: Callable[[str], tuple[str, ...]] = lambda _client: LOCAL
+
+    def sampler(self, pods: Iterable[Pod], judged: Iterable[Pod] | None = None) -> Sampler:
+        """A sampler of `pods`; the routes of `judged` (default: all of them) are judged."""
+        pods = list(pods)
+        names = {p.name for p in (pods if judged is None else judged)}
+        return Sampler(self.sockets(pods), names, channel=self.channel)
+
+
 class Sampler:
     """Samples FRR instances until stopped. `routers` are the clients whose routes are judged;
     the others (RR pods) are sampled for their sessions.
@@ -98,7 +120,10 @@ class Sampler:
     per client, at a higher priority: the harness process forks (namespaces, daemons) and
     collects garbage while a drill runs, and either would stall threads sharing its interpreter
     for tens of milliseconds. Samples stream back as pickles on the child's stdout; their times
-    are CLOCK_MONOTONIC, one clock for both processes. Closing the child's stdin stops it.
+    are CLOCK_MONOTONIC, one clock for both processes (on kind, the sample process runs in the
+    pod, on a kind node: a container of this machine, same kernel, same clock). Closing the
+    children's stdin stops them. `channel` gives each client's sample process command: clients
+    with the same command share one process.
     """
 
     def __init__(
@@ -106,25 +131,20 @@ class Sampler:
         vty_sockets: Mapping[str, Path],
         routers: set[str] | None = None,
         interval: float = SAMPLE_INTERVAL,
+        channel: Callable[[str], tuple[str, ...]] = lambda _client: LOCAL,
     ) -> None:
         self.vty_sockets = dict(vty_sockets)
         self.routers = set(vty_sockets) if routers is None else routers
         self.interval = interval
+        self.channel = channel
         self.samples: list[Sample] = []
         self._latest: dict[str, Sample] = {}
         self._lock = threading.Lock()
-        self._child: subprocess.Popen[bytes] | None = None
-        self._receiver = threading.Thread(target=self._receive, name="samples", daemon=True)
+        self._children: dict[tuple[str, ...], subprocess.Popen[bytes]] = {}
+        self._receivers: list[threading.Thread] = []
         self.error: str | None = None
 
     def __enter__(self) -> Sampler:
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "harness.failover.sample_process", str(self.interval)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self._receiver.start()
         try:
             self.add(self.vty_sockets, judged=False)
         except BaseException:
@@ -132,50 +152,74 @@ class Sampler:
             raise
         return self
 
+    def _child(self, command: tuple[str, ...]) -> subprocess.Popen[bytes]:
+        if command not in self._children:
+            child = subprocess.Popen(
+                [*command, str(self.interval)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            self._children[command] = child
+            receiver = threading.Thread(
+                target=self._receive, args=(child,), name="samples", daemon=True
+            )
+            receiver.start()
+            self._receivers.append(receiver)
+        return self._children[command]
+
     def add(self, vty_sockets: Mapping[str, Path], *, judged: bool) -> None:
         """Sample more instances from now on (a pod created during the drill); returns once
         each has a first sample. `judged`: its routes are judged too, not only its sessions."""
-        assert self._child is not None and self._child.stdin is not None
         self.vty_sockets |= vty_sockets
         if judged:
             self.routers |= set(vty_sockets)
-        line = json.dumps({c: str(p) for c, p in vty_sockets.items()}) + "\n"
-        self._child.stdin.write(line.encode())
-        self._child.stdin.flush()
+        by_child: dict[tuple[str, ...], dict[str, str]] = {}
+        for client, path in vty_sockets.items():
+            by_child.setdefault(self.channel(client), {})[client] = str(path)
+        for command, clients in by_child.items():
+            child = self._child(command)
+            assert child.stdin is not None
+            child.stdin.write(json.dumps(clients).encode() + b"\n")
+            child.stdin.flush()
         wait_until(
             self.latest,
             lambda latest: set(vty_sockets) <= set(latest),
             timeout=SAMPLER_START_TIMEOUT,
             what=f"a first sample of {', '.join(sorted(vty_sockets))}",
             describe=lambda latest: f"samples of {sorted(latest)} only",
-            fail_fast=self._check_child,
+            fail_fast=self._check_children,
         )
 
-    def _check_child(self) -> None:
-        assert self._child is not None
-        if self._child.poll() is not None:
-            err = self._child.stderr.read().decode(errors="replace") if self._child.stderr else ""
-            raise DaemonError("harness", "the sampler process ended", err[-2000:])
+    def _check_children(self) -> None:
+        for child in self._children.values():
+            if child.poll() is not None:
+                err = child.stderr.read().decode(errors="replace") if child.stderr else ""
+                raise DaemonError("harness", "a sampler process ended", err[-2000:])
 
     def __exit__(self, *exc: object) -> None:
-        child = self._child
-        assert child is not None and child.stdin is not None
-        child.stdin.close()
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=5)
-        self._receiver.join(timeout=5)
-        if child.returncode != 0 and child.stderr is not None:
-            self.error = child.stderr.read().decode(errors="replace")[-2000:]
-        for stream in (child.stdout, child.stderr):
-            if stream is not None:
-                stream.close()
+        for child in self._children.values():
+            assert child.stdin is not None
+            with contextlib.suppress(OSError):
+                child.stdin.close()
+        for child in self._children.values():
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=5)
+        for receiver in self._receivers:
+            receiver.join(timeout=5)
+        for child in self._children.values():
+            if child.returncode != 0 and child.stderr is not None:
+                self.error = child.stderr.read().decode(errors="replace")[-2000:]
+            for stream in (child.stdout, child.stderr):
+                if stream is not None:
+                    stream.close()
 
-    def _receive(self) -> None:
-        assert self._child is not None and self._child.stdout is not None
-        stream = self._child.stdout
+    def _receive(self, child: subprocess.Popen[bytes]) -> None:
+        assert child.stdout is not None
+        stream = child.stdout
         while True:
             try:
                 sample = pickle.load(stream)

@@ -17,11 +17,10 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import TYPE_CHECKING
 
-from harness.cluster.pods import RR_LABELS, RR_SELECTOR, DeletionMode, Pod, node_of
+from harness.cluster.pods import RR_LABELS, RR_SELECTOR, DeletionMode, Pod, PodEvent, node_of
 from harness.errors import LabError
 from harness.model.topology import Node, Role
 from harness.netns.probe import tcp_accepting
@@ -34,13 +33,6 @@ BGP_PORT = 179
 TERMINATION_GRACE = 10.0  # seconds from SIGTERM to SIGKILL (Kubernetes' default is 30)
 FIRST_NEW_HOST = 100  # replacement pods take addresses from .100 of their node's /24
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name alphabet
-
-
-@dataclass(frozen=True)
-class PodEvent:
-    at: float  # time.monotonic()
-    pod: str
-    what: str  # created, ready, not-ready, terminating, gone, container-killed, restarted
 
 
 class NetnsPods:

@@ -8,11 +8,12 @@ here, in the project's tests, not in a user's CI.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
-from typing import Literal
+from ipaddress import ip_network
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from harness.backends.kind.realise import IPV6_POD_SUBNET, needs_ipv6
 from harness.model.base import Frozen
 from harness.model.plan import LabPlan
 
@@ -25,10 +26,21 @@ class KindNode(Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+def _subnets(text: str | None) -> str | None:
+    """kind takes one CIDR, or two comma-separated (IPv4 and IPv6) for a dual-stack cluster."""
+    if text is not None:
+        for part in text.split(","):
+            ip_network(part.strip())  # ValueError names the bad part
+    return text
+
+
+Subnets = Annotated[str | None, AfterValidator(_subnets)]
+
+
 class KindNetworking(Frozen):
     ipFamily: Literal["ipv4", "ipv6", "dual"] = "ipv4"  # kind's own field names
-    podSubnet: IPv4Network | None = None
-    serviceSubnet: IPv4Network | None = None
+    podSubnet: Subnets = None
+    serviceSubnet: Subnets = None
     disableDefaultCNI: bool = False
 
 
@@ -41,15 +53,22 @@ class KindCluster(Frozen):
 
 
 def cluster_config(plan: LabPlan, run_id: str, node_image: str | None = None) -> KindCluster:
-    """One control plane, and one worker per RR replica plus one for the router pods."""
+    """One control plane, and one worker per RR replica plus one for the router pods. Dual
+    stack when the topology has IPv6 (the cloud router's IPv6 routes need an IPv6 next hop)."""
     workers = plan.sut.values.replicas + 1
+    v4 = str(plan.sut.values.pod_cidr)
+    networking = (
+        KindNetworking(ipFamily="dual", podSubnet=f"{v4},{IPV6_POD_SUBNET}")
+        if needs_ipv6(plan)
+        else KindNetworking(podSubnet=v4)
+    )
     return KindCluster(
         name=f"rrh-{run_id}",
         nodes=(
             KindNode(role="control-plane", image=node_image),
             *(KindNode(role="worker", image=node_image) for _ in range(workers)),
         ),
-        networking=KindNetworking(podSubnet=plan.sut.values.pod_cidr),
+        networking=networking,
     )
 
 

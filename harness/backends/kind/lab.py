@@ -16,6 +16,8 @@ gone, then the kind cluster if the run created it.
 
 from __future__ import annotations
 
+import base64
+import pickle
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -37,12 +39,14 @@ from harness.backends.kind.realise import PodAddresses, realisable_nodes, realis
 from harness.backends.kind.vni import host_commands, script
 from harness.cluster.frr_reload import commands
 from harness.errors import CommandError, DaemonError, LabError, WaitTimeout
+from harness.failover.sampler import Access, Sample
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.observe.wait import wait_until
 from harness.paths import REPORTS_DIR
 from harness.runtime.run import Run
 
+SAMPLE_MODULE = "harness.failover.sample_process"
 SCHEDULE_TIMEOUT = 300.0  # image pulls on a cold runner
 NAMESPACE_GONE_TIMEOUT = 120.0
 
@@ -72,8 +76,16 @@ class KubeFrr:
 
 
 class KindLab:
-    def __init__(self, plan: LabPlan, run: Run, cluster: Cluster, establish_timeout: float) -> None:
+    def __init__(
+        self,
+        plan: LabPlan,
+        run: Run,
+        cluster: Cluster,
+        establish_timeout: float,
+        peer_image: str = m.PEER_IMAGE,
+    ) -> None:
         self.plan = plan
+        self.peer_image = peer_image
         self.run = run
         self.cluster = cluster
         self.establish_timeout = establish_timeout
@@ -96,7 +108,32 @@ class KindLab:
         self.pods.check_all_running()
 
     def frr(self, node: str) -> KubeFrr:
+        """A pod's FRR, by topology node (rr-0 is the RR pod standing for that slot) or by pod
+        name (a replacement RR pod the Deployment made during a drill)."""
+        if node not in self.frr_nodes:
+            self.frr_nodes[node] = KubeFrr(self.pods, node, node, "")
         return self.frr_nodes[node]
+
+    @property
+    def sampling(self) -> Access:
+        """Samples come from the sample process in each router pod's `sampler` container,
+        on the bgpd vty socket it shares with FRR; it streams back through `kubectl exec -i`
+        (binary-safe). kind nodes are containers of this machine: one kernel, one monotonic
+        clock for the samples and the harness."""
+        kubectl = ["kubectl", "--kubeconfig", str(self.cluster.kubeconfig), "exec", "-i"]
+
+        def channel(pod: str) -> tuple[str, ...]:
+            where = ["-n", self.namespace, "-c", m.SAMPLER_CONTAINER, self.pods.resolve(pod)]
+            return (*kubectl, *where, "--", "python3", "-m", SAMPLE_MODULE)
+
+        def take(pod: str) -> Sample:
+            argv = ["python3", "-m", SAMPLE_MODULE, "--once", str(m.IN_POD_VTY), pod]
+            line = self.pods.exec(pod, m.SAMPLER_CONTAINER, argv)
+            return pickle.loads(base64.b64decode(line.strip()))
+
+        return Access(
+            sockets=lambda pods: {p.name: m.IN_POD_VTY for p in pods}, take=take, channel=channel
+        )
 
     def peer(self, node: str) -> KubeExabgp | KubeSpeaker:
         return self.peers[node]
@@ -126,6 +163,7 @@ class KindLab:
         started = time.monotonic()
         nodes = [n for n in realisable_nodes(self.plan) if n.role is not Role.ROUTE_REFLECTOR]
         self._create([m.namespace_object(self.run.run_id)])
+        self.pods.watch.start()  # pod times (created, ready, gone) as the drills need them
         self._create(m.pod_objects(self.plan, nodes, self.run.run_id, peer_image=self.peer_image))
         addresses = self._await_addresses([n.name for n in nodes])
         self.timings["pods_s"] = time.monotonic() - started
@@ -192,11 +230,7 @@ class KindLab:
         """Every named pod running, with its IP(s)."""
 
         def look() -> dict[str, Any]:
-            return {
-                p.name: self.core.read_namespaced_pod(p.name, self.namespace)
-                for p in self.pods.list()
-                if p.name in names
-            }
+            return {p.metadata.name: p for p in self.pods.api_pods() if p.metadata.name in names}
 
         pods = wait_until(
             look,
@@ -233,6 +267,7 @@ class KindLab:
         """Delete the run's namespace and wait until it is gone; then the cluster, if ours."""
         started = time.monotonic()
         problems: list[str] = []
+        self.pods.watch.stop()
         try:
             from kubernetes.client import V1DeleteOptions
 

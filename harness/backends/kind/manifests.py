@@ -12,6 +12,7 @@ ready RR pods. Every object carries the run's labels and lives in the run's name
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from harness.backends.kind.labels import NODE_LABEL, namespace, run_labels
@@ -26,6 +27,8 @@ from harness.model.topology import Node, Role
 FRR_IMAGE = "quay.io/frrouting/frr:10.3.1"  # the design's RR image
 FRR_START = "/usr/lib/frr/docker-start"  # that image's own start (watchfrr and the daemons)
 PEER_IMAGE = "rr-harness-peer:dev"  # fixtures/images/exabgp, built and `kind load`ed in CI
+SAMPLER_CONTAINER = "sampler"  # in router pods: the failover sampler, next to FRR
+IN_POD_VTY = Path("/var/run/frr/bgpd.vty")  # FRR's default run directory, in the image
 RR_NAME = "openperouter-rr"
 RR_CONFIG = "route-reflector-config"
 FRR_DAEMONS = "zebra=yes\nbgpd=yes\nvtysh_enable=yes\n"
@@ -72,7 +75,7 @@ def pod_objects(
             config = startup_config(plan.render_router(node, []))
             extra = {"start.sh": router_entrypoint(node.evpn, FRR_START)}
             out.append(_config_map(f"{node.name}-config", ns, run_id, config, extra))
-            out.append(_router_pod(node, ns, run_id, frr_image))
+            out.append(_router_pod(node, ns, run_id, frr_image, peer_image))
         else:
             out.append(_peer_pod(node, ns, run_id, peer_image))
     return out
@@ -190,18 +193,33 @@ def _rr_deployment(plan: LabPlan, ns: str, run_id: str, image: str) -> dict[str,
     }
 
 
-def _router_pod(router: Node, ns: str, run_id: str, image: str) -> dict[str, Any]:
-    """FRR with zebra; its start script sets up the VNI, then runs the image's own start."""
+def _router_pod(router: Node, ns: str, run_id: str, image: str, peer_image: str) -> dict[str, Any]:
+    """FRR with zebra; its start script sets up the VNI, then runs the image's own start. A
+    `sampler` container (the peer image) shares FRR's run directory, so the failover sampler
+    reaches bgpd's vty socket from inside the pod, as it does on netns."""
+    run_dir = {"name": "frr-run", "mountPath": str(IN_POD_VTY.parent)}
     container = _frr_container(image)
     container["command"] = ["/bin/sh", "/etc/frr/start.sh"]
+    container["volumeMounts"].append(run_dir)
+    sampler = {
+        "name": SAMPLER_CONTAINER,
+        "image": peer_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sleep", "infinity"],
+        "volumeMounts": [run_dir],
+    }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": _meta(router.name, run_id, ns, **router.labels, **{NODE_LABEL: router.name}),
         "spec": {
             "restartPolicy": "Never",  # a crash is a finding, not something to hide
-            "containers": [container],
-            "volumes": [{"name": "frr-config", "configMap": {"name": f"{router.name}-config"}}],
+            "terminationGracePeriodSeconds": 5,
+            "containers": [container, sampler],
+            "volumes": [
+                {"name": "frr-config", "configMap": {"name": f"{router.name}-config"}},
+                {"name": "frr-run", "emptyDir": {}},
+            ],
         },
     }
 

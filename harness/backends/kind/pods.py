@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from harness.backends.kind.labels import NODE_LABEL, selector
-from harness.cluster.pods import RR_SELECTOR, DeletionMode, Pod
+from harness.backends.kind.watch import PodRegistry, PodWatch
+from harness.cluster.pods import RR_SELECTOR, DeletionMode, Pod, PodEvent
 from harness.errors import CommandError, DaemonError, HarnessError, LabError
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
+from harness.observe.wait import wait_until
 
 T = TypeVar("T")
 FRR_CONTAINER = "frr"
+RR_DEPLOYMENT = "openperouter-rr"  # the design's Deployment (manifests.RR_NAME)
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
 # A container waiting for one of these will not start by waiting longer.
 STUCK = frozenset(
     {
@@ -113,16 +118,43 @@ def not_running(api_pod: Any) -> str | None:
 
 
 class KubePods:
-    """Pod operations in one namespace of a cluster."""
+    """Pod operations in one namespace of a cluster: reads from a watch-fed registry (with
+    the moments each pod was created, ready, terminating, gone), actions through the API."""
 
     def __init__(self, core: Any, namespace: str, plan: LabPlan) -> None:
         self.core = core
         self.namespace = namespace
         self.plan = plan
         self.aliases: dict[str, str] = {}  # RR slot (rr-0) -> the Deployment's pod standing for it
+        self.registry = PodRegistry(lambda api_pod, now: pod_record(api_pod, self.plan, now))
+        self.watch = PodWatch(core, namespace, self.registry)
 
-    def _name(self, name: str) -> str:
+    def resolve(self, name: str) -> str:
+        """The pod's name for a topology node or pod name (RR slots are aliases)."""
         return self.aliases.get(name, name)
+
+    # -- the API server's view, as watched -------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self.registry.version
+
+    @property
+    def events(self) -> list[PodEvent]:
+        return self.registry.events
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        return self.registry.wait_for_change(seen, timeout)
+
+    def every(self) -> list[Pod]:
+        """Every pod of the run seen, gone ones included."""
+        return self.registry.pods()
+
+    def list(self, labels: Mapping[str, str] | None = None) -> list[Pod]:
+        return [p for p in self.every() if p.exists and p.matches(labels or {})]
+
+    def route_reflectors(self) -> list[Pod]:
+        """The RR pods that exist, oldest first: the Deployment's pods."""
+        return sorted(self.list(RR_SELECTOR), key=lambda p: p.created_at)
 
     def api_pods(self, labels: Mapping[str, str] | None = None) -> list[Any]:
         """The API's pod objects in the run's namespace (by label selector)."""
@@ -134,41 +166,83 @@ class KubePods:
         )
         return list(found.items)
 
-    def list(self, labels: Mapping[str, str] | None = None) -> list[Pod]:
-        return [pod_record(p, self.plan) for p in self.api_pods(labels)]
-
     def check_all_running(self) -> None:
+        if self.watch.errors:
+            raise LabError(f"watching pods in {self.namespace}: {self.watch.errors[-1]}")
         for api_pod in self.api_pods():
             problem = not_running(api_pod)
             if problem:
                 name = api_pod.metadata.name
                 raise DaemonError(name, problem, self.log_or_why(name))
 
-    def route_reflectors(self) -> list[Pod]:
-        return self.list(RR_SELECTOR)
-
-    def delete(self, name: str, mode: DeletionMode) -> None:
+    # -- what Kubernetes users do to pods -------------------------------------------------------
+    def delete(self, name: str, mode: DeletionMode, timeout: float = 60.0) -> Pod:
         """Graceful: the pod's own grace period (SIGTERM first); crash: grace 0 (SIGKILL). The
-        Deployment makes the replacement, as it would for anyone's `kubectl delete pod`."""
+        Deployment makes the replacement, as for anyone's `kubectl delete pod`: returned once
+        the API shows it (not yet ready)."""
         if mode is DeletionMode.SILENT:
             raise LabError(
                 "silent deletion needs the node's network cut, which the kind backend does not "
                 "offer yet"
             )
+        before = {p.name for p in self.every()}
         grace = 0 if mode is DeletionMode.CRASH else None
-        name = self._name(name)
+        name = self.resolve(name)
         api_call(
             f"deleting pod {name} in {self.namespace}",
             lambda: self.core.delete_namespaced_pod(
                 name, self.namespace, grace_period_seconds=grace
             ),
         )
+        return self._await_new_rr(before, timeout)[0]
+
+    def rollout_restart(self, wait_timeout: float) -> Iterator[tuple[Pod, Pod]]:
+        """`kubectl rollout restart deployment/openperouter-rr`: the Deployment controller
+        replaces every pod with its own strategy. Yields (old, new) pairs, in the order the
+        old pods went and the new ones came, once the rollout is complete."""
+        old = self.route_reflectors()
+        stamp = datetime.now(UTC).isoformat()
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        from kubernetes import client
+
+        apps = client.AppsV1Api(self.core.api_client)
+        api_call(
+            f"restarting deployment {RR_DEPLOYMENT} in {self.namespace}",
+            lambda: apps.patch_namespaced_deployment(RR_DEPLOYMENT, self.namespace, patch),
+        )
+        replicas = self.plan.sut.values.replicas
+        min_ready = self.plan.sut.values.min_ready_seconds
+        before = {p.name for p in self.every()}
+        new = wait_until(
+            lambda: [p for p in self.route_reflectors() if p.name not in before],
+            lambda pods: (
+                len(pods) == replicas
+                and all(p.ready for p in pods)
+                and all(self.get(p.name).gone_at is not None for p in old)
+            ),
+            timeout=replicas * (wait_timeout + min_ready),
+            what=f"the rollout of {RR_DEPLOYMENT} to replace {', '.join(p.name for p in old)}",
+            describe=lambda pods: {p.name: "ready" if p.ready else "not ready" for p in pods},
+        )
+        gone = sorted((self.get(p.name) for p in old), key=lambda p: p.gone_at or 0.0)
+        yield from zip(gone, sorted(new, key=lambda p: p.created_at), strict=True)
+
+    def _await_new_rr(self, before: set[str], timeout: float) -> list[Pod]:
+        return wait_until(
+            lambda: [p for p in self.route_reflectors() if p.name not in before],
+            bool,
+            timeout=timeout,
+            what=f"a replacement RR pod from {RR_DEPLOYMENT}",
+            describe=lambda _: [p.name for p in self.route_reflectors()],
+        )
 
     def get(self, name: str) -> Pod:
-        return pod_record(self._read(name), self.plan)
+        """The watched record of a pod (read from the API if the watch has not seen it)."""
+        seen = self.registry.get(self.resolve(name))
+        return seen if seen is not None else pod_record(self._read(name), self.plan)
 
     def _read(self, name: str) -> Any:
-        pod = self._name(name)
+        pod = self.resolve(name)
         return api_call(
             f"reading pod {pod} in {self.namespace}",
             lambda: self.core.read_namespaced_pod(pod, self.namespace),
@@ -189,7 +263,7 @@ class KubePods:
             return f"(no log: {exc})"
 
     def log(self, name: str, container: str | None) -> str:
-        pod = self._name(name)
+        pod = self.resolve(name)
         return str(
             api_call(
                 f"reading the log of pod {pod} in {self.namespace}",
@@ -204,7 +278,7 @@ class KubePods:
         a CommandError naming the pod, the command and what it printed on stderr."""
         from kubernetes.stream import stream  # heavy: imported on first use
 
-        name = self._name(name)
+        name = self.resolve(name)
         session = api_call(
             f"exec {argv[0]} in pod {name} ({container}) in {self.namespace}",
             lambda: stream(

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.errors import InputError
 
 ENGINES = ("docker", "podman")
+TOOLS = ("kind", "kubectl")  # kubectl: the failover sampler streams through `kubectl exec -i`
 ENGINE_TIMEOUT = 15.0
 
 
@@ -40,17 +41,18 @@ def engine_problem() -> str | None:
 
 def check(kubeconfig: Path | None) -> None:
     """With a kubeconfig, an existing cluster is used: that file must exist. Without one, the
-    run creates a kind cluster: `kind` and a working container engine are needed."""
+    run creates a kind cluster: `kind`, `kubectl` and a working container engine are needed."""
     if kubeconfig is not None:
         if not kubeconfig.is_file():
             raise InputError(f"--kubeconfig {kubeconfig}: no such file")
         return
-    missing = [] if shutil.which("kind") else ["no kind on PATH"]
+    missing = [f"no {tool} on PATH" for tool in TOOLS if not shutil.which(tool)]
     engine = engine_problem()
     if engine:
         missing.append(engine)
     if missing:
         raise InputError(
             f"--backend kind: this machine cannot create a kind cluster: {'; '.join(missing)}. "
-            "Install kind and a container engine, or point at a cluster with --kubeconfig PATH"
+            "Install kind, kubectl and a container engine, or point at a cluster with "
+            "--kubeconfig PATH"
         )

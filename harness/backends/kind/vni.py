@@ -52,11 +52,13 @@ def script(commands: list[str], *, tolerate_failures: bool = False) -> str:
 
 
 def router_entrypoint(evpn: Evpn | None, start: str) -> str:
-    """The router container's start: its VNI, then FRR (`start`: the image's own start-up)."""
+    """The router container's start: its VNI, then FRR (`start`: the image's own start-up).
+    FRR's run directory is a volume shared with the sampler container: made FRR's first."""
+    own = "mkdir -p /var/run/frr && chown frr:frr /var/run/frr\n"
     if evpn is None:
-        return f"exec {start}\n"
+        return own + f"exec {start}\n"
     check = (
         "command -v bridge >/dev/null || { echo 'rr-harness: this FRR image has no iproute2 "
         "(bridge, ip): the router VNI cannot be set up' >&2; exit 1; }\n"
     )
-    return check + script(vni_commands(evpn)) + f"exec {start}\n"
+    return own + check + script(vni_commands(evpn)) + f"exec {start}\n"
