@@ -78,6 +78,12 @@ def resolve_suites(names: Sequence[str]) -> list[Path]:
     return chosen
 
 
+def _kubeconfig_option(parser: argparse.ArgumentParser, meaning: str) -> None:
+    parser.add_argument(
+        "--kubeconfig", type=Path, default=None, metavar="PATH", help=f"kind backend: {meaning}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rr-harness", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -90,13 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"suite name ({', '.join(known_suites())}) or a test file",
     )
     run.add_argument("--backend", default="netns", choices=BACKENDS)
-    run.add_argument(
-        "--kubeconfig",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="kind backend: an existing cluster (default: create a kind cluster for the run)",
-    )
+    _kubeconfig_option(run, "an existing cluster (default: create a kind cluster for the run)")
     run.add_argument(
         "--peer-image",
         default=None,
@@ -164,13 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="also runs whose owning process is still alive"
     )
     clean.add_argument("--backend", default="netns", choices=BACKENDS)
-    clean.add_argument(
-        "--kubeconfig",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="kind backend: remove run namespaces from this cluster (default: kind clusters "
-        "of runs)",
+    _kubeconfig_option(
+        clean, "remove run namespaces from this cluster (default: runs' kind clusters)"
     )
     return parser
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import time
 from contextlib import AbstractContextManager
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.daemons.crafted import CraftedSpeaker
+from harness.daemons.exabgp import ExabgpPeer
 from harness.drivers.route_server import driver_for
+from harness.errors import HarnessError, LabError, WaitTimeout
 from harness.model.base import Family
 from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
 from harness.observe import frr
 from harness.observe.route import Route, RouteTable
+from harness.observe.wait import wait_until
 from harness.runtime.run import Run
 
 
@@ -70,6 +77,55 @@ class Backend(Protocol):
     ) -> AbstractContextManager[Lab]: ...
 
 
+class LabPeers:
+    """The harness's speakers of a lab by node, and the VNIs hosts are added to: the same on
+    every backend (a kind peer is a subclass of its netns class)."""
+
+    plan: LabPlan
+    peers: dict[str, ExabgpPeer | CraftedSpeaker]
+
+    def peer(self, node: str) -> ExabgpPeer | CraftedSpeaker:
+        return self.peers[node]
+
+    def speaker(self, node: str) -> CraftedSpeaker:
+        peer = self.peers[node]
+        if not isinstance(peer, CraftedSpeaker):
+            raise LabError(f"{node} is not a crafted speaker")
+        return peer
+
+    def exabgp(self, node: str) -> ExabgpPeer:
+        peer = self.peers[node]
+        if not isinstance(peer, ExabgpPeer):
+            raise LabError(f"{node} is not an ExaBGP peer")
+        return peer
+
+    def vni_of(self, node: str, mac: str) -> int:
+        """The VNI of a router that is to hold host `mac`."""
+        evpn = self.plan.topology.node(node).evpn
+        if evpn is None:
+            raise LabError(f"{node}: has no VNI to hold host {mac}")
+        return evpn.vni
+
+
+def keep_logs(lab: Lab, run: Run) -> None:
+    """A run that failed keeps its configs and logs in reports/<run id> (said on stderr)."""
+    from harness.paths import REPORTS_DIR
+
+    with contextlib.suppress(OSError, HarnessError):
+        kept = lab.archive(REPORTS_DIR / run.run_id)
+        print(f"rr-harness: logs of run {run.run_id} kept in {kept}", file=sys.stderr)
+
+
+def report_teardown(problems: list[str], *, failed: bool) -> None:
+    """What teardown could not remove fails a run that passed; after a failure it is said on
+    stderr instead, never masking the first error."""
+    if problems:
+        message = "teardown left things behind: " + "; ".join(problems)
+        if not failed:
+            raise LabError(message)
+        print(f"rr-harness: {message}", file=sys.stderr)
+
+
 # -- observation, the same on every backend ------------------------------------------------------
 def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN) -> RouteTable:
     """The paths a node holds now, as Routes (`family=None`: every family)."""
@@ -94,6 +150,23 @@ def frr_routes(instance: FrrNode, family: Family) -> list[Route]:
         detail = instance.query(frr.unicast_detail(family, prefix))
         out += frr.unicast_routes(detail, family, instance.node)
     return out
+
+
+def await_established(lab: Lab, started: float, timeout: float) -> None:
+    """Wait for every session the plan implies; what is still down at the deadline is kept in
+    `lab.unready`, a finding about the SUT (suites/test_sessions.py reports it), not a reason
+    to abort the run. `lab.timings["established_s"]` counts from `started`."""
+    try:
+        wait_until(
+            lambda: unready_sessions(lab),
+            lambda missing: not missing,
+            timeout=timeout,
+            what="every BGP session to be Established",
+            describe=lambda missing: missing,
+        )
+        lab.timings["established_s"] = time.monotonic() - started
+    except WaitTimeout as exc:
+        lab.unready = dict(exc.last)  # type: ignore[call-overload]
 
 
 def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:

@@ -8,11 +8,7 @@ down whatever exists (DESIGN pattern 1), and teardown verifies that nothing of t
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,28 +16,27 @@ from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from harness.backends.base import unready_sessions
+from harness.backends.base import LabPeers, await_established, keep_logs, report_teardown
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
 from harness.drivers.route_server import driver_for
-from harness.errors import LabError, WaitTimeout
+from harness.errors import LabError
 from harness.failover.sampler import Access, take_sample
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.netns.anycast import Anycast
 from harness.netns.fabric import Fabric
 from harness.netns.pods import NetnsPods
-from harness.observe.wait import wait_until
-from harness.paths import REPORTS_DIR
 from harness.runtime.cleanup import find_leftovers
 from harness.runtime.processes import terminate_tagged
 from harness.runtime.run import TAG_ENV, Run
+from harness.runtime.signals import signals_deferred
 
 ESTABLISH_TIMEOUT = 20.0
 
 
-class NetnsLab:
+class NetnsLab(LabPeers):
     def __init__(
         self, plan: LabPlan, run: Run, establish_timeout: float = ESTABLISH_TIMEOUT
     ) -> None:
@@ -86,26 +81,9 @@ class NetnsLab:
     def frr(self, node: str) -> FrrInstance:
         return self.frr_instances[node]
 
-    def peer(self, node: str) -> ExabgpPeer | CraftedSpeaker:
-        return self.peers[node]
-
-    def speaker(self, node: str) -> CraftedSpeaker:
-        peer = self.peers[node]
-        if not isinstance(peer, CraftedSpeaker):
-            raise LabError(f"{node} is not a crafted speaker")
-        return peer
-
-    def exabgp(self, node: str) -> ExabgpPeer:
-        peer = self.peers[node]
-        if not isinstance(peer, ExabgpPeer):
-            raise LabError(f"{node} is not an ExaBGP peer")
-        return peer
-
     def set_evpn_host(self, node: str, mac: str, ip: IPv4Address | None, *, present: bool) -> None:
-        evpn = self.plan.topology.node(node).evpn
-        if evpn is None:
-            raise LabError(f"{node}: has no VNI to hold host {mac}")
-        self.fabric.set_host(self.fabric.handle(node), evpn.vni, mac, ip, present=present)
+        vni = self.vni_of(node, mac)
+        self.fabric.set_host(self.fabric.handle(node), vni, mac, ip, present=present)
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -143,17 +121,7 @@ class NetnsLab:
         self.pods.start_prober()
         for instance in self.frr_instances.values():
             instance.vty.run("debug bgp updates in")  # evidence: "DENIED due to: ..." lines
-        try:
-            wait_until(
-                lambda: unready_sessions(self),
-                lambda missing: not missing,
-                timeout=self.establish_timeout,
-                what="every BGP session to be Established",
-                describe=lambda missing: missing,
-            )
-            self.timings["established_s"] = time.monotonic() - started
-        except WaitTimeout as exc:
-            self.unready = dict(exc.last)  # type: ignore[call-overload]
+        await_established(self, started, self.establish_timeout)
 
     def register_frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
         """Register (for teardown) an FRR instance of a pod; `start()` it to run it."""
@@ -241,23 +209,6 @@ def _parallel(calls: list[Callable[[], object]]) -> None:
             future.result()
 
 
-_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Teardown is not cut short by a second Ctrl-C, a SIGTERM or a hang-up: it is what
-    restores the machine. The signals stay pending and are delivered when it is done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 class NetnsBackend:
     name = "netns"
 
@@ -273,18 +224,9 @@ class NetnsBackend:
             yield lab
             failed = False
         except BaseException:
-            with contextlib.suppress(OSError):
-                print(
-                    f"rr-harness: logs of run {run.run_id} kept in "
-                    f"{lab.archive(REPORTS_DIR / run.run_id)}",
-                    file=sys.stderr,
-                )
+            keep_logs(lab, run)
             raise
         finally:
-            with _signals_deferred():
+            with signals_deferred():
                 problems = lab.teardown()
-            if problems:
-                message = "teardown left things behind: " + "; ".join(problems)
-                if not failed:
-                    raise LabError(message)
-                print(f"rr-harness: {message}", file=sys.stderr)  # never mask the first error
+            report_teardown(problems, failed=failed)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import pickle
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import unready_sessions
+from harness.backends.base import LabPeers, await_established, keep_logs, report_teardown
 from harness.backends.kind import manifests as m
 from harness.backends.kind import preflight
 from harness.backends.kind.cluster import Cluster
@@ -38,13 +37,15 @@ from harness.backends.kind.pods import FRR_CONTAINER, KubePods, api_call
 from harness.backends.kind.realise import PodAddresses, realisable_nodes, realise, unrealisable
 from harness.backends.kind.vni import host_commands, script
 from harness.cluster.frr_reload import commands
-from harness.errors import CommandError, DaemonError, LabError, WaitTimeout
+from harness.daemons.crafted import CraftedSpeaker
+from harness.daemons.exabgp import ExabgpPeer
+from harness.errors import CommandError, DaemonError, LabError
 from harness.failover.sampler import Access, Sample
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.observe.wait import wait_until
-from harness.paths import REPORTS_DIR
 from harness.runtime.run import Run
+from harness.runtime.signals import signals_deferred
 
 SAMPLE_MODULE = "harness.failover.sample_process"
 SCHEDULE_TIMEOUT = 300.0  # image pulls on a cold runner
@@ -75,7 +76,7 @@ class KubeFrr:
         return self.pods.log(self.pod, FRR_CONTAINER)
 
 
-class KindLab:
+class KindLab(LabPeers):
     def __init__(
         self,
         plan: LabPlan,
@@ -100,7 +101,7 @@ class KindLab:
         self.core = client.CoreV1Api(self.api)
         self.pods = KubePods(self.core, self.namespace, plan)
         self.frr_nodes: dict[str, KubeFrr] = {}
-        self.peers: dict[str, KubeExabgp | KubeSpeaker] = {}
+        self.peers: dict[str, ExabgpPeer | CraftedSpeaker] = {}
 
     # -- Lab interface ----------------------------------------------------------------------------
     def check_alive(self) -> None:
@@ -135,26 +136,8 @@ class KindLab:
             sockets=lambda pods: {p.name: m.IN_POD_VTY for p in pods}, take=take, channel=channel
         )
 
-    def peer(self, node: str) -> KubeExabgp | KubeSpeaker:
-        return self.peers[node]
-
-    def speaker(self, node: str) -> KubeSpeaker:
-        peer = self.peers[node]
-        if not isinstance(peer, KubeSpeaker):
-            raise LabError(f"{node} is not a crafted speaker")
-        return peer
-
-    def exabgp(self, node: str) -> KubeExabgp:
-        peer = self.peers[node]
-        if not isinstance(peer, KubeExabgp):
-            raise LabError(f"{node} is not an ExaBGP peer")
-        return peer
-
     def set_evpn_host(self, node: str, mac: str, ip: IPv4Address | None, *, present: bool) -> None:
-        evpn = self.plan.topology.node(node).evpn
-        if evpn is None:
-            raise LabError(f"{node}: has no VNI to hold host {mac}")
-        lines = host_commands(evpn.vni, mac, ip, present=present)
+        lines = host_commands(self.vni_of(node, mac), mac, ip, present=present)
         body = script(lines, tolerate_failures=not present)
         self.pods.exec(node, FRR_CONTAINER, ["sh", "-c", body])
 
@@ -197,17 +180,7 @@ class KindLab:
         for instance in self.frr_nodes.values():
             instance.query_text("debug bgp updates in")  # evidence: "DENIED due to" lines
         self.timings["daemons_s"] = time.monotonic() - started
-        try:
-            wait_until(
-                lambda: unready_sessions(self),
-                lambda missing: not missing,
-                timeout=self.establish_timeout,
-                what="every BGP session to be Established",
-                describe=lambda missing: missing,
-            )
-            self.timings["established_s"] = time.monotonic() - started
-        except WaitTimeout as exc:
-            self.unready = dict(exc.last)  # type: ignore[call-overload]
+        await_established(self, started, self.establish_timeout)
 
     def _configure_router(self, name: str) -> None:
         """From the start-up config in its ConfigMap to the rendered one, as the discovery loop
@@ -377,6 +350,7 @@ class KindBackend:
         run.open()
         cluster = None
         lab = None
+        failed = True
         try:
             if self.kubeconfig is not None:
                 cluster = Cluster(self.kubeconfig)
@@ -387,18 +361,15 @@ class KindBackend:
             lab = KindLab(plan, run, cluster, establish_timeout, self.peer_image)
             lab.start()
             yield lab
+            failed = False
         except BaseException:
             if lab is not None:
-                print(
-                    f"rr-harness: logs of run {run.run_id} kept in "
-                    f"{lab.archive(REPORTS_DIR / run.run_id)}",
-                    file=sys.stderr,
-                )
+                keep_logs(lab, run)
             raise
         finally:
-            problems = lab.teardown() if lab is not None else []
-            if lab is None and cluster is not None:
-                problems += cluster.delete()
-            run.close()
-            if problems:
-                print(f"rr-harness: teardown left things behind: {problems}", file=sys.stderr)
+            with signals_deferred():
+                problems = lab.teardown() if lab is not None else []
+                if lab is None and cluster is not None:
+                    problems += cluster.delete()
+                run.close()
+            report_teardown(problems, failed=failed)
