@@ -222,3 +222,20 @@ def test_the_watch_gives_each_pod_the_moments_the_drills_measure_from():
     registry.sync([], now=6.0)  # a DELETED missed between two watches
     assert registry.get("rr-y").gone_at == 6.0
     assert [e.what for e in registry.events if e.pod == "rr-y"] == ["created", "ready", "gone"]
+
+
+def test_pod_addresses_come_from_the_clients_own_status_objects():
+    from kubernetes.client import V1ObjectMeta, V1Pod, V1PodIP, V1PodStatus
+
+    from harness.backends.kind.lab import pod_addresses
+
+    field = "pod_ips" if "pod_ips" in V1PodStatus.attribute_map else "pod_i_ps"
+    both = [V1PodIP(ip="10.244.1.5"), V1PodIP(ip="fd00:10:244:1::5")]
+    dual = V1Pod(
+        metadata=V1ObjectMeta(name="tor"),
+        status=V1PodStatus(pod_ip="10.244.1.5", **{field: both}),
+    )
+    got = pod_addresses(dual)
+    assert (str(got.ipv4), str(got.ipv6)) == ("10.244.1.5", "fd00:10:244:1::5")
+    single = V1Pod(metadata=V1ObjectMeta(name="tor"), status=V1PodStatus(pod_ip="10.244.2.7"))
+    assert pod_addresses(single).ipv6 is None

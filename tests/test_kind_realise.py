@@ -49,6 +49,11 @@ def test_sessions_and_configs_follow_the_pods_addresses(plan):
     assert f"neighbor {pods['tor'].ipv4} remote-as 64512" in config  # the ToR, now a pod
     assert f"neighbor {pods['rr-stub'].ipv4} remote-as" in config
     assert "192.168.11" not in config  # no underlay address is left
+    # the ToR is a pod one routed hop away (the node): eBGP multihop, a stated deviation
+    assert f"neighbor {pods['tor'].ipv4} ebgp-multihop 2" in config
+    assert not any(
+        f"neighbor {pods[rr.name].ipv4} ebgp-multihop" in config for rr in real.route_reflectors
+    )
     tor = {s.peer_name: s for s in real.peer_sessions(real.topology.node("tor"))}
     assert tor["router-1"].peer_address == str(pods["router-1"].ipv4)
     assert tor["router-1"].local_address == str(pods["tor"].ipv4)

@@ -112,6 +112,21 @@ class CraftedSpeaker:
         """One line to the speaker process's API, its one-line reply."""
         return request(self.node, self.directory, line, log="speaker.log", timeout=timeout)
 
+    def send_burst(
+        self, path: Path, peer: str | None = None, timeout: float = 60.0
+    ) -> tuple[float, float]:
+        """Send a file of pre-encoded messages in one go (`speaker_process` sizes the socket's
+        buffer to hold it). Returns the wall-clock times the first and last byte were handed
+        to the kernel."""
+        self.check_alive()
+        address = self.peer_address(peer)
+        line = json.dumps({"peer": address, "send_file": str(path)})
+        reply = self.request(line, timeout)
+        words = reply.split()
+        if len(words) != 3 or words[0] != "done":
+            raise DaemonError(self.node, f"could not send {path} to {address}: {reply}")
+        return float(words[1]), float(words[2])
+
     def announce(
         self,
         family: Family,

@@ -210,12 +210,14 @@ class Sampler:
                 child.wait(timeout=5)
         for receiver in self._receivers:
             receiver.join(timeout=5)
+        errors = []
         for child in self._children.values():
             if child.returncode != 0 and child.stderr is not None:
-                self.error = child.stderr.read().decode(errors="replace")[-2000:]
+                errors.append(child.stderr.read().decode(errors="replace")[-2000:])
             for stream in (child.stdout, child.stderr):
                 if stream is not None:
                     stream.close()
+        self.error = "\n".join(errors) or None
 
     def _receive(self, child: subprocess.Popen[bytes]) -> None:
         assert child.stdout is not None

@@ -34,13 +34,24 @@ class Cluster:
         config_file.write_text(yaml.safe_dump(as_yaml_dict(config), sort_keys=False))
         kubeconfig = directory / "kubeconfig"
         args = ["create", "cluster", "--config", str(config_file), "--wait", "300s"]
-        _kind([*args, "--kubeconfig", str(kubeconfig)], CREATE_TIMEOUT)
+        try:
+            _kind([*args, "--kubeconfig", str(kubeconfig)], CREATE_TIMEOUT)
+        except BaseException:
+            delete_cluster(config.name)  # a half-made cluster is still a cluster of the run
+            raise
         return cls(kubeconfig, created=config)
 
-    def load_images(self, images: list[str]) -> None:
-        """Images built on the runner (`docker build`), made available to the kind nodes."""
-        if self.created is not None and images:
-            _kind(["load", "docker-image", "--name", self.created.name, *images], CREATE_TIMEOUT)
+    def load_images(self, images: list[str]) -> list[str]:
+        """Images built on the runner (`docker build`), made available to the kind nodes. An
+        image that is not on the runner (a registry's) is left for the nodes to pull: said in
+        the returned notes, not an error."""
+        notes = []
+        for image in images if self.created is not None else []:
+            try:
+                _kind(["load", "docker-image", "--name", self.created.name, image], CREATE_TIMEOUT)
+            except CommandError as exc:
+                notes.append(f"{image} not loaded into the cluster (the nodes will pull it): {exc}")
+        return notes
 
     def api(self) -> Any:
         """An API client for this cluster (the kubernetes package is imported on first use)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from harness.backends.kind.cluster import Cluster
 from harness.backends.kind.cluster_config import cluster_config
 from harness.backends.kind.labels import namespace as run_namespace
 from harness.backends.kind.peers import KubeExabgp, KubeSpeaker
-from harness.backends.kind.pods import FRR_CONTAINER, KubePods, api_call
+from harness.backends.kind.pods import FRR_CONTAINER, KubePods, api_call, api_error
 from harness.backends.kind.realise import PodAddresses, realisable_nodes, realise, unrealisable
 from harness.backends.kind.vni import host_commands, script
 from harness.cluster.frr_reload import commands
@@ -48,6 +49,7 @@ from harness.runtime.run import Run
 from harness.runtime.signals import signals_deferred
 
 SAMPLE_MODULE = "harness.failover.sample_process"
+FRR_LOG = "/var/run/frr/frr.log"
 SCHEDULE_TIMEOUT = 300.0  # image pulls on a cold runner
 NAMESPACE_GONE_TIMEOUT = 120.0
 
@@ -73,7 +75,9 @@ class KubeFrr:
         self.pods.check_running(self.pod)
 
     def log_text(self) -> str:
-        return self.pods.log(self.pod, FRR_CONTAINER)
+        """FRR's own log (the daemons run detached: their log goes to a file, set at start),
+        where `debug bgp updates in` writes its DENIED evidence."""
+        return self.pods.exec(self.pod, FRR_CONTAINER, ["tail", "-n", "400", FRR_LOG])
 
 
 class KindLab(LabPeers):
@@ -177,8 +181,9 @@ class KindLab(LabPeers):
             self.peers[node.name] = peer
             calls.append(peer.start)
         _parallel(calls)
-        for instance in self.frr_nodes.values():
-            instance.query_text("debug bgp updates in")  # evidence: "DENIED due to" lines
+        for instance in self.frr_nodes.values():  # evidence: "DENIED due to" lines, in a file
+            instance.configure([["configure terminal", f"log file {FRR_LOG}", "end"]])
+            instance.query_text("debug bgp updates in")
         self.timings["daemons_s"] = time.monotonic() - started
         await_established(self, started, self.establish_timeout)
 
@@ -197,7 +202,10 @@ class KindLab(LabPeers):
 
         for obj in objects:
             what = f"creating {obj['kind']} {obj['metadata']['name']}"
-            api_call(what, lambda o=obj: utils.create_from_dict(self.api, o))
+            try:
+                api_call(what, lambda o=obj: utils.create_from_dict(self.api, o))
+            except utils.FailToCreateError as exc:  # the utils' own wrapper of API errors
+                raise api_error(what, exc.api_exceptions[0]) from None
 
     def _await_addresses(self, names: list[str]) -> dict[str, PodAddresses]:
         """Every named pod running, with its IP(s)."""
@@ -241,6 +249,10 @@ class KindLab(LabPeers):
         started = time.monotonic()
         problems: list[str] = []
         self.pods.watch.stop()
+        if self.cluster.created is not None:  # deleting the cluster removes everything
+            problems = self.cluster.delete()
+            self.timings["teardown_s"] = time.monotonic() - started
+            return problems
         try:
             from kubernetes.client import V1DeleteOptions
 
@@ -258,7 +270,6 @@ class KindLab(LabPeers):
             )
         except Exception as exc:
             problems.append(f"namespace {self.namespace}: {type(exc).__name__}: {exc}")
-        problems += self.cluster.delete()
         self.timings["teardown_s"] = time.monotonic() - started
         return problems
 
@@ -297,9 +308,9 @@ class KindLab(LabPeers):
 
 def pod_addresses(api_pod: Any) -> PodAddresses:
     """A pod's `status.podIPs`: its IPv4 and, on a dual-stack cluster, its IPv6 address."""
-    ips = [ip_address(p.ip) for p in (api_pod.status.pod_i_ps or [])] or [
-        ip_address(api_pod.status.pod_ip)
-    ]
+    status = api_pod.status
+    listed = getattr(status, "pod_ips", None) or getattr(status, "pod_i_ps", None) or []
+    ips = [ip_address(p.ip) for p in listed] or [ip_address(status.pod_ip)]
     v4 = next((ip for ip in ips if ip.version == 4), None)
     if v4 is None:
         raise LabError(f"pod {api_pod.metadata.name} has no IPv4 address ({ips})")
@@ -357,7 +368,8 @@ class KindBackend:
             else:
                 config = cluster_config(plan, run.run_id, self.node_image)
                 cluster = Cluster.create(config, run.directory / "kind")
-                cluster.load_images([self.peer_image])
+                for note in cluster.load_images([self.peer_image]):
+                    print(f"rr-harness: {note}", file=sys.stderr)
             lab = KindLab(plan, run, cluster, establish_timeout, self.peer_image)
             lab.start()
             yield lab

@@ -32,6 +32,9 @@ IN_POD_VTY = Path("/var/run/frr/bgpd.vty")  # FRR's default run directory, in th
 RR_NAME = "openperouter-rr"
 RR_CONFIG = "route-reflector-config"
 FRR_DAEMONS = "zebra=yes\nbgpd=yes\nvtysh_enable=yes\n"
+# RR pods: bgpd without zebra (-Z), as the netns lab runs them, so next hops are not checked
+# against the pod's own routing table (the image starts zebra whatever `daemons` says).
+RR_DAEMONS = FRR_DAEMONS + 'bgpd_options="  -A 127.0.0.1 -Z"\n'
 VTYSH_CONF = "service integrated-vtysh-config\n"
 BGP_PORT = 179
 
@@ -74,7 +77,7 @@ def pod_objects(
         if node.role is Role.ROUTER:
             config = startup_config(plan.render_router(node, []))
             extra = {"start.sh": router_entrypoint(node.evpn, FRR_START)}
-            out.append(_config_map(f"{node.name}-config", ns, run_id, config, extra))
+            out.append(_config_map(f"{node.name}-config", ns, run_id, config, extra=extra))
             out.append(_router_pod(node, ns, run_id, frr_image, peer_image))
         else:
             out.append(_peer_pod(node, ns, run_id, peer_image))
@@ -87,7 +90,7 @@ def route_reflector_objects(
     """The design's RR ConfigMap and Deployment."""
     ns = namespace(run_id)
     return [
-        _config_map(RR_CONFIG, ns, run_id, _rr_config(plan)),
+        _config_map(RR_CONFIG, ns, run_id, _rr_config(plan), daemons=RR_DAEMONS),
         _rr_deployment(plan, ns, run_id, frr_image),
     ]
 
@@ -115,7 +118,13 @@ def _rr_config(plan: LabPlan) -> str:
 
 
 def _config_map(
-    name: str, ns: str, run_id: str, frr_conf: str, extra: dict[str, str] | None = None
+    name: str,
+    ns: str,
+    run_id: str,
+    frr_conf: str,
+    *,
+    extra: dict[str, str] | None = None,
+    daemons: str = FRR_DAEMONS,
 ) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -123,7 +132,7 @@ def _config_map(
         "metadata": _meta(name, run_id, ns),
         "data": {
             "frr.conf": frr_conf,
-            "daemons": FRR_DAEMONS,
+            "daemons": daemons,
             "vtysh.conf": VTYSH_CONF,
             **(extra or {}),
         },
@@ -199,7 +208,8 @@ def _router_pod(router: Node, ns: str, run_id: str, image: str, peer_image: str)
     reaches bgpd's vty socket from inside the pod, as it does on netns."""
     run_dir = {"name": "frr-run", "mountPath": str(IN_POD_VTY.parent)}
     container = _frr_container(image)
-    container["command"] = ["/bin/sh", "/etc/frr/start.sh"]
+    # tini stays PID 1, as in the image's own ENTRYPOINT: signals reach FRR, zombies are reaped
+    container["command"] = ["/sbin/tini", "--", "/bin/sh", "/etc/frr/start.sh"]
     container["volumeMounts"].append(run_dir)
     sampler = {
         "name": SAMPLER_CONTAINER,

@@ -3,7 +3,7 @@ read its recording. The harness drives it through `kubectl exec`-style API calls
 the crafted speaker keep the very process-API bridge they have on netns.
 
     python -m harness.backends.kind.peer_pod start   DIR SPEC   (SPEC: base64 JSON, `spec()`)
-    python -m harness.backends.kind.peer_pod request DIR LINE   (prints the one-line reply)
+    python -m harness.backends.kind.peer_pod request DIR LINE [TIMEOUT]   (prints the reply)
     python -m harness.backends.kind.peer_pod read    DIR FILE OFFSET
     python -m harness.backends.kind.peer_pod alive   DIR        (exit 1 + log tail if not)
 
@@ -106,9 +106,10 @@ def main(argv: list[str]) -> int:
         where = Path(directory)
         if command == "start":
             print(start(where, rest[0]))
-        elif command == "request":
+        elif command == "request":  # LINE [TIMEOUT]
             kind = (where / "kind").read_text()
-            print(request(kind, where, rest[0], log=LOGS[kind]))
+            timeout = float(rest[1]) if len(rest) > 1 else 10.0
+            print(request(kind, where, rest[0], log=LOGS[kind], timeout=timeout))
         elif command == "read":  # nothing recorded yet reads as nothing
             recording = where / rest[0]
             if recording.exists():

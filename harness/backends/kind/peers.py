@@ -49,7 +49,7 @@ class InPod:
         return self
 
     def request(self, line: str, timeout: float) -> str:
-        return self._peer_pod("request", line, timeout=timeout + 5).strip()
+        return self._peer_pod("request", line, str(timeout), timeout=timeout + 5).strip()
 
     def check_alive(self) -> None:
         self._peer_pod("alive")

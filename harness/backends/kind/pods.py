@@ -167,9 +167,13 @@ class KubePods:
         return list(found.items)
 
     def check_all_running(self) -> None:
-        if self.watch.errors:
-            raise LabError(f"watching pods in {self.namespace}: {self.watch.errors[-1]}")
+        """A DaemonError for the first pod not running as started (pods being deleted are
+        on their way out, as a drill meant), a LabError while the watch keeps failing."""
+        if self.watch.failing:
+            raise LabError(f"watching pods in {self.namespace}: {self.watch.failing}")
         for api_pod in self.api_pods():
+            if api_pod.metadata.deletion_timestamp is not None:
+                continue
             problem = not_running(api_pod)
             if problem:
                 name = api_pod.metadata.name
@@ -201,6 +205,7 @@ class KubePods:
         replaces every pod with its own strategy. Yields (old, new) pairs, in the order the
         old pods went and the new ones came, once the rollout is complete."""
         old = self.route_reflectors()
+        before = {p.name for p in self.every()}  # before the patch: the watch may be quick
         stamp = datetime.now(UTC).isoformat()
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         from kubernetes import client
@@ -212,7 +217,6 @@ class KubePods:
         )
         replicas = self.plan.sut.values.replicas
         min_ready = self.plan.sut.values.min_ready_seconds
-        before = {p.name for p in self.every()}
         new = wait_until(
             lambda: [p for p in self.route_reflectors() if p.name not in before],
             lambda pods: (
@@ -263,44 +267,60 @@ class KubePods:
             return f"(no log: {exc})"
 
     def log(self, name: str, container: str | None) -> str:
+        """A container's log (default: the pod's first container: FRR, or the peer)."""
         pod = self.resolve(name)
+        if container is None:
+            container = self._read(pod).spec.containers[0].name
         return str(
             api_call(
-                f"reading the log of pod {pod} in {self.namespace}",
+                f"reading the log of pod {pod} ({container}) in {self.namespace}",
                 lambda: self.core.read_namespaced_pod_log(
-                    pod, self.namespace, container=container, tail_lines=200
+                    pod, self.namespace, container=container, tail_lines=400
                 ),
             )
         )
 
     def exec(self, name: str, container: str, argv: list[str], timeout: float = 30.0) -> str:
-        """Run `argv` in a container of the pod (the API's exec); its stdout. A non-zero exit is
-        a CommandError naming the pod, the command and what it printed on stderr."""
+        """Run `argv` in a container of the pod (the API's exec); its stdout. A non-zero exit,
+        no exit within `timeout`, or a broken stream is a CommandError naming the pod, the
+        command and what it printed on stderr."""
+        from kubernetes import client
         from kubernetes.stream import stream  # heavy: imported on first use
 
         name = self.resolve(name)
-        session = api_call(
-            f"exec {argv[0]} in pod {name} ({container}) in {self.namespace}",
-            lambda: stream(
-                self.core.connect_get_namespaced_pod_exec,
-                name,
-                self.namespace,
-                container=container,
-                command=argv,
-                stderr=True,
-                stdin=False,
-                stdout=True,
-                tty=False,
-                _preload_content=False,
-            ),
-        )
-        try:
-            session.run_forever(timeout=timeout)
-            out, err, status = session.read_stdout(), session.read_stderr(), session.returncode
-        finally:
-            session.close()
-        if status is None:
-            raise CommandError(name, argv, -1, f"no exit status within {timeout:.0f} s: {err}")
+        # stream() swaps the request method of the client it is given while it runs: an
+        # ApiClient of its own per exec keeps parallel execs, the watch and every other call
+        # on clients nobody else touches.
+        with client.ApiClient(self.core.api_client.configuration) as api:
+            session = api_call(
+                f"exec {argv[0]} in pod {name} ({container}) in {self.namespace}",
+                lambda: stream(
+                    client.CoreV1Api(api).connect_get_namespaced_pod_exec,
+                    name,
+                    self.namespace,
+                    container=container,
+                    command=argv,
+                    stderr=True,
+                    stdin=False,
+                    stdout=True,
+                    tty=False,
+                    _preload_content=False,
+                ),
+            )
+            try:
+                session.run_forever(timeout=timeout)
+                if session.is_open():
+                    err = session.read_stderr(timeout=0)
+                    raise CommandError(name, argv, -1, f"no exit within {timeout:.0f} s: {err}")
+                out, err = session.read_stdout(timeout=0), session.read_stderr(timeout=0)
+                status = session.returncode
+            except CommandError:
+                raise
+            except Exception as exc:  # websocket errors, an empty status channel
+                why = f"exec broke: {type(exc).__name__}: {exc}"
+                raise CommandError(name, argv, -1, why) from None
+            finally:
+                session.close()
         if status != 0:
             raise CommandError(name, argv, status, err or out)
         return str(out)

@@ -15,7 +15,7 @@ every pod's address is inside it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_interface
 
@@ -98,4 +98,35 @@ def realise(
             "nodes": nodes,
         }
     )
-    return LabPlan(topology, plan.sut, source=f"{plan.source} (on the cluster)")
+    return ClusterPlan(topology, plan.sut, source=f"{plan.source} (on the cluster)")
+
+
+class ClusterPlan(LabPlan):
+    """A plan on a cluster's pod network. The ToR and the cloud router are pods there, and the
+    CNI routes every pod-to-pod packet through the node (kindnet's ptp): one IP hop more than
+    the underlay link they stand for, where FRR's single-hop eBGP (TTL 1, connected check)
+    never comes up. So each external eBGP neighbor of a router gets `ebgp-multihop 2`: a
+    deviation of the harness's kind backend from the SUT's template, said in the README."""
+
+    def render_router(self, node: Node, rr_ips: Iterable[str]) -> str:
+        config = super().render_router(node, rr_ips)
+        ebgp = [n.address for n in self.external_neighbors(node) if n.asn != node.asn]
+        return with_multihop(config, ebgp)
+
+
+def with_multihop(config: str, addresses: Iterable[str], hops: int = 2) -> str:
+    """`neighbor X ebgp-multihop N` right after each `neighbor X remote-as ...` line."""
+    wanted = set(addresses)
+    out = []
+    for line in config.splitlines():
+        out.append(line)
+        words = line.split()
+        if (
+            len(words) >= 3
+            and words[0] == "neighbor"
+            and words[2] == "remote-as"
+            and (words[1] in wanted)
+        ):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}neighbor {words[1]} ebgp-multihop {hops}")
+    return "\n".join(out) + ("\n" if config.endswith("\n") else "")

@@ -98,7 +98,8 @@ class PodWatch:
 
     def __init__(self, core: Any, namespace: str, registry: PodRegistry) -> None:
         self.core, self.namespace, self.registry = core, namespace, registry
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # every failure, for the record
+        self.failing: str | None = None  # the current failure, cleared by a successful list
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pod-watch", daemon=True)
 
@@ -113,22 +114,30 @@ class PodWatch:
             self._thread.join(timeout=1.0)
 
     def _run(self) -> None:
-        from kubernetes import watch
+        from kubernetes import client, watch
 
-        while not self._stop.is_set():
-            try:
-                listing = self.core.list_namespaced_pod(self.namespace)
-                self.registry.sync(listing.items)
-                stream = watch.Watch().stream(
-                    self.core.list_namespaced_pod,
-                    self.namespace,
-                    resource_version=listing.metadata.resource_version,
-                    timeout_seconds=WATCH_SECONDS,
-                )
-                for event in stream:
-                    self.registry.apply(event["type"], event["object"])
-                    if self._stop.is_set():
-                        break
-            except Exception as exc:  # kept for the lab's liveness check; the watch goes on
-                self.errors.append(f"{time.monotonic():.3f}: {type(exc).__name__}: {exc}")
-                self._stop.wait(1.0)
+        # A client of its own: an exec elsewhere must never swap this one's request method.
+        with client.ApiClient(self.core.api_client.configuration) as api:
+            core = client.CoreV1Api(api)
+            while not self._stop.is_set():
+                try:
+                    listing = core.list_namespaced_pod(
+                        self.namespace, _request_timeout=WATCH_SECONDS
+                    )
+                    self.registry.sync(listing.items)
+                    self.failing = None
+                    stream = watch.Watch().stream(
+                        core.list_namespaced_pod,
+                        self.namespace,
+                        resource_version=listing.metadata.resource_version,
+                        timeout_seconds=WATCH_SECONDS,
+                        _request_timeout=WATCH_SECONDS + 5,  # a stalled stream ends too
+                    )
+                    for event in stream:
+                        self.registry.apply(event["type"], event["object"])
+                        if self._stop.is_set():
+                            break
+                except Exception as exc:  # kept for the lab's liveness check; goes on
+                    self.failing = f"{type(exc).__name__}: {exc}"
+                    self.errors.append(f"{time.monotonic():.3f}: {self.failing}")
+                    self._stop.wait(1.0)
