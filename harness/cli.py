@@ -39,6 +39,17 @@ def seconds(text: str) -> float:
     return value
 
 
+def sizes(text: str) -> list[int]:
+    """Comma-separated table sizes, each a whole number of at least 1 (argparse type)."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N[,N...], got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"sizes must be at least 1, got {text!r}")
+    return values
+
+
 def count(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least `minimum`."""
 
@@ -157,6 +168,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeat", type=count(1), default=1, metavar="N", help="failover: runs of each drill"
     )
     mut.add_argument("--list", action="store_true", help="list the variants and exit")
+
+    bench = sub.add_parser("bench", help="measure reflection, failover, memory, overhead")
+    bench.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="throughput, failover, memory, overhead (default: all, in that order)",
+    )
+    bench.add_argument(
+        "--routes",
+        type=sizes,
+        default=None,
+        metavar="N[,N...]",
+        help="table sizes (default: 10000,50000,100000; failover 1000,10000,100000)",
+    )
+    bench.add_argument("--clients", type=count(1), default=3, metavar="K", help="receivers")
+    bench.add_argument(
+        "--repeat", type=count(1), default=1, metavar="N", help="failover: runs per size"
+    )
+    bench.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
+    bench.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
+    bench.add_argument("--json", type=Path, default=REPORTS_DIR / "bench.json", metavar="PATH")
+    bench.add_argument("--timeout", type=seconds, default=120.0, metavar="SECONDS")
+    bench.add_argument(
+        "--suites",
+        type=lambda text: [n for n in text.split(",") if n],
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="overhead: time these suites (default: every one but failover and meshrr)",
+    )
 
     clean = sub.add_parser("cleanup", help="remove what killed runs left behind")
     clean.add_argument("--run-id", default=None, metavar="ID", help="only this run")
@@ -315,6 +356,53 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import platform
+
+    from harness.bench.figures import Results
+    from harness.bench.scenarios import SCENARIOS, Settings
+    from harness.inputs import load_plan
+
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        raise InputError(f"unknown scenario {unknown[0]!r} (known: {', '.join(SCENARIOS)})")
+    for name in args.suites or []:
+        if name not in known_suites():
+            raise InputError(
+                f"--suites: unknown suite {name!r} (known: {', '.join(known_suites())})"
+            )
+    plan = load_plan(args.topology, args.sut)
+    if os.geteuid() != 0:
+        raise InputError("needs root (the bench runs the netns lab)")
+    from harness.daemons.frr import require_frr
+
+    require_frr()
+    settings = Settings(
+        plan=plan,
+        sut_dir=args.sut.resolve(),
+        topology=args.topology.resolve(),
+        reports=args.json.parent,
+        clients=args.clients,
+        timeout=args.timeout,
+        sizes=args.routes,
+        repeat=args.repeat,
+        suites=args.suites,
+    )
+    results = Results()
+    for name in args.scenarios or list(SCENARIOS):
+        print(f"rr-harness bench: {name} ...", file=sys.stderr, flush=True)
+        SCENARIOS[name](settings, results)
+    machine = {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+    }
+    path = results.write(args.json, machine)
+    print(results.table())
+    print(f"\nrr-harness bench: figures in {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cleanup_kind(args: argparse.Namespace) -> int:
     from harness.backends.kind import cleanup
     from harness.runtime.run import check_run_id
@@ -342,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "mutate": cmd_mutate,
         "cleanup": cmd_cleanup,
+        "bench": cmd_bench,
     }
     try:
         return commands[args.command](args)

@@ -24,6 +24,7 @@ from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
 from harness.model.plan import LabPlan
+from harness.observe.wait import WAITED
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR
 from harness.runtime.run import Run, check_run_id, new_run_id
 
@@ -187,6 +188,7 @@ def lab(
         f"on {backend.name}"
     )
     started = time.monotonic()
+    waited_before = WAITED.seconds
     establish = float(pytestconfig.getoption("--establish-timeout"))
     with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
@@ -214,6 +216,8 @@ def lab(
         teardown_started = time.monotonic()
     teardown = time.monotonic() - teardown_started
     record_testsuite_property("teardown_ms", round(teardown * 1000))
+    # waiting for daemons, lab start-up included (the rest of the wall time is the harness's)
+    record_testsuite_property("waited_s", round(WAITED.seconds - waited_before, 3))
     say(f"rr-harness: lab down in {teardown:.2f} s, nothing left behind")
 
 

@@ -17,7 +17,7 @@ from harness.errors import DaemonError
 from harness.model.base import Family
 from harness.model.plan import PeerSession
 from harness.observe.exabgp import ExabgpRib
-from harness.observe.wait import wait_until
+from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.processes import ManagedProcess
 
 START_TIMEOUT = 15.0
@@ -95,6 +95,7 @@ class ExabgpPeer:
         wait_until(
             (self.directory / "api.sock").exists,
             timeout=START_TIMEOUT,
+            interval=START_POLL,  # a daemon's socket appears in ms: look often
             what=f"{self.node} ExaBGP process bridge to listen",
             fail_fast=self.check_alive,
         )

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from harness.daemons.vty import VtyClient
 from harness.errors import CommandError, DaemonError
-from harness.observe.wait import wait_until
+from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.processes import ManagedProcess
 
 FRR_DIR = Path("/usr/lib/frr")
@@ -87,6 +87,7 @@ class FrrInstance:
         wait_until(
             (self.directory / socket_name).exists,
             timeout=START_TIMEOUT,
+            interval=START_POLL,  # a daemon's socket appears in ms: look often
             what=f"{self.node} {proc.name} to create {socket_name}",
             fail_fast=proc.check_alive,
         )
@@ -106,6 +107,7 @@ class FrrInstance:
             lambda: self.vty.run("show bgp summary json"),
             lambda _: True,
             timeout=START_TIMEOUT,
+            interval=START_POLL,  # a daemon's socket appears in ms: look often
             what=f"{self.node} bgpd to answer on its vty",
             retry_on=(OSError,),
             fail_fast=bgpd.check_alive,

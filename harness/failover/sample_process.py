@@ -1,4 +1,5 @@
-"""The sampler process (`python -m harness.failover.sample_process INTERVAL`).
+"""The sampler process (`python -m harness.failover.sample_process INTERVAL [MODE]`; MODE:
+`tables`, the default, or `counts`, per-peer route counts only).
 
 `--once SOCKET CLIENT` takes one sample and prints it (a base64 pickle on one line): how the
 kind backend samples a pod now, through exec, with the same code.
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 from harness.daemons.vty import VtyClient
-from harness.failover.sampler import take_sample
+from harness.failover.sampler import take_counts, take_sample
 
 NICE = -10  # busy daemons on a small machine must not starve the sampler of CPU
 
@@ -42,6 +43,7 @@ def main() -> None:
         once(sys.argv[2], sys.argv[3])
         return
     interval = float(sys.argv[1])
+    take = take_counts if sys.argv[2:3] == ["counts"] else take_sample
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, NICE)
     gc.disable()  # samples hold no cycles; a collection would be a gap between samples
@@ -54,7 +56,7 @@ def main() -> None:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                outbox.put(pickle.dumps(take_sample(vty, client)))
+                outbox.put(pickle.dumps(take(vty, client)))
                 stop.wait(max(0.0, interval - (time.monotonic() - started)))
         finally:
             vty.close()

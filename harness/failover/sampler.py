@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,11 @@ class Sample:
     sessions: Mapping[str, str]
     error: str | None = None
     asked_at: float = 0.0  # when the first query was sent (`at - asked_at`: the daemon's delay)
+    received: Mapping[str, int] = field(default_factory=dict)  # counts mode: peer -> routes
+
+
+EVPN_SUMMARY = "show bgp l2vpn evpn summary json"
+MODES = ("tables", "counts")  # every route of every table, or per-peer route counts only
 
 
 def read_tables(evpn: Mapping[str, Any], ipv4: Mapping[str, Any]) -> tuple[dict, frozenset]:
@@ -112,6 +117,19 @@ class Access:
         return Sampler(self.sockets(pods), names, channel=self.channel)
 
 
+def take_counts(vty: VtyClient, client: str) -> Sample:
+    """One sample of the EVPN routes received from each peer, and the sessions' states: the
+    same cost at any table size (the bench's failover at 100k routes). Routes are not named."""
+    asked = time.monotonic()
+    try:
+        peers = (vty.json(EVPN_SUMMARY).get("peers") or {}).items()
+    except (HarnessError, OSError) as exc:
+        return Sample(time.monotonic(), client, {}, frozenset(), {}, str(exc), asked)
+    sessions = {ip: str(p.get("state", "")) for ip, p in peers}
+    received = {ip: int(p.get("pfxRcd") or 0) for ip, p in peers}
+    return Sample(time.monotonic(), client, {}, frozenset(), sessions, None, asked, received)
+
+
 class Sampler:
     """Samples FRR instances until stopped. `routers` are the clients whose routes are judged;
     the others (RR pods) are sampled for their sessions.
@@ -132,7 +150,9 @@ class Sampler:
         routers: set[str] | None = None,
         interval: float = SAMPLE_INTERVAL,
         channel: Callable[[str], tuple[str, ...]] = lambda _client: LOCAL,
+        mode: str = "tables",
     ) -> None:
+        self.mode = mode
         self.vty_sockets = dict(vty_sockets)
         self.routers = set(vty_sockets) if routers is None else routers
         self.interval = interval
@@ -155,7 +175,7 @@ class Sampler:
     def _child(self, command: tuple[str, ...]) -> subprocess.Popen[bytes]:
         if command not in self._children:
             child = subprocess.Popen(
-                [*command, str(self.interval)],
+                [*command, str(self.interval), self.mode],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

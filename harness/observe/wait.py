@@ -8,6 +8,7 @@ elapsed time and the number of attempts.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -25,6 +26,32 @@ from harness.errors import WaitTimeout
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.05  # seconds; ISSUE 2: "≤ 50 ms polling"
+START_POLL = 0.01  # a daemon's socket or first answer, at start-up: cheap looks, often
+
+
+class WaitClock:
+    """Seconds the main thread spent inside `wait_until`: waiting for daemons (the SUT's and
+    the harness's peers) to reach a state. The rest of a run's wall time is the harness's own
+    work. Reported per run (JUnit property `waited_s`) and by `rr-harness bench overhead`."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._depth = 0  # a wait inside a wait's probe is counted once
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._depth += 1
+            if self._depth == 1:
+                self._since = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._depth -= 1
+            if self._depth == 0:
+                self.seconds += time.monotonic() - self._since
+
+
+WAITED = WaitClock()
 
 
 def wait_until(
@@ -69,7 +96,8 @@ def wait_until(
         reraise=False,
     )
     try:
-        return retrying(attempt)
+        with WAITED:
+            return retrying(attempt)
     except RetryError as err:
         last = err.last_attempt
         if last.failed:
