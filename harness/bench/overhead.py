@@ -113,4 +113,7 @@ def suites(
         (float(p.get("value", 0)) for p in suite.iter("property") if p.get("name") == "waited_s"),
         0.0,
     )
+    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    if failed:
+        raise LabError(f"{failed} conformance test(s) failed: the timing is not a clean run's")
     return wall, waited, int(suite.get("tests", 0))
