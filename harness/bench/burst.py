@@ -57,11 +57,6 @@ def encode(burst: list[MacIpRoute], attributes: Attributes, *, withdraw: bool = 
     return b"".join(out)
 
 
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
 def evpn_nlri(message: bytes) -> Iterator[tuple[bool, bytes]]:
     """(announced?, route key) of each EVPN NLRI of one UPDATE. The key is the NLRI up to its
     labels (RD, ESI, Ethernet tag, MAC, IP), which a route reflector passes on unchanged."""

@@ -32,7 +32,7 @@ from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode
 from harness.errors import LabError
 from harness.failover import measures as m
-from harness.failover.sampler import SAMPLE_INTERVAL, Sample, Sampler
+from harness.failover.sampler import SAMPLE_INTERVAL, Sample, Sampler, take_counts
 from harness.model.plan import LabPlan
 from harness.observe.wait import await_no_problems
 from harness.runtime.run import Run, new_run_id
@@ -143,11 +143,6 @@ def add_hosts(lab: NetnsLab, router: str, count: int) -> None:
         raise LabError(f"{router}: bridge -batch failed: {done.stderr.decode()[-500:]}")
 
 
-def _counts(lab: NetnsLab, client: str) -> dict[str, tuple[str, int]]:
-    peers = lab.frr(client).query("show bgp l2vpn evpn summary json").get("peers") or {}
-    return {ip: (str(p.get("state")), int(p.get("pfxRcd") or 0)) for ip, p in peers.items()}
-
-
 def _settle(lab: NetnsLab, clients: list[str], routes: int, timeout: float) -> dict[str, int]:
     """Wait until each client holds the same count, at least `routes`, from every RR pod, and
     the same as at the previous look (the first router's other routes arrive too)."""
@@ -157,7 +152,8 @@ def _settle(lab: NetnsLab, clients: list[str], routes: int, timeout: float) -> d
     def look() -> list[str]:
         problems = []
         for client in clients:
-            got = {ip: n for ip, (_, n) in _counts(lab, client).items() if ip in rr_ips}
+            sample = take_counts(lab.frr(client).vty, client)
+            got = {ip: n for ip, n in sample.received.items() if ip in rr_ips}
             count = min(got.values(), default=0)
             if set(got) != rr_ips or len(set(got.values())) != 1 or count < routes:
                 problems.append(f"{client}: {got}")

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from harness.bench.burst import evpn_nlri
+from harness.bgp.messages import split_messages
 from harness.netns.probe import socket_in
 
 ETH_P_IP = 0x0800
@@ -29,7 +30,6 @@ SO_RCVBUFFORCE = 33
 BGP_PORT = 179
 TCP_FIN, TCP_SYN, TCP_RST = 0x01, 0x02, 0x04
 RCVBUF = 256 << 20  # a 100k-route burst is about 4 MB per session: never drop a segment
-MARKER = b"\xff" * 16
 
 
 @dataclass
@@ -67,18 +67,16 @@ class Flow:
             if offset + len(s.payload) <= len(stream):
                 continue  # a retransmission
             if offset > len(stream):
-                return  # a gap: a segment was not captured; stop where the stream is whole
+                break  # a gap: a segment was not captured; the stream is whole up to here
             stream += s.payload[len(stream) - offset :]
             ends.append((len(stream), s.at))
+        whole, _ = split_messages(bytes(stream))
         at, i = 0, 0
-        while at + 19 <= len(stream) and stream[at : at + 16] == MARKER:
-            length = int.from_bytes(stream[at + 16 : at + 18])
-            if at + length > len(stream):
-                return
-            while ends[i][0] < at + length:
+        for _, message in whole:
+            at += len(message)
+            while ends[i][0] < at:
                 i += 1
-            yield ends[i][1], bytes(stream[at : at + length])
-            at += length
+            yield ends[i][1], message
 
 
 class Capture:

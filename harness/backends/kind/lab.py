@@ -33,7 +33,7 @@ from harness.backends.kind import preflight
 from harness.backends.kind.cluster import Cluster
 from harness.backends.kind.cluster_config import cluster_config
 from harness.backends.kind.labels import namespace as run_namespace
-from harness.backends.kind.peers import KubeExabgp, KubeSpeaker
+from harness.backends.kind.peers import STATE_DIR, KubeExabgp, KubeSpeaker
 from harness.backends.kind.pods import FRR_CONTAINER, KubePods, api_call, api_error
 from harness.backends.kind.realise import PodAddresses, realisable_nodes, realise, unrealisable
 from harness.backends.kind.vni import host_commands, script
@@ -173,7 +173,7 @@ class KindLab(LabPeers):
             peer = kind(
                 node=node.name,
                 namespace=self.namespace,
-                directory=Path("/run/rr-harness"),
+                directory=STATE_DIR,
                 sessions=self.plan.peer_sessions(node),
                 env={},
                 pods=self.pods,
