@@ -7,16 +7,15 @@ Exit status: 0 all passed, 1 failures, 2 bad input (one line naming the file and
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import NoReturn
 
-from harness.backends import BACKENDS
 from harness.errors import HarnessError, InputError
-from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR, SUITES_DIR
+from harness.options import COMMANDS, LAB, MUTATE, VARIANT_RUN_OPTIONS, forward
+from harness.suite_names import known_suites, resolve_suites
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -28,186 +27,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"{self.prog}: {message} (see --help)\n")
 
 
-def seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def sizes(text: str) -> list[int]:
-    """Comma-separated table sizes, each a whole number of at least 1 (argparse type)."""
-    try:
-        values = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N[,N...], got {text!r}") from None
-    if any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"sizes must be at least 1, got {text!r}")
-    return values
-
-
-def count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least `minimum`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def known_suites() -> dict[str, Path]:
-    """Suite names: `suites/test_allowas_in.py` is `allowas-in` (`allowas_in` works too)."""
-    return {
-        p.stem.removeprefix("test_").replace("_", "-"): p
-        for p in sorted(SUITES_DIR.glob("test_*.py"))
-    }
-
-
-def resolve_suites(names: Sequence[str]) -> list[Path]:
-    suites = known_suites()
-    if not names:
-        return list(suites.values())
-    chosen = []
-    for name in names:
-        path = Path(name)
-        if name.replace("_", "-") in suites:
-            chosen.append(suites[name.replace("_", "-")])
-        elif path.suffix == ".py" and path.is_file():
-            chosen.append(path.resolve())
-        else:
-            raise InputError(f"unknown suite {name!r} (known: {', '.join(suites)})")
-    return chosen
-
-
-def _kubeconfig_option(parser: argparse.ArgumentParser, meaning: str) -> None:
-    parser.add_argument(
-        "--kubeconfig", type=Path, default=None, metavar="PATH", help=f"kind backend: {meaning}"
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The commands and their options, from the one option table (`harness.options`)."""
     parser = _Parser(prog="rr-harness", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = sub.add_parser("run", help="run conformance suites (default: all)")
-    run.add_argument(
-        "suites",
-        nargs="*",
-        metavar="SUITE",
-        help=f"suite name ({', '.join(known_suites())}) or a test file",
-    )
-    run.add_argument("--backend", default="netns", choices=BACKENDS)
-    _kubeconfig_option(run, "an existing cluster (default: create a kind cluster for the run)")
-    run.add_argument(
-        "--peer-image",
-        default=None,
-        metavar="REF",
-        help="kind backend: image of the peer pods (default rr-harness-peer:dev, built from "
-        "fixtures/images/exabgp)",
-    )
-    run.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
-    run.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
-    run.add_argument("--junitxml", type=Path, default=REPORTS_DIR / "junit.xml", metavar="PATH")
-    run.add_argument("--run-id", default=None, metavar="ID")
-    run.add_argument("--convergence-timeout", type=seconds, default=10.0, metavar="SECONDS")
-    run.add_argument("--establish-timeout", type=seconds, default=20.0, metavar="SECONDS")
-    run.add_argument(
-        "--repeat", type=count(1), default=5, metavar="N", help="failover: runs of each drill"
-    )
-    run.add_argument(
-        "--routes",
-        type=count(0),
-        default=0,
-        metavar="N",
-        help="failover: extra EVPN routes held by every client during the drills",
-    )
-    run.add_argument(
-        "-k",
-        dest="keyword",
-        default=None,
-        metavar="EXPR",
-        help="only tests matching this pytest -k expression",
-    )
-    run.add_argument("-q", "--quiet", action="store_true", help="one character per test")
-
-    check = sub.add_parser("validate", help="check a topology and SUT profile, start nothing")
-    check.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
-    check.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
-
-    mut = sub.add_parser("mutate", help="run the suites against broken SUT variants")
-    mut.add_argument("variants", nargs="*", metavar="VARIANT", help="default: the whole catalogue")
-    mut.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
-    mut.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
-    mut.add_argument("--reports", type=Path, default=REPORTS_DIR / "mutations", metavar="DIR")
-    mut.add_argument(
-        "--convergence-timeout",
-        type=seconds,
-        default=3.0,
-        metavar="SECONDS",
-        help="shorter than for `run`: a broken variant waits it out once per check",
-    )
-    mut.add_argument("--establish-timeout", type=seconds, default=8.0, metavar="SECONDS")
-    mut.add_argument(
-        "--jobs",
-        type=int,
-        default=3,
-        metavar="N",
-        help="variants run at once (each is a lab of its own)",
-    )
-    mut.add_argument(
-        "--repeat", type=count(1), default=1, metavar="N", help="failover: runs of each drill"
-    )
-    mut.add_argument("--list", action="store_true", help="list the variants and exit")
-
-    bench = sub.add_parser("bench", help="measure reflection, failover, memory, overhead")
-    bench.add_argument(
-        "scenarios",
-        nargs="*",
-        metavar="SCENARIO",
-        help="throughput, failover, memory, overhead (default: all, in that order)",
-    )
-    bench.add_argument(
-        "--routes",
-        type=sizes,
-        default=None,
-        metavar="N[,N...]",
-        help="table sizes (default: 10000,50000,100000; failover 1000,10000,100000)",
-    )
-    bench.add_argument("--clients", type=count(1), default=3, metavar="K", help="receivers")
-    bench.add_argument(
-        "--repeat", type=count(1), default=1, metavar="N", help="failover: runs per size"
-    )
-    bench.add_argument("--sut", type=Path, default=DEFAULT_SUT, metavar="DIR")
-    bench.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE")
-    bench.add_argument("--json", type=Path, default=REPORTS_DIR / "bench.json", metavar="PATH")
-    bench.add_argument("--timeout", type=seconds, default=120.0, metavar="SECONDS")
-    bench.add_argument(
-        "--suites",
-        type=lambda text: [n for n in text.split(",") if n],
-        default=None,
-        metavar="NAME[,NAME...]",
-        help="overhead: time these suites (default: every one but failover and meshrr)",
-    )
-
-    clean = sub.add_parser("cleanup", help="remove what killed runs left behind")
-    clean.add_argument("--run-id", default=None, metavar="ID", help="only this run")
-    clean.add_argument(
-        "--force", action="store_true", help="also runs whose owning process is still alive"
-    )
-    clean.add_argument("--backend", default="netns", choices=BACKENDS)
-    _kubeconfig_option(
-        clean, "remove run namespaces from this cluster (default: runs' kind clusters)"
-    )
+    known = ", ".join(known_suites())  # a SUITE's help names them
+    for command, (summary, options) in COMMANDS.items():
+        command_parser = sub.add_parser(command, help=summary)
+        for option in options:
+            replace(option, help=option.help.replace("{known}", known)).add_to(
+                command_parser.add_argument
+            )
     return parser
 
 
@@ -250,14 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.junitxml.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         *map(str, suites),
-        f"--backend={args.backend}",
-        f"--sut={args.sut.resolve()}",
-        f"--topology={args.topology.resolve()}",
+        *forward(args, LAB),
         f"--junitxml={args.junitxml}",
-        f"--convergence-timeout={args.convergence_timeout}",
-        f"--establish-timeout={args.establish_timeout}",
-        f"--repeat={args.repeat}",
-        f"--routes={args.routes}",
         "-o",
         "junit_suite_name=rr-harness",
         "-p",
@@ -265,12 +89,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         "-rfE",
         "-q" if args.quiet else "-v",
     ]
-    if args.run_id:
-        argv.append(f"--run-id={args.run_id}")
-    if args.kubeconfig is not None:
-        argv.append(f"--kubeconfig={args.kubeconfig.resolve()}")
-    if args.peer_image:
-        argv.append(f"--peer-image={args.peer_image}")
     if args.keyword:
         argv += ["-k", args.keyword]
     status = int(pytest.main(argv))
@@ -286,8 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_mutate(args: argparse.Namespace) -> int:
     from harness.inputs import load_plan
-    from harness.mutate import run_all
-    from harness.mutations import CATALOGUE, PROFILES, STANDALONE, mutation
+    from harness.mutation.catalogue import CATALOGUE, PROFILES, STANDALONE, mutation
+    from harness.mutation.runner import VariantResult, run_all
 
     if args.list:
         for m in CATALOGUE:
@@ -298,23 +116,15 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         raise InputError("needs root (each variant runs the netns lab)")
 
-    def progress(outcome) -> None:  # noqa: ANN001 - harness.mutate.Outcome
+    def progress(result: VariantResult) -> None:
         caught = (
             "baseline"
-            if outcome.variant.startswith("baseline")
-            else (f"caught by {len(outcome.failed)} check(s)" if outcome.failed else "NOT caught")
+            if result.variant.startswith("baseline")
+            else (f"caught by {len(result.failed)} check(s)" if result.failed else "NOT caught")
         )
-        print(
-            f"rr-harness mutate: {outcome.variant}: {caught} ({outcome.seconds:.1f} s)", flush=True
-        )
+        print(f"rr-harness mutate: {result.variant}: {caught} ({result.seconds:.1f} s)", flush=True)
 
-    extra = [
-        f"--convergence-timeout={args.convergence_timeout}",
-        f"--establish-timeout={args.establish_timeout}",
-        f"--repeat={args.repeat}",
-    ]
-    if args.jobs < 1:
-        raise InputError(f"--jobs {args.jobs}: expected at least 1")
+    extra = forward(args, (o for o in MUTATE if o.name in VARIANT_RUN_OPTIONS))
     profiles = dict(PROFILES)
     profiles[STANDALONE] = (args.sut.resolve(), args.topology.resolve())
     report = run_all(
@@ -332,7 +142,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from harness.runtime.cleanup import find_leftovers, remove_leftovers
+    from harness.backends.netns.cleanup import find_leftovers, remove_leftovers
     from harness.runtime.run import check_run_id
 
     if args.backend == "kind":

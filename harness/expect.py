@@ -159,7 +159,7 @@ def await_originated(
 
 
 @dataclass
-class Settled:
+class TablePoll:
     """Where polling ended: the last tables, the problems left (none: it held), the time."""
 
     what: str
@@ -175,7 +175,7 @@ class Settled:
         return self.tables
 
 
-def settle(
+def poll_tables(
     lab: Lab,
     nodes: list[Node],
     problems: Callable[[Tables], list[str]],
@@ -183,7 +183,7 @@ def settle(
     timeout: float,
     what: str,
     interval: float = 0.05,
-) -> Settled:
+) -> TablePoll:
     """Poll the nodes' tables until `problems` is empty or the deadline passes; never raises
     for the deadline, so one wait can serve several checks (each judges `problems`)."""
     started = time.monotonic()
@@ -199,10 +199,10 @@ def settle(
         )
     except WaitTimeout as exc:
         tables = exc.last  # type: ignore[assignment]
-    return Settled(what, tables, problems(tables), time.monotonic() - started)
+    return TablePoll(what, tables, problems(tables), time.monotonic() - started)
 
 
-def await_problems_gone(
+def await_tables(
     lab: Lab,
     nodes: list[Node],
     problems: Callable[[Tables], list[str]],
@@ -212,7 +212,7 @@ def await_problems_gone(
     interval: float = 0.05,
 ) -> dict[str, RouteTable]:
     """Poll the nodes' tables until `problems` is empty; on timeout list the last problems."""
-    return settle(lab, nodes, problems, timeout=timeout, what=what, interval=interval).check()
+    return poll_tables(lab, nodes, problems, timeout=timeout, what=what, interval=interval).check()
 
 
 def _bulleted(lines: list[str], limit: int = 25) -> str:

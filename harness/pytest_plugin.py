@@ -17,74 +17,29 @@ from typing import Any
 
 import pytest
 
-from harness.backends import BACKENDS, get_backend, unsupported
-from harness.backends.base import Lab, session_count
-from harness.cli import count, seconds
+from harness.backends import get_backend, unsupported
+from harness.backends.base import Backend, Lab, session_count
 from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
+from harness.log import RUN_LOG, logger, run_log
 from harness.model.plan import LabPlan
 from harness.observe.wait import WAITED
-from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR
+from harness.options import plugin_options
+from harness.paths import REPORTS_DIR
 from harness.runtime.run import Run, check_run_id, new_run_id
+
+log = logger("run")
 
 PLAN_KEY = pytest.StashKey[LabPlan]()
 LAB_KEY = pytest.StashKey[Lab]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The lab's options, from the table the CLI reads too (`harness.options`)."""
     group = parser.getgroup("rr-harness", "route reflector conformance harness")
-    group.addoption("--backend", default="netns", choices=BACKENDS, help="where pods run")
-    group.addoption(
-        "--kubeconfig",
-        default=None,
-        metavar="PATH",
-        help="kind backend: use this cluster instead of creating a kind cluster",
-    )
-    group.addoption(
-        "--peer-image",
-        default=None,
-        metavar="REF",
-        help="kind backend: the image of the harness's peer pods (fixtures/images/exabgp)",
-    )
-    group.addoption(
-        "--sut",
-        default=str(DEFAULT_SUT),
-        metavar="DIR",
-        help="SUT profile directory (sut.yaml + templates)",
-    )
-    group.addoption(
-        "--topology", default=str(DEFAULT_TOPOLOGY), metavar="FILE", help="topology YAML file"
-    )
-    group.addoption("--run-id", default=None, metavar="ID", help="tag for this run's resources")
-    group.addoption(
-        "--convergence-timeout",
-        type=seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="deadline for routes to reach (or leave) every client",
-    )
-    group.addoption(
-        "--repeat",
-        type=count(1),
-        default=5,
-        metavar="N",
-        help="failover suite: run each drill N times (p50/p95/max over them)",
-    )
-    group.addoption(
-        "--routes",
-        type=count(0),
-        default=0,
-        metavar="N",
-        help="failover suite: N extra EVPN routes (hosts on the first router) during each drill",
-    )
-    group.addoption(
-        "--establish-timeout",
-        type=seconds,
-        default=20.0,
-        metavar="SECONDS",
-        help="deadline for every BGP session at start-up",
-    )
+    for option in plugin_options():
+        option.add_to(group.addoption, flags=[option.pytest_flag])
 
 
 _MAIN_PID = os.getpid()
@@ -187,9 +142,40 @@ def lab(
         f"rr-harness: run {run.run_id}: {plan.topology.name} with SUT {plan.sut.values.name} "
         f"on {backend.name}"
     )
+    level = pytestconfig.getoption("--rr-log-level")
+    with run_log(REPORTS_DIR / run.run_id / RUN_LOG, level) as log_path:
+        record_testsuite_property("log", str(log_path))
+        log.info(
+            "run %s: %s with SUT %s on %s",
+            run.run_id,
+            plan.topology.name,
+            plan.sut.directory,
+            backend.name,
+        )
+        yield from _lab_up(
+            request,
+            config=pytestconfig,
+            plan=plan,
+            run=run,
+            backend=backend,
+            record_testsuite_property=record_testsuite_property,
+        )
+
+
+def _lab_up(
+    request: pytest.FixtureRequest,
+    *,
+    config: pytest.Config,
+    plan: LabPlan,
+    run: Run,
+    backend: Backend,
+    record_testsuite_property: Any,
+) -> Iterator[Lab]:
+    """The lab's life: up, the session's tests, down; its figures as suite properties."""
+    say = _reporter(config)
     started = time.monotonic()
     waited_before = WAITED.seconds
-    establish = float(pytestconfig.getoption("--establish-timeout"))
+    establish = float(config.getoption("--establish-timeout"))
     with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
         if running.unready:
@@ -206,9 +192,9 @@ def lab(
             "lab_up_ms": round(up * 1000),
         }.items():
             record_testsuite_property(key, value)
-        pytestconfig.stash[LAB_KEY] = running
+        config.stash[LAB_KEY] = running
         yield running
-        del pytestconfig.stash[LAB_KEY]
+        del config.stash[LAB_KEY]
         if request.session.testsfailed:  # keep configs and logs before teardown removes them
             kept = running.archive(REPORTS_DIR / run.run_id)
             record_testsuite_property("logs", str(kept))
@@ -218,6 +204,7 @@ def lab(
     record_testsuite_property("teardown_ms", round(teardown * 1000))
     # waiting for daemons, lab start-up included (the rest of the wall time is the harness's)
     record_testsuite_property("waited_s", round(WAITED.seconds - waited_before, 3))
+    log.info("tests done; lab down in %.2f s", teardown)
     say(f"rr-harness: lab down in {teardown:.2f} s, nothing left behind")
 
 

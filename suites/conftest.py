@@ -77,19 +77,19 @@ def failover_report(pytestconfig) -> FailoverReport:
 
 def _run_repeated(request, pytestconfig, failover_report, record_property, drill, errors):
     """Run a drill `--repeat` times; record its figures; fail on any run's problems."""
-    outcomes = [drill() for _ in range(int(pytestconfig.getoption("--repeat")))]
-    for key, value in failover_report.add(request.node.name, outcomes).items():
+    runs = [drill() for _ in range(int(pytestconfig.getoption("--repeat")))]
+    for key, value in failover_report.add(request.node.name, runs).items():
         record_property(key, value)
-    problems = [f"run {i + 1}: {p}" for i, o in enumerate(outcomes) for p in o.problems]
+    problems = [f"run {i + 1}: {p}" for i, o in enumerate(runs) for p in o.problems]
     problems += [f"reconciler: {e}" for e in errors]
     measured = [
         f"run {i + 1}: loss window {o.measures.loss_window_ms:.0f} ms, "
         f"{len(o.losses)} route loss(es), full redundancy after "
         f"{o.measures.full_redundancy_ms} ms"
-        for i, o in enumerate(outcomes)
+        for i, o in enumerate(runs)
     ]
     assert not problems, "\n".join([*measured, *problems[:30]])
-    return outcomes
+    return runs
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from harness.expect import (
     Reflector,
-    await_problems_gone,
+    await_tables,
     leaked,
     missing_reflections,
     require_node,
@@ -45,7 +45,7 @@ def test_tor_route_containing_the_local_asn_is_accepted(
     injector.announce(
         tor.name, family, [route], attributes_for(lab, tor, family, as_path=(tor.asn, asn))
     )
-    await_problems_gone(
+    await_tables(
         lab,
         [router],
         lambda t: missing_reflections(t, {key_of(route)}, tor.name, [_via(lab, tor, router)]),
@@ -108,7 +108,7 @@ def test_route_from_an_rr_with_the_local_asn_is_rejected(
         stub.name, family, [route], attributes_for(lab, stub, family, as_path=(64600, router.asn))
     )
     injector.announce(stub.name, family, [sentinel], attributes_for(lab, stub, family))
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         [router],
         lambda t: missing_reflections(t, {key_of(sentinel)}, stub.name, [_via(lab, stub, router)]),

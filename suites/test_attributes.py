@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.expect import await_problems_gone, missing_reflections, reflectors
+from harness.expect import await_tables, missing_reflections, reflectors
 from harness.inject import attributes_for, key_of
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
@@ -22,7 +22,7 @@ def _reflect(lab, injector, client, route, family, attrs, receivers, timeout):
     via = reflectors(lab)
     for rr in via:
         injector.announce(client.name, family, [route], attrs, peer=rr.name)
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         receivers,
         lambda t: missing_reflections(t, {key_of(route)}, client.name, via),

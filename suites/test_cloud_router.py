@@ -14,7 +14,7 @@ from harness.backends.base import routes
 from harness.expect import (
     Reflector,
     await_originated,
-    await_problems_gone,
+    await_tables,
     evpn_clients,
     missing_reflections,
     reflectors,
@@ -76,7 +76,7 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
             attributes_for(lab, client, Family.IPV4_UNICAST),
             peer=reflectors(lab)[0].name,
         )
-        await_problems_gone(
+        await_tables(
             lab,
             [cloud],
             lambda t: missing_reflections(
@@ -106,7 +106,7 @@ def test_cloud_routes_reach_the_router(lab, cloud, cloud_router, family, converg
     peer = lab.exabgp(cloud.name)
     peer.send(f"neighbor {router_ip} announce route {prefix} next-hop {next_hop}")
     try:
-        await_problems_gone(
+        await_tables(
             lab,
             [router],
             lambda t: missing_reflections(
@@ -125,7 +125,7 @@ def test_router_routes_reach_the_cloud_router(lab, cloud, cloud_router, converge
     this design (IPv4 VTEPs), so IPv6 towards the cloud is exercised by no route here."""
     router, _, router_ip = cloud_router
     vteps = {f"{n.evpn.vtep}/32" for n in lab.plan.routers}
-    await_problems_gone(
+    await_tables(
         lab,
         [cloud],
         lambda t: missing_reflections(
@@ -142,7 +142,7 @@ def test_evpn_keeps_flowing_between_routers_through_the_rrs(lab, cloud, converge
     for router in lab.plan.routers:
         own = {r.key for r in await_originated(lab, router, convergence_timeout)}
         others = [n for n in evpn_clients(lab) if n.name != router.name]
-        await_problems_gone(
+        await_tables(
             lab,
             others,
             lambda t, own=own, router=router: missing_reflections(t, own, router.name, via),

@@ -15,7 +15,7 @@ import pytest
 from harness.expect import (
     Reflector,
     await_originated,
-    await_problems_gone,
+    await_tables,
     evpn_clients,
     missing_reflections,
     reflectors,
@@ -46,7 +46,7 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
     injector.announce(tor.name, EVPN, [route], attrs)
     via = reflectors(lab)
     others = [n for n in evpn_clients(lab) if n.name != edge.name]
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         others,
         lambda t: missing_reflections(t, {route.key}, f"{tor.name} via {edge.name}", via),
@@ -79,7 +79,7 @@ def test_internal_evpn_reaches_the_other_routers_through_the_rr(lab, convergence
     for router in lab.plan.routers:
         own = {r.key for r in await_originated(lab, router, convergence_timeout)}
         others = [n for n in lab.plan.routers if n.name != router.name]
-        await_problems_gone(
+        await_tables(
             lab,
             others,
             lambda t, own=own, router=router: missing_reflections(t, own, router.name, via),
@@ -94,7 +94,7 @@ def test_internal_evpn_reaches_the_tor(lab, tor, convergence_timeout):
     edge = lab.plan.topology.node(tor.peers[0])
     own = await_originated(lab, edge, convergence_timeout)
     segment = lab.plan.topology.shared_segment(tor, edge)
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         [tor],
         lambda t: missing_reflections(

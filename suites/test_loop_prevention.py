@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.expect import await_problems_gone, leaked, missing_reflections, reflectors
+from harness.expect import await_tables, leaked, missing_reflections, reflectors
 from harness.inject import attributes_for, denial_evidence, key_of, wrong_denial
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
@@ -26,7 +26,7 @@ def _sentinel_then_absent(
     injector.announce(
         client.name, family, [sentinel], attributes_for(lab, client, family), peer=rr.name
     )
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         receivers,
         lambda t: missing_reflections(
@@ -80,7 +80,7 @@ def test_route_with_foreign_cluster_id_is_reflected_with_own_prepended(
         attributes_for(lab, client, family, cluster_list=(foreign,)),
         peer=rr0.name,
     )
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         receivers,
         lambda t: missing_reflections(t, {key}, client.name, [rr0]),
@@ -121,7 +121,7 @@ def test_client_rejects_route_with_its_own_originator_id(
     evidence = denial_evidence(lab, victim.name, route)
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
     problems += wrong_denial(evidence, "originator is us")
-    await_problems_gone(
+    await_tables(
         lab,
         [control],
         lambda t: missing_reflections(t, {key}, client.name, [rr0]),
@@ -148,7 +148,7 @@ def test_rr_sets_originator_id_only_when_absent(
     injector.announce(
         client.name, family, [created], attributes_for(lab, client, family), peer=rr0.name
     )
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         receivers,
         lambda t: missing_reflections(t, keys, client.name, [rr0]),
@@ -183,7 +183,7 @@ def test_replicas_reflect_with_the_same_cluster_list(
         injector.announce(
             client.name, family, [route], attributes_for(lab, client, family), peer=rr.name
         )
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         receivers,
         lambda t: missing_reflections(t, {key}, client.name, via),

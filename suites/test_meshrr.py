@@ -88,7 +88,7 @@ def test_routes_cross_sides_with_cluster_list_and_originator_id(
     """A route from a side-a client reaches every side-b client and vice versa (RFC 4456 §6):
     ORIGINATOR_ID is the originating router's id (§8) and CLUSTER_LIST names, newest first, the
     route server that reflected it to the client, then the one its originator peers with (§7)."""
-    mesh_drills.settle()
+    mesh_drills.await_whole_lab()
     cluster_id = {p.name: _cluster_id(lab, p) for p in mesh_drills.route_servers()}
     holders = lab.anycast_holders
     problems = []
@@ -118,7 +118,7 @@ def test_mesh_learned_routes_go_to_clients_only_and_each_client_holds_one_path(
     of another route server's client arrives once, straight from that route server (a
     one-entry CLUSTER_LIST); and a client, with one session to its side's anycast address,
     holds exactly one path per route: no duplicates, no loops."""
-    mesh_drills.settle()
+    mesh_drills.await_whole_lab()
     by_ip = {p.ip: p.name for p in mesh_drills.route_servers()}
     problems = []
     for rs in mesh_drills.route_servers():

@@ -17,15 +17,15 @@ import pytest
 
 from harness.expect import (
     Reflector,
-    Settled,
+    TablePoll,
     attribute_problems,
     await_originated,
-    await_problems_gone,
+    await_tables,
     evpn_clients,
     leaked,
     missing_reflections,
+    poll_tables,
     reflectors,
-    settle,
     without_rd,
 )
 from harness.observe.route import Route
@@ -36,16 +36,16 @@ pytestmark = pytest.mark.sut_kind("standalone-rr")
 @dataclass
 class Reflection:
     originated: dict[str, list[Route]]  # router -> its own EVPN paths
-    settled: Settled  # every client's table once everything arrived (or the deadline passed)
+    poll: TablePoll  # every client's table once everything arrived (or the deadline passed)
     via: list[Reflector]
 
     def tables_without(self, router: str):
-        return {n: t for n, t in self.settled.tables.items() if n != router}
+        return {n: t for n, t in self.poll.tables.items() if n != router}
 
     def check_reached(self, router: str) -> None:
-        mine = [p for p in self.settled.problems if p.endswith(f"(originated by {router})")]
+        mine = [p for p in self.poll.problems if p.endswith(f"(originated by {router})")]
         assert not mine, (
-            f"{self.settled.what}: still failing after {self.settled.elapsed:.1f} s:\n  - "
+            f"{self.poll.what}: still failing after {self.poll.elapsed:.1f} s:\n  - "
             + "\n  - ".join(mine[:25])
         )
 
@@ -68,14 +68,14 @@ def reflection(lab, convergence_timeout) -> Reflection:
             )
         ]
 
-    settled = settle(
+    poll = poll_tables(
         lab,
         evpn_clients(lab),
         problems,
         timeout=convergence_timeout,
         what="EVPN routes of every router to reach every other client through every RR",
     )
-    return Reflection(originated, settled, via)
+    return Reflection(originated, poll, via)
 
 
 def test_evpn_routes_reach_every_client_via_every_rr(reflection, router, record_property):
@@ -155,7 +155,7 @@ def test_new_route_and_its_withdrawal_reach_every_client(
     lab.set_evpn_host(router, mac, ip, present=True)
     local = await_originated(lab, origin, convergence_timeout, expected=wanted)
     keys = {r.key for r in local if without_rd(r.key) in wanted}
-    await_problems_gone(
+    await_tables(
         lab,
         receivers,
         lambda t: missing_reflections(t, keys, router, via),
@@ -167,7 +167,7 @@ def test_new_route_and_its_withdrawal_reach_every_client(
 
     started = time.monotonic()
     lab.set_evpn_host(router, mac, ip, present=False)
-    await_problems_gone(
+    await_tables(
         lab,
         receivers,
         lambda t: leaked(t, keys, f"{router} withdrew it"),

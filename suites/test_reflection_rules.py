@@ -11,7 +11,7 @@ import pytest
 
 from harness.expect import (
     await_originated,
-    await_problems_gone,
+    await_tables,
     evpn_clients,
     leaked,
     missing_reflections,
@@ -46,7 +46,7 @@ def test_client_routes_reach_non_clients(lab, injector, client, fresh, family, c
     router = lab.plan.routers[0]
     if family.value == "l2vpn-evpn":
         keys |= {r.key for r in await_originated(lab, router, convergence_timeout)}
-    await_problems_gone(
+    await_tables(
         lab,
         non_clients,
         lambda t: missing_reflections(t, keys, "a client", via),
@@ -64,7 +64,7 @@ def test_non_client_routes_reach_clients(lab, injector, family, convergence_time
         injector.announce(
             speaker.name, family, [route], attributes_for(lab, speaker, family), peer=rr.name
         )
-    await_problems_gone(
+    await_tables(
         lab,
         evpn_clients(lab),
         lambda t: missing_reflections(t, {key_of(route)}, speaker.name, via),
@@ -84,7 +84,7 @@ def test_non_client_routes_are_not_reflected_to_other_non_clients(
     injector.announce(
         speaker.name, family, [route], attributes_for(lab, speaker, family), peer=rr0.name
     )
-    await_problems_gone(
+    await_tables(
         lab,
         evpn_clients(lab),
         lambda t: missing_reflections(t, {key_of(route)}, speaker.name, [rr0]),
@@ -95,7 +95,7 @@ def test_non_client_routes_are_not_reflected_to_other_non_clients(
     injector.announce(
         client.name, family, [sentinel], attributes_for(lab, client, family), peer=rr0.name
     )
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         [other],
         lambda t: missing_reflections(t, {key_of(sentinel)}, client.name, [rr0]),

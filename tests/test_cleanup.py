@@ -10,7 +10,7 @@ import pytest
 from conftest import needs_root
 from pyroute2 import netns
 
-from harness.runtime.cleanup import find_leftovers, remove_leftovers
+from harness.backends.netns.cleanup import find_leftovers, remove_leftovers
 from harness.runtime.processes import pid_running
 from harness.runtime.run import TAG_ENV, Run
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from conftest import needs_root
 from pyroute2 import IPRoute, netns
 
+from harness.backends.netns.fabric import Fabric
 from harness.errors import LabError
 from harness.model.loading import load_topology
-from harness.netns.fabric import Fabric
 from harness.paths import DEFAULT_TOPOLOGY
 from harness.runtime.run import Run
 

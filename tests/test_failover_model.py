@@ -9,7 +9,7 @@ import pytest
 from harness.cluster.frr_reload import commands, neighbors
 from harness.cluster.pods import node_of
 from harness.failover import measures as m
-from harness.failover.sampler import Sample, read_tables
+from harness.observe.samples import Sample, read_tables
 
 ROUTER = """frr defaults traditional
 hostname router-1

@@ -7,7 +7,7 @@ import json
 
 from conftest import needs_root, rr_harness
 
-from harness.mutations import mutation
+from harness.mutation.catalogue import mutation
 from harness.paths import DEFAULT_SUT
 
 pytestmark = needs_root

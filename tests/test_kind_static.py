@@ -16,7 +16,7 @@ from harness.cluster.pods import RR_LABELS
 from harness.daemons.frr_check import rejected_lines
 from harness.errors import HarnessError, InputError
 from harness.inputs import load_plan
-from harness.mutations import MESHRR, PROFILES
+from harness.mutation.catalogue import MESHRR, PROFILES
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")

@@ -12,11 +12,11 @@ from conftest import needs_root
 from pyroute2 import NetNS, netns
 
 from harness.backends.base import routes
+from harness.backends.netns.cleanup import tagged_pids
 from harness.expect import expected_originations, without_rd
 from harness.model.base import Family
 from harness.model.topology import Role
 from harness.observe.wait import wait_until
-from harness.runtime.cleanup import tagged_pids
 from harness.runtime.processes import process_tag
 from harness.runtime.run import TAG_ENV, link_alias
 

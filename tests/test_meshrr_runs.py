@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from conftest import needs_root, rr_harness
 
-from harness.mutations import MESHRR, PROFILES
+from harness.mutation.catalogue import MESHRR, PROFILES
 
 pytestmark = needs_root
 

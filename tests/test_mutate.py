@@ -1,6 +1,6 @@
 """Every conformance check is shown able to fail, and every broken variant is caught.
 
-Runs `rr-harness mutate` over the whole catalogue (harness/mutations.py): the baseline (the
+Runs `rr-harness mutate` over the whole catalogue (harness/mutation/catalogue.py): the baseline (the
 default SUT) must pass, every variant must make at least one check fail, and every check must
 fail against at least one variant. This is the project's proof that no check is decoration.
 """
@@ -11,7 +11,7 @@ import json
 
 from conftest import needs_root, rr_harness
 
-from harness.mutations import CATALOGUE
+from harness.mutation.catalogue import CATALOGUE
 
 pytestmark = needs_root
 

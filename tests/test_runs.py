@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import CLI, needs_root, rr_harness
 
-from harness.mutations import mutation
+from harness.backends.netns.cleanup import find_leftovers
+from harness.mutation.catalogue import mutation
 from harness.observe.wait import wait_until
 from harness.paths import DEFAULT_SUT, PROJECT_ROOT
-from harness.runtime.cleanup import find_leftovers
 from harness.runtime.processes import process_name
 from harness.runtime.run import new_run_id
 

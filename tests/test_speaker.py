@@ -14,7 +14,7 @@ from harness.backends.base import routes, unready_sessions
 from harness.bgp.evpn import InclusiveMulticastRoute, IpPrefixRoute, MacIpRoute
 from harness.bgp.messages import Attributes, build_update
 from harness.errors import DaemonError
-from harness.expect import await_problems_gone, missing_reflections, reflectors
+from harness.expect import await_tables, missing_reflections, reflectors
 from harness.inject import Injector, attributes_for
 from harness.model.base import Family
 from harness.observe.wait import wait_until
@@ -47,7 +47,7 @@ def test_evpn_encoding_reads_the_same_in_frr_and_exabgp(lab, injector, route):
     rr = reflectors(lab)[0]
     injector.announce("client", EVPN, [route], attrs, peer=rr.name)
     frr_node, exa_node = lab.plan.topology.node("router-2"), lab.plan.topology.node("observer")
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         [frr_node, exa_node],
         lambda t: missing_reflections(t, {route.key}, "client", [rr]),
@@ -94,7 +94,7 @@ def test_ipv4_and_ipv6_unicast_encoding_reads_the_same_in_frr_and_exabgp(lab, in
         attributes_for(lab, client, Family.IPV4_UNICAST, as_path=(64700,)),
         peer=rr.name,
     )
-    tables = await_problems_gone(
+    tables = await_tables(
         lab,
         [lab.plan.topology.node("router-2"), lab.plan.topology.node("observer")],
         lambda t: missing_reflections(t, {prefix}, "client", [rr]),

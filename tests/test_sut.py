@@ -10,7 +10,7 @@ from harness.errors import InputError
 from harness.inputs import load_plan
 from harness.model.loading import load_sut, load_topology
 from harness.model.plan import LabPlan
-from harness.mutations import CATALOGUE, PROFILES, mutation
+from harness.mutation.catalogue import CATALOGUE, PROFILES, mutation
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from harness.backends.base import Backend
 from harness.errors import InputError
+from harness.options import BACKENDS
 
-BACKENDS = ("netns", "kind")
 KIND_CANNOT = {
     "node-partition": "kind cannot cut one node off the network (a silent RR loss) yet",
     "container-restart": "crashing every RR container in place needs a kubelet-side kill "
@@ -33,7 +33,7 @@ def get_backend(
     name: str, kubeconfig: Path | None = None, peer_image: str | None = None
 ) -> Backend:
     if name == "netns":
-        from harness.backends.netns import NetnsBackend
+        from harness.backends.netns.lab import NetnsBackend
 
         return NetnsBackend()
     if name == "kind":

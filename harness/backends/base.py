@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -14,13 +15,16 @@ from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.drivers.route_server import driver_for
 from harness.errors import HarnessError, LabError, WaitTimeout
+from harness.log import logger, tell
 from harness.model.base import Family
 from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
 from harness.observe import frr
-from harness.observe.route import Route, RouteTable
+from harness.observe.route import RouteTable
 from harness.observe.wait import wait_until
 from harness.runtime.run import Run
+
+log = logger("lab")
 
 
 class FrrNode(Protocol):
@@ -56,7 +60,7 @@ class Lab(Protocol):
     pods: Any  # pod operations: list by label, readiness, delete, reschedule, restart
     anycast_holders: dict[str, str]  # meshrr: side -> route server pod answering its anycast
     unrealised: dict[str, str]  # topology nodes this backend cannot stage -> why
-    sampling: Any  # failover.sampler.Access: how the failover sampler reaches pods' FRR
+    sampling: Any  # observe.samples.Access: how the failover sampler reaches pods' FRR
 
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...
@@ -73,7 +77,7 @@ class Backend(Protocol):
     name: str
 
     def up(
-        self, plan: LabPlan, run: Run, establish_timeout: float = ...
+        self, plan: LabPlan, run: Run, establish_timeout: float
     ) -> AbstractContextManager[Lab]: ...
 
 
@@ -107,13 +111,23 @@ class LabPeers:
         return evpn.vni
 
 
+def in_parallel(calls: list[Callable[[], object]], *, at_most: int | None = None) -> None:
+    """Run `calls` on threads (`at_most` at once, default all); the first error is raised
+    once every call has been started and the pool has drained."""
+    if not calls:
+        return
+    with ThreadPoolExecutor(max_workers=min(at_most or len(calls), len(calls))) as pool:
+        for future in [pool.submit(c) for c in calls]:
+            future.result()
+
+
 def keep_logs(lab: Lab, run: Run) -> None:
     """A run that failed keeps its configs and logs in reports/<run id> (said on stderr)."""
     from harness.paths import REPORTS_DIR
 
     with contextlib.suppress(OSError, HarnessError):
         kept = lab.archive(REPORTS_DIR / run.run_id)
-        print(f"rr-harness: logs of run {run.run_id} kept in {kept}", file=sys.stderr)
+        tell(log, f"logs of run {run.run_id} kept in {kept}")
 
 
 def report_teardown(problems: list[str], *, failed: bool) -> None:
@@ -123,7 +137,7 @@ def report_teardown(problems: list[str], *, failed: bool) -> None:
         message = "teardown left things behind: " + "; ".join(problems)
         if not failed:
             raise LabError(message)
-        print(f"rr-harness: {message}", file=sys.stderr)
+        tell(log, message)
 
 
 # -- observation, the same on every backend ------------------------------------------------------
@@ -138,18 +152,8 @@ def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN
             read = driver_for(lab.plan).routes
             got = [r for f in families for r in read(lab.frr(n.name), f)]
         else:
-            got = [r for f in families for r in frr_routes(lab.frr(n.name), f)]
+            got = [r for f in families for r in frr.read_routes(lab.frr(n.name), f)]
     return RouteTable(n.name, got)
-
-
-def frr_routes(instance: FrrNode, family: Family) -> list[Route]:
-    if family is Family.L2VPN_EVPN:
-        return frr.evpn_routes(instance.query(frr.EVPN_DETAIL), instance.node)
-    out: list[Route] = []
-    for prefix in frr.unicast_prefixes(instance.query(frr.unicast_listing(family))):
-        detail = instance.query(frr.unicast_detail(family, prefix))
-        out += frr.unicast_routes(detail, family, instance.node)
-    return out
 
 
 def await_established(lab: Lab, started: float, timeout: float) -> None:

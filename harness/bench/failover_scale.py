@@ -26,15 +26,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from harness.backends.netns import NetnsBackend, NetnsLab
+from harness.backends.netns.lab import NetnsBackend, NetnsLab
 from harness.bench.wire import Capture, Flow, routes_complete_at
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode
 from harness.errors import LabError
 from harness.failover import measures as m
-from harness.failover.sampler import SAMPLE_INTERVAL, Sample, Sampler, take_counts
+from harness.failover.sampler import SAMPLE_INTERVAL, Sampler
 from harness.model.plan import LabPlan
+from harness.observe.samples import Sample, take_counts
 from harness.observe.wait import await_no_problems
+from harness.options import ESTABLISH_TIMEOUT
 from harness.runtime.run import Run, new_run_id
 
 ESTABLISHED = "Established"
@@ -44,7 +46,7 @@ ESTABLISHED = "Established"
 class ScaledFailover:
     routes: int
     hosts_added_s: float
-    settled_s: float  # hosts added -> every client holds every route via each RR
+    held_s: float  # hosts added -> every client holds every route via each RR
     held: dict[str, int]  # client -> routes it held from each RR before the fault
     detection_ms: float | None
     full_redundancy_ms: float | None
@@ -58,7 +60,7 @@ class ScaledFailover:
 
 def failover_at(plan: LabPlan, routes: int, timeout: float) -> ScaledFailover:
     """One drill with `routes` extra routes, in a lab of its own."""
-    with NetnsBackend().up(plan, Run(new_run_id())) as lab:
+    with NetnsBackend().up(plan, Run(new_run_id()), ESTABLISH_TIMEOUT) as lab:
         if lab.unready:
             raise LabError(f"bench lab: sessions still down: {lab.unready}")
         source = plan.routers[0]
@@ -68,8 +70,8 @@ def failover_at(plan: LabPlan, routes: int, timeout: float) -> ScaledFailover:
         clients = [p for p in lab.pods.list() if p.spec in plan.routers[1:]]
         reconciler = DiscoveryReconciler(lab.plan, lab.pods, lab.frr)
         with reconciler.running():
-            held = _settle(lab, [c.name for c in clients], routes, timeout)
-            settled = time.monotonic() - started - added
+            held = _await_held(lab, [c.name for c in clients], routes, timeout)
+            all_held = time.monotonic() - started - added
             victim = lab.pods.route_reflectors()[0]
             sockets = lab.sampling.sockets(clients)
             captures = {c.name: Capture(lab.run.namespace(c.name)) for c in clients}
@@ -91,7 +93,7 @@ def failover_at(plan: LabPlan, routes: int, timeout: float) -> ScaledFailover:
     return ScaledFailover(
         routes=routes,
         hosts_added_s=added,
-        settled_s=settled,
+        held_s=all_held,
         held=held,
         detection_ms=m.first_time(samples, t0, names, m.sessions_down([victim.ip])),
         full_redundancy_ms=m.restored_at(
@@ -143,7 +145,7 @@ def add_hosts(lab: NetnsLab, router: str, count: int) -> None:
         raise LabError(f"{router}: bridge -batch failed: {done.stderr.decode()[-500:]}")
 
 
-def _settle(lab: NetnsLab, clients: list[str], routes: int, timeout: float) -> dict[str, int]:
+def _await_held(lab: NetnsLab, clients: list[str], routes: int, timeout: float) -> dict[str, int]:
     """Wait until each client holds the same count, at least `routes`, from every RR pod, and
     the same as at the previous look (the first router's other routes arrive too)."""
     rr_ips = {p.ip for p in lab.pods.route_reflectors()}

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import routes
-from harness.backends.netns import NetnsBackend, NetnsLab
+from harness.backends.netns.lab import NetnsBackend, NetnsLab
 from harness.errors import LabError
 from harness.model.plan import LabPlan
 from harness.observe import frr
+from harness.options import ESTABLISH_TIMEOUT
 from harness.runtime.run import Run, new_run_id
 
 SCALE_SUITES = ("failover", "meshrr")  # disruptive or profile-specific: not "conformance"
@@ -49,7 +50,7 @@ def lab_cycles(plan: LabPlan, repeats: int) -> Overhead:
     observer = frr_ms = 0.0
     for i in range(repeats):
         started = time.monotonic()
-        with NetnsBackend().up(plan, Run(new_run_id())) as lab:
+        with NetnsBackend().up(plan, Run(new_run_id()), ESTABLISH_TIMEOUT) as lab:
             up.append(time.monotonic() - started)
             if lab.unready:
                 raise LabError(f"sessions still down after start-up: {lab.unready}")

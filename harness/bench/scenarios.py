@@ -14,6 +14,7 @@ from harness.bench.figures import Results
 from harness.bench.memory import per_route
 from harness.bench.throughput import GENERATOR_SHARE, reflect
 from harness.model.plan import LabPlan
+from harness.suite_names import known_suites
 
 MIB = 1 << 20
 REFLECT_TARGET_S = 10.0  # 100k routes to 3 clients
@@ -142,8 +143,6 @@ def overhead(s: Settings, out: Results) -> None:
     out.add("overhead", "lab down (median)", down, "s", _target(down <= DOWN_TARGET_S, "<= 0.5 s"))
     out.add("overhead", "observer query (median)", o.observer_query_ms, "ms")
     out.add("overhead", "RR vty query (median)", o.frr_query_ms, "ms")
-    from harness.cli import known_suites
-
     names = s.suites or [n for n in known_suites() if n not in oh.SCALE_SUITES]
     wall, waited, tests = oh.suites(s.sut_dir, s.topology, s.reports / "bench-suites.xml", names)
     note = _target(wall <= SUITES_TARGET_S, "<= 120 s") if s.suites is None else "some suites"

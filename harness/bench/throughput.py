@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from harness.backends.netns import NetnsBackend, NetnsLab
+from harness.backends.netns.lab import NetnsBackend, NetnsLab
 from harness.bench.burst import BurstTally, encode, routes
 from harness.bench.memory import rss_bytes
 from harness.bench.topology import GENERATOR, bench_plan, receiver
@@ -29,6 +29,7 @@ from harness.bgp.messages import Attributes
 from harness.errors import LabError
 from harness.model.sut import SutProfile
 from harness.observe.wait import wait_until
+from harness.options import ESTABLISH_TIMEOUT
 from harness.runtime.run import Run, new_run_id
 
 VNI = 100
@@ -65,7 +66,7 @@ class Reflection:
 def reflect(sut: SutProfile, count: int, clients: int, timeout: float) -> Reflection:
     """Run one burst in a lab of its own (torn down after, whatever happens)."""
     plan = bench_plan(sut, clients)
-    with NetnsBackend().up(plan, Run(new_run_id())) as lab:
+    with NetnsBackend().up(plan, Run(new_run_id()), ESTABLISH_TIMEOUT) as lab:
         if lab.unready:
             raise LabError(f"bench lab: sessions still down: {lab.unready}")
         return _burst(lab, count, clients, timeout)

@@ -20,9 +20,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from harness.backends.netns.probe import socket_in
 from harness.bench.burst import evpn_nlri
 from harness.bgp.messages import split_messages
-from harness.netns.probe import socket_in
 
 ETH_P_IP = 0x0800
 SO_TIMESTAMPNS = 35

@@ -20,8 +20,11 @@ from typing import Protocol, Self
 from harness.cluster.frr_reload import commands, neighbors
 from harness.cluster.pods import RR_SELECTOR, Pod
 from harness.errors import HarnessError
+from harness.log import logger
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
+
+log = logger("discovery")
 
 RESYNC = 0.5  # seconds: reconcile at least this often, like an informer's resync
 
@@ -80,6 +83,7 @@ class ConfigReconciler:
             instance.configure(commands(instance.config, desired))
             instance.config = desired
             added, removed = tuple(sorted(new - old)), tuple(sorted(old - new))
+            log.info("%s: %s neighbors added %s, removed %s", self.name, pod.name, added, removed)
             done.append(Reconciled(time.monotonic(), pod.name, added, removed))
         self.history += done
         return done
@@ -97,6 +101,7 @@ class ConfigReconciler:
                     self.reconcile()
                 except (HarnessError, OSError, KeyError) as exc:  # a pod went away meanwhile
                     self.errors.append(f"{time.monotonic():.3f}: {type(exc).__name__}: {exc}")
+                    log.warning("%s: %s", self.name, self.errors[-1])
                 if every is None:
                     self.pods.wait_for_change(seen, RESYNC)
                 else:

@@ -74,6 +74,7 @@ class CraftedSpeaker:
             env=self.env,
             log=self.directory / "speaker.log",
             cwd=self.directory,
+            component="speaker",
         ).start()
         wait_until(
             (self.directory / "api.sock").exists,

@@ -91,6 +91,7 @@ class ExabgpPeer:
             env=self.env | EXABGP_ENV,
             log=self.directory / "exabgp.log",
             cwd=self.directory,  # not the caller's: nothing there may shadow our modules
+            component="exabgp",
         ).start()
         wait_until(
             (self.directory / "api.sock").exists,

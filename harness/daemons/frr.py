@@ -79,6 +79,7 @@ class FrrInstance:
             namespace=self.namespace,
             env=self.env,
             log=self.directory / f"{daemon}.stdout",
+            component="frr",
         )
         self.processes.append(proc)  # registered before start: teardown stops it either way
         return proc.start()

@@ -45,9 +45,7 @@ class FrrRouteServer:
         return lab.register_frr(pod, config, with_zebra=False)
 
     def routes(self, instance: Any, family: Family) -> list[Route]:
-        from harness.backends.base import frr_routes  # base imports this module
-
-        return frr_routes(instance, family)
+        return frr.read_routes(instance, family)
 
     def sessions(self, instance: Any) -> dict[str, str]:
         return frr.session_states(instance.query(frr.SUMMARY))

@@ -1,8 +1,8 @@
 """The failover drills: a fault, sampled from just before it until every client is whole again.
 
-Each drill waits for a settled lab (every RR pod ready, every router pointed at exactly the
+Each drill waits for a whole lab (every RR pod ready, every router pointed at exactly the
 ready RR pods, every route held via each of them), samples every router pod while it acts, and
-returns an `Outcome`: the samples, the measures and what went wrong. The drills act through the
+returns an `DrillRun`: the samples, the measures and what went wrong. The drills act through the
 pod operations (delete, rollout restart, container crash, reschedule) and leave the discovery
 loop to do what OpenPERouter's controller would (design, "Controller Changes").
 """
@@ -17,15 +17,16 @@ from typing import Any
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
-from harness.failover.sampler import Sample, Sampler
+from harness.failover.sampler import Sampler, sampler_for
 from harness.model.topology import Role
+from harness.observe.samples import Sample
 from harness.observe.wait import await_no_problems, wait_until
 
 Expected = Mapping[str, frozenset[str]]  # client -> route keys it must hold
 
 
 @dataclass
-class Outcome:
+class DrillRun:
     """One run of one drill."""
 
     scenario: str
@@ -62,7 +63,7 @@ class Drills:
     def hold(self) -> float:
         return float(self.lab.plan.sut.values.timers.hold)
 
-    def settle(self) -> Expected:
+    def await_whole_lab(self) -> Expected:
         """Wait for a whole lab; return the routes each router holds via the RRs."""
         expected: dict[str, frozenset[str]] = {}
 
@@ -97,15 +98,15 @@ class Drills:
         await_no_problems(
             look,
             timeout=self.timeout,
-            what="a settled lab (every route held via every ready RR pod) before the fault",
+            what="a whole lab (every route held via every ready RR pod) before the fault",
             fail_fast=self.lab.check_alive,
         )
         return expected
 
     # -- the drills ---------------------------------------------------------------------------
-    def rr_deleted(self, mode: DeletionMode) -> Outcome:
+    def rr_deleted(self, mode: DeletionMode) -> DrillRun:
         """Scenario 1: the oldest RR pod is deleted; the Deployment replaces it."""
-        expected = self.settle()
+        expected = self.await_whole_lab()
         victim, *survivors = self.rr_pods()
         clients = self.routers()
         with self._sampling(clients) as sampler:
@@ -129,27 +130,27 @@ class Drills:
             assert replacement is not None
             final = {p.ip for p in self.rr_pods()}
             self._await_whole(sampler, expected, final, {victim.ip})
-        outcome = self._outcome(
+        drill_run = self._drill_run(
             "rr-deleted", variant=mode.value, t0=t0, sampler=sampler, expected=expected, final=final
         )
-        outcome.measures.detection_ms = m.first_time(
-            outcome.samples,
+        drill_run.measures.detection_ms = m.first_time(
+            drill_run.samples,
             t0,
             expected,
             m.sessions_down([victim.ip]),
         )
-        self._ready_mark(outcome, replacement)
+        self._ready_mark(drill_run, replacement)
         # Redundancy is the design's answer to a lost RR pod (Key Design Decision 2): with no
         # other replica alive, every loss is still a loss, and the check says why.
         why = "" if survivors else " (no other RR replica: the SUT runs a single one)"
-        outcome.problems += [f"{loss}{why}" for loss in outcome.losses]
-        outcome.problems += self._sessions_dropped(outcome, {p.ip for p in survivors})
-        outcome.problems += self._stale_neighbors({victim.ip})
-        return outcome
+        drill_run.problems += [f"{loss}{why}" for loss in drill_run.losses]
+        drill_run.problems += self._sessions_dropped(drill_run, {p.ip for p in survivors})
+        drill_run.problems += self._stale_neighbors({victim.ip})
+        return drill_run
 
-    def rolling_restart(self) -> Outcome:
+    def rolling_restart(self) -> DrillRun:
         """Scenario 2: `kubectl rollout restart` of the RR Deployment."""
-        expected = self.settle()
+        expected = self.await_whole_lab()
         old = {p.ip for p in self.rr_pods()}
         clients = self.routers()
         with self._sampling(clients) as sampler:
@@ -157,7 +158,7 @@ class Drills:
             steps = list(self.pods.rollout_restart(self.timeout))
             final = {p.ip for p in self.rr_pods()}
             self._await_whole(sampler, expected, final, old)
-        outcome = self._outcome(
+        drill_run = self._drill_run(
             "rolling-restart",
             variant="all replicas",
             t0=t0,
@@ -165,22 +166,22 @@ class Drills:
             expected=expected,
             final=final,
         )
-        outcome.measures.detection_ms = m.first_time(
-            outcome.samples,
+        drill_run.measures.detection_ms = m.first_time(
+            drill_run.samples,
             t0,
             expected,
             m.sessions_down([steps[0][0].ip]),
         )
-        self._ready_mark(outcome, steps[-1][1])
-        outcome.problems += [str(loss) for loss in outcome.losses]
-        outcome.problems += self._stale_neighbors(old)
-        return outcome
+        self._ready_mark(drill_run, steps[-1][1])
+        drill_run.problems += [str(loss) for loss in drill_run.losses]
+        drill_run.problems += self._stale_neighbors(old)
+        return drill_run
 
-    def all_rrs_down(self) -> Outcome:
+    def all_rrs_down(self) -> DrillRun:
         """Scenario 3: the FRR container of every RR pod crashes at once; the kubelet restarts
         them in place once every router has reacted (withdrawn, or kept stale with RFC 4724)."""
         graceful_restart = self.lab.plan.sut.values.graceful_restart.enabled
-        expected = self.settle()
+        expected = self.await_whole_lab()
         rrs = self.rr_pods()
         ips = {p.ip for p in rrs}
         with self._sampling(self.routers()) as sampler:
@@ -200,33 +201,33 @@ class Drills:
             self.pods.restart_containers([p.name for p in rrs])
             self._await_whole(sampler, expected, ips, set())
         variant = "graceful restart" if graceful_restart else "no graceful restart"
-        outcome = self._outcome(
+        drill_run = self._drill_run(
             "all-rrs-down", variant=variant, t0=t0, sampler=sampler, expected=expected, final=ips
         )
-        outcome.measures.detection_ms = m.first_time(
-            outcome.samples,
+        drill_run.measures.detection_ms = m.first_time(
+            drill_run.samples,
             t0,
             expected,
             m.sessions_down(ips),
         )
         restarted = [e.at for e in self.pods.events if e.what == "restarted" and e.at >= t0]
-        outcome.measures.replacement_ready_ms = m.ms(max(restarted), t0) if restarted else None
-        outcome.marks["replacement ready"] = outcome.measures.replacement_ready_ms
-        kept = sorted({k for smp in outcome.samples if smp.at >= t0 for k in smp.stale})
-        outcome.stale_kept = len(kept)
+        drill_run.measures.replacement_ready_ms = m.ms(max(restarted), t0) if restarted else None
+        drill_run.marks["replacement ready"] = drill_run.measures.replacement_ready_ms
+        kept = sorted({k for smp in drill_run.samples if smp.at >= t0 for k in smp.stale})
+        drill_run.stale_kept = len(kept)
         if graceful_restart:  # RFC 4724 §4.2: the helper keeps the routes, marked stale
-            outcome.problems += [
+            drill_run.problems += [
                 f"{loss} (graceful restart is enabled: it should have been kept as stale)"
-                for loss in outcome.losses
+                for loss in drill_run.losses
             ]
         else:  # without graceful restart the routes go at once (RFC 4271 §8.2.2, §9.1.2)
-            outcome.problems += [f"{k} kept as stale without graceful restart" for k in kept]
-        return outcome
+            drill_run.problems += [f"{k} kept as stale without graceful restart" for k in kept]
+        return drill_run
 
-    def router_rescheduled(self) -> Outcome:
+    def router_rescheduled(self) -> DrillRun:
         """Scenario 4: a router pod comes back with a new IP; the RRs accept it through their
         listen range, unchanged."""
-        expected = self.settle()
+        expected = self.await_whole_lab()
         victim = next(
             (r for r in self.routers() if not self.lab.plan.external_neighbors(r.spec)),
             self.routers()[-1],
@@ -240,7 +241,7 @@ class Drills:
             replacement = self.pods.reschedule_router(victim.name)
             sampler.add(self.lab.sampling.sockets([replacement]), judged=False)
             self._await_whole(sampler, expected, ips, set(), also=replacement)
-        outcome = self._outcome(
+        drill_run = self._drill_run(
             "router-rescheduled",
             variant=victim.spec.name,
             t0=t0,
@@ -248,31 +249,31 @@ class Drills:
             expected=expected,
             final=ips,
         )
-        outcome.measures.detection_ms = m.first_time(
-            outcome.samples,
+        drill_run.measures.detection_ms = m.first_time(
+            drill_run.samples,
             t0,
             [p.name for p in rrs],
             m.sessions_down([victim.ip]),
         )
         # Established: the rescheduled router's sessions with every RR, through the listen range.
-        outcome.measures.established_ms = m.restored_at(
-            outcome.samples,
+        drill_run.measures.established_ms = m.restored_at(
+            drill_run.samples,
             t0,
             [replacement.name],
             m.sessions_up(ips),
         )
-        outcome.marks["established"] = outcome.measures.established_ms
-        self._ready_mark(outcome, replacement)
-        outcome.problems += [
+        drill_run.marks["established"] = drill_run.measures.established_ms
+        self._ready_mark(drill_run, replacement)
+        drill_run.problems += [
             f"{name}: configuration changed for the rescheduled router"
             for name, config in before.items()
             if self._rr_config(self.pods.get(name)) != config
         ]
-        return outcome
+        return drill_run
 
     # -- helpers ------------------------------------------------------------------------------
     def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:
-        return self.lab.sampling.sampler(pods, routers)
+        return sampler_for(self.lab.sampling, pods, routers)
 
     def _await(
         self,
@@ -320,7 +321,7 @@ class Drills:
             self.hold() + self.timeout,
         )
 
-    def _outcome(
+    def _drill_run(
         self,
         scenario: str,
         *,
@@ -329,7 +330,7 @@ class Drills:
         sampler: Sampler,
         expected: Expected,
         final: set[str],
-    ) -> Outcome:
+    ) -> DrillRun:
         samples = sampler.snapshot()
         routers = {c: expected[c] for c in sampler.routers}
         measures = m.Measures(samples=len(samples))
@@ -350,36 +351,36 @@ class Drills:
             samples, t0, sampler.interval
         )
         rr_names = {p.ip: p.name for p in self.pods.every() if p.role is Role.ROUTE_REFLECTOR}
-        outcome = Outcome(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
+        drill_run = DrillRun(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
         replicas = self.lab.plan.sut.values.replicas
         if len(self.rr_pods()) != replicas:  # the Deployment's invariant, whatever happened
-            outcome.problems.append(
+            drill_run.problems.append(
                 f"{len(self.rr_pods())} RR pods after the drill, not replicas: {replicas}: "
                 f"{', '.join(p.name for p in self.rr_pods())}"
             )
-        outcome.marks = {
+        drill_run.marks = {
             "fault": 0.0,
             "established": measures.established_ms,
             "full redundancy": measures.full_redundancy_ms,
         }
-        return outcome
+        return drill_run
 
-    def _ready_mark(self, outcome: Outcome, pod: Pod) -> None:
+    def _ready_mark(self, drill_run: DrillRun, pod: Pod) -> None:
         ready = pod.ready_at
-        outcome.measures.replacement_ready_ms = m.ms(ready, outcome.t0) if ready else None
-        outcome.marks["replacement ready"] = outcome.measures.replacement_ready_ms
-        outcome.marks["detection"] = outcome.measures.detection_ms
+        drill_run.measures.replacement_ready_ms = m.ms(ready, drill_run.t0) if ready else None
+        drill_run.marks["replacement ready"] = drill_run.measures.replacement_ready_ms
+        drill_run.marks["detection"] = drill_run.measures.detection_ms
 
     @staticmethod
-    def _sessions_dropped(outcome: Outcome, survivors: set[str]) -> list[str]:
+    def _sessions_dropped(drill_run: DrillRun, survivors: set[str]) -> list[str]:
         drops = {}
-        for s in outcome.samples:
-            if s.at < outcome.t0 or s.error:
+        for s in drill_run.samples:
+            if s.at < drill_run.t0 or s.error:
                 continue
             for ip in survivors:
                 state = s.sessions.get(ip, "absent")
                 if state != m.ESTABLISHED:
-                    drops.setdefault((s.client, ip), (m.ms(s.at, outcome.t0), state))
+                    drops.setdefault((s.client, ip), (m.ms(s.at, drill_run.t0), state))
         return [
             f"{client}: session to surviving RR {ip} was {state} {at:.0f} ms after the fault"
             for (client, ip), (at, state) in sorted(drops.items())

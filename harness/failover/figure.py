@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.failover.drills import Outcome
+from harness.failover.drills import DrillRun
 from harness.failover.measures import ms
 
 MARK_COLOURS = {
@@ -21,22 +21,22 @@ MARK_COLOURS = {
 }
 
 
-def draw(outcome: Outcome, path: Path) -> Path:
+def draw(drill_run: DrillRun, path: Path) -> Path:
     import matplotlib  # heavy: imported by runs that draw only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    clients = sorted(outcome.expected)
+    clients = sorted(drill_run.expected)
     fig, axes = plt.subplots(
         len(clients), 1, sharex=True, figsize=(12, 2.0 * len(clients) + 1.4), squeeze=False
     )
-    rr_ips = sorted(outcome.rr_names, key=lambda ip: outcome.rr_names[ip])
+    rr_ips = sorted(drill_run.rr_names, key=lambda ip: drill_run.rr_names[ip])
     colours = plt.get_cmap("tab10")
     for ax, client in zip(axes[:, 0], clients, strict=True):
-        expected = outcome.expected[client]
-        series = [s for s in outcome.samples if s.client == client and s.error is None]
-        t = [ms(s.at, outcome.t0) for s in series]
+        expected = drill_run.expected[client]
+        series = [s for s in drill_run.samples if s.client == client and s.error is None]
+        t = [ms(s.at, drill_run.t0) for s in series]
         held = [len(expected & s.paths.keys()) for s in series]
         ax.step(t, held, where="post", color="black", label="routes held", linewidth=4, alpha=0.3)
         shown = 0
@@ -47,7 +47,7 @@ def draw(outcome: Outcome, path: Path) -> Path:
             # Lines a little apart, so one RR's paths never hide another's.
             shown += 1
             lifted = [v - 0.25 * shown for v in via]
-            label = f"paths via {outcome.rr_names[ip]} ({ip})"
+            label = f"paths via {drill_run.rr_names[ip]} ({ip})"
             ax.step(t, lifted, where="post", color=colours(i % 10), label=label, linewidth=1.4)
         ax.fill_between(
             t,
@@ -59,7 +59,7 @@ def draw(outcome: Outcome, path: Path) -> Path:
             alpha=0.2,
             label="route(s) missing",
         )
-        for at, name in sorted((at, n) for n, at in outcome.marks.items() if at is not None):
+        for at, name in sorted((at, n) for n, at in drill_run.marks.items() if at is not None):
             ax.axvline(
                 at,
                 linestyle="--",
@@ -70,9 +70,9 @@ def draw(outcome: Outcome, path: Path) -> Path:
         ax.set_ylabel(f"{client}\nroutes", fontsize=8)
         ax.set_ylim(-1, len(expected) + 1)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    m = outcome.measures
+    m = drill_run.measures
     fig.suptitle(
-        f"{outcome.scenario} ({outcome.variant}): loss window {m.loss_window_ms:.0f} ms, "
+        f"{drill_run.scenario} ({drill_run.variant}): loss window {m.loss_window_ms:.0f} ms, "
         f"full redundancy after {_fmt(m.full_redundancy_ms)}, samples ≤ {m.resolution_ms:.0f} ms "
         "apart",
         fontsize=10,

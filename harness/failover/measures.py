@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
-from harness.failover.sampler import Sample
+from harness.observe.samples import Sample
 
 ESTABLISHED = "Established"
 Snapshot = Mapping[str, Sample]  # client -> its newest sample

@@ -3,7 +3,7 @@
 Clients peer with their side's anycast address, so each holds one path per route; whether a
 client keeps its routes depends on which route server it reached. The drills sample every
 router pod (and the route servers, for the mesh) as the failover drills do, and produce the same
-`Outcome`s, measures and figures.
+`DrillRun`s, measures and figures.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from harness.backends.base import sessions
 from harness.cluster.discovery import MeshReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
-from harness.failover.drills import Expected, Outcome
-from harness.failover.sampler import Sample
+from harness.failover.drills import DrillRun, Expected
+from harness.failover.sampler import sampler_for
 from harness.model.topology import Node, Role
+from harness.observe.samples import Sample
 from harness.observe.wait import await_no_problems, wait_until
 
 
@@ -70,7 +71,7 @@ class MeshDrills:
             ]
         return out
 
-    def settle(self) -> Expected:
+    def await_whole_lab(self) -> Expected:
         """Wait for a whole lab: the full mesh, and every router holding every other router's
         routes; return what each router holds."""
         expected: dict[str, frozenset[str]] = {}
@@ -80,7 +81,7 @@ class MeshDrills:
             routers = self.routers()
             for router in routers:
                 held = frozenset(self.lab.sampling.take(router.name).paths)
-                if held != expected.get(router.name):  # settled: the same in two looks
+                if held != expected.get(router.name):  # steady: the same in two looks
                     problems.append(f"{router.name}'s routes are still changing")
                 expected[router.name] = held
                 origins = {o.name for k in held if (o := self.origin(k)) is not None}
@@ -100,10 +101,10 @@ class MeshDrills:
         return expected
 
     # -- drills -------------------------------------------------------------------------------
-    def side_replica_lost(self, *, holder: bool) -> Outcome:
+    def side_replica_lost(self, *, holder: bool) -> DrillRun:
         """One side-b route server goes (gracefully): the one answering the anycast address
         (its clients' sessions move to the other replica) or the other one."""
-        expected = self.settle()
+        expected = self.await_whole_lab()
         serving = self.lab.anycast_holders["b"]
         side_b = [p for p in self.route_servers() if p.spec.side == "b"]
         victim = next(p for p in side_b if (p.name == serving) == holder)
@@ -115,10 +116,10 @@ class MeshDrills:
             kept=None if holder else expected,
         )
 
-    def side_lost(self, side: str) -> Outcome:
+    def side_lost(self, side: str) -> DrillRun:
         """Every route server of a side goes: the other side's clients lose that side's routes
         only, and everything returns once the side's route servers are back."""
-        expected = self.settle()
+        expected = self.await_whole_lab()
         victims = [p for p in self.route_servers() if p.spec.side == side]
         kept = {
             c: frozenset(k for k in keys if (o := self.origin(k)) is None or o.side != side)
@@ -134,11 +135,11 @@ class MeshDrills:
         expected: Expected,
         victims: list[Pod],
         kept: Expected | None,
-    ) -> Outcome:
+    ) -> DrillRun:
         routers = self.routers()
         watched = [*routers, *self.route_servers()]
         gone = {p.ip for p in victims}
-        with self.lab.sampling.sampler(watched, routers) as sampler:
+        with sampler_for(self.lab.sampling, watched, routers) as sampler:
             t0 = time.monotonic()
             replacements = [self.lab.pods.delete(p.name, DeletionMode.GRACEFUL) for p in victims]
             new = [p for p in replacements if p is not None]
@@ -181,9 +182,9 @@ class MeshDrills:
             samples, t0, sampler.interval
         )
         rr_names = {p.ip: p.name for p in self.lab.pods.every() if p.role is Role.ROUTE_REFLECTOR}
-        outcome = Outcome(scenario, variant, t0, measures, samples, {}, rr_names, judged)
-        outcome.losses = losses
-        outcome.marks = {
+        drill_run = DrillRun(scenario, variant, t0, measures, samples, {}, rr_names, judged)
+        drill_run.losses = losses
+        drill_run.marks = {
             "fault": 0.0,
             "detection": measures.detection_ms,
             "replacement ready": measures.replacement_ready_ms,
@@ -192,10 +193,10 @@ class MeshDrills:
         }
         if kept is not None:
             _, lost = m.losses(samples, t0, kept)
-            outcome.problems += [
+            drill_run.problems += [
                 f"{loss} (it did not depend on the lost route server)" for loss in lost
             ]
-        return outcome
+        return drill_run
 
     @staticmethod
     def _missing(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.failover import measures as m
-from harness.failover.drills import Outcome
+from harness.failover.drills import DrillRun
 from harness.failover.figure import draw
 
 MEASURES = (
@@ -30,10 +30,10 @@ class FailoverReport:
     routes_added: int = 0
     drills: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, test_id: str, outcomes: list[Outcome]) -> dict[str, Any]:
+    def add(self, test_id: str, runs: list[DrillRun]) -> dict[str, Any]:
         """Record one test's repeats; returns the JUnit properties for it."""
-        first = outcomes[0]
-        summary = {k: m.percentiles(getattr(o.measures, k) for o in outcomes) for k in MEASURES}
+        first = runs[0]
+        summary = {k: m.percentiles(getattr(o.measures, k) for o in runs) for k in MEASURES}
         figure = draw(
             first, self.junit.with_name(f"{self.junit.stem}-failover") / f"{_slug(test_id)}.png"
         )
@@ -48,19 +48,17 @@ class FailoverReport:
                     "losses_total": len(o.losses),
                     "stale_routes_seen": o.stale_kept,
                 }
-                for o in outcomes
+                for o in runs
             ],
             "summary": summary,
             "figure": str(figure),
         }
         self.write()
-        properties: dict[str, Any] = {"repeats": len(outcomes), "figure": str(figure)}
+        properties: dict[str, Any] = {"repeats": len(runs), "figure": str(figure)}
         for measure, stats in summary.items():
             for stat in ("p50", "p95", "max"):
                 properties[f"{measure.removesuffix('_ms')}_{stat}_ms"] = stats[stat]
-        properties["sampler_lateness_max_ms"] = max(
-            o.measures.sampler_lateness_ms for o in outcomes
-        )
+        properties["sampler_lateness_max_ms"] = max(o.measures.sampler_lateness_ms for o in runs)
         return properties
 
     def write(self) -> Path:

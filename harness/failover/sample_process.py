@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from harness.daemons.vty import VtyClient
-from harness.failover.sampler import take_counts, take_sample
+from harness.observe.samples import take_counts, take_sample
 
 NICE = -10  # busy daemons on a small machine must not starve the sampler of CPU
 

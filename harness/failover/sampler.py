@@ -12,122 +12,27 @@ import contextlib
 import json
 import pickle
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from harness.cluster.pods import Pod
-from harness.daemons.vty import VtyClient
-from harness.errors import DaemonError, HarnessError
-from harness.observe import frr
+from harness.errors import DaemonError
+from harness.observe.samples import LOCAL, Access, Sample
 from harness.observe.wait import wait_until
 
 SAMPLER_START_TIMEOUT = 10.0
 SAMPLE_INTERVAL = 0.010  # seconds between two samples of one client (issue: at most 20 ms)
-EVPN_TABLE = "show bgp l2vpn evpn route json"
-IPV4_TABLE = "show bgp ipv4 unicast json"
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One look at one client: which peers give it a path for each route, which of those paths
-    are stale (RFC 4724), and the state of each of its sessions. `error` when it did not answer."""
-
-    at: float  # time.monotonic() when the answer was complete
-    client: str
-    paths: Mapping[str, frozenset[str]]  # route key -> peer addresses
-    stale: frozenset[str]
-    sessions: Mapping[str, str]
-    error: str | None = None
-    asked_at: float = 0.0  # when the first query was sent (`at - asked_at`: the daemon's delay)
-    received: Mapping[str, int] = field(default_factory=dict)  # counts mode: peer -> routes
-
-
-EVPN_SUMMARY = "show bgp l2vpn evpn summary json"
-MODES = ("tables", "counts")  # every route of every table, or per-peer route counts only
-
-
-def read_tables(evpn: Mapping[str, Any], ipv4: Mapping[str, Any]) -> tuple[dict, frozenset]:
-    """Route key -> peers with a path, and the keys with a stale path, from FRR's listings
-    (`show bgp l2vpn evpn route json`, `show bgp ipv4 unicast json`). Local routes are left out:
-    a client's own routes are never at risk in an RR failover."""
-    paths: dict[str, set[str]] = {}
-    stale: set[str] = set()
-
-    def add(key: str, entries: Any) -> None:
-        for path in _flatten(entries):
-            peer = path.get("peerId")
-            if peer in (None, "(unspec)", "0.0.0.0", "::"):
-                continue
-            paths.setdefault(key, set()).add(str(peer))
-            if path.get("stale"):
-                stale.add(key)
-
-    for rd, table in evpn.items():
-        if isinstance(table, dict):
-            for prefix, entry in table.items():
-                if isinstance(entry, dict) and "paths" in entry:
-                    add(f"evpn {prefix} rd {rd}", entry["paths"])
-    for prefix, entries in (ipv4.get("routes") or {}).items():
-        add(f"ipv4 {prefix}", entries)
-    return {k: frozenset(v) for k, v in paths.items()}, frozenset(stale)
-
-
-def _flatten(entries: Any) -> Iterator[dict[str, Any]]:
-    for item in entries or []:
-        if isinstance(item, list):
-            yield from (p for p in item if isinstance(p, dict))
-        elif isinstance(item, dict):
-            yield item
-
-
-def take_sample(vty: VtyClient, client: str) -> Sample:
-    """One sample of one FRR instance (a failed query is a sample with `error`)."""
-    asked = time.monotonic()
-    try:
-        evpn, ipv4 = vty.json(EVPN_TABLE), vty.json(IPV4_TABLE)
-        sessions = frr.session_states(vty.json(frr.SUMMARY))
-    except (HarnessError, OSError) as exc:
-        return Sample(time.monotonic(), client, {}, frozenset(), {}, str(exc), asked)
-    paths, stale = read_tables(evpn, ipv4)
-    return Sample(time.monotonic(), client, paths, stale, sessions, None, asked)
-
-
-LOCAL = (sys.executable, "-m", "harness.failover.sample_process")  # the sampler, here
-
-
-@dataclass(frozen=True)
-class Access:
-    """How a backend lets the harness sample its pods' FRR: where each pod's bgpd vty socket
-    is (as the sample process sees it), which command runs the sample process that can reach
-    a pod (`channel`: here for netns; inside the pod for kind), and one sample taken now."""
-
-    sockets: Callable[[Iterable[Pod]], dict[str, Path]]
-    take: Callable[[str], Sample]
-    channel: Callable[[str], tuple[str, ...]] = lambda _client: LOCAL
-
-    def sampler(self, pods: Iterable[Pod], judged: Iterable[Pod] | None = None) -> Sampler:
-        """A sampler of `pods`; the routes of `judged` (default: all of them) are judged."""
-        pods = list(pods)
-        names = {p.name for p in (pods if judged is None else judged)}
-        return Sampler(self.sockets(pods), names, channel=self.channel)
-
-
-def take_counts(vty: VtyClient, client: str) -> Sample:
-    """One sample of the EVPN routes received from each peer, and the sessions' states: the
-    same cost at any table size (the bench's failover at 100k routes). Routes are not named."""
-    asked = time.monotonic()
-    try:
-        peers = (vty.json(EVPN_SUMMARY).get("peers") or {}).items()
-    except (HarnessError, OSError) as exc:
-        return Sample(time.monotonic(), client, {}, frozenset(), {}, str(exc), asked)
-    sessions = {ip: str(p.get("state", "")) for ip, p in peers}
-    received = {ip: int(p.get("pfxRcd") or 0) for ip, p in peers}
-    return Sample(time.monotonic(), client, {}, frozenset(), sessions, None, asked, received)
+def sampler_for(
+    access: Access, pods: Iterable[Pod], judged: Iterable[Pod] | None = None
+) -> Sampler:
+    """A sampler of `pods` through a backend's `access`; the routes of `judged` (default: all
+    of them) are judged."""
+    pods = list(pods)
+    names = {p.name for p in (pods if judged is None else judged)}
+    return Sampler(access.sockets(pods), names, channel=access.channel)
 
 
 class Sampler:

@@ -8,7 +8,7 @@ CLUSTER_LIST of EVPN paths only appear in `show bgp l2vpn evpn route detail json
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from harness.model.base import Family
 from harness.observe.route import LOCAL, Route, evpn_key, ext_community
@@ -117,3 +117,23 @@ def session_states(data: dict[str, Any]) -> dict[str, str]:
             if states.get(addr, "Established") == "Established":
                 states[addr] = state
     return states
+
+
+class Queryable(Protocol):
+    """An FRR instance answering vtysh commands as JSON, wherever it runs."""
+
+    node: str
+
+    def query(self, command: str) -> Any: ...
+
+
+def read_routes(instance: Queryable, family: Family) -> list[Route]:
+    """The paths an FRR instance holds now in one family (EVPN: one detail query; unicast:
+    the listing, then one query per prefix, where ORIGINATOR_ID and CLUSTER_LIST are)."""
+    if family is Family.L2VPN_EVPN:
+        return evpn_routes(instance.query(EVPN_DETAIL), instance.node)
+    out: list[Route] = []
+    for prefix in unicast_prefixes(instance.query(unicast_listing(family))):
+        detail = instance.query(unicast_detail(family, prefix))
+        out += unicast_routes(detail, family, instance.node)
+    return out

@@ -1,1 +1,1 @@
-"""Run bookkeeping: run ids and tags, processes started by PID, and cleanup of leftovers."""
+"""Run bookkeeping: run ids and tags, processes started by PID, signals during teardown."""

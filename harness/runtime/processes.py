@@ -8,6 +8,7 @@ its own session so a Ctrl-C at the terminal reaches the harness, which then stop
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DaemonError, WaitTimeout
+from harness.log import logger
 from harness.observe.wait import wait_until
+
+log = logger("processes")
 
 
 def proc_state(pid: int) -> str | None:
@@ -76,6 +80,7 @@ class ManagedProcess:
     env: dict[str, str]
     log: Path
     cwd: Path | None = None
+    component: str = "processes"  # its logger: rr_harness.<component>
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> ManagedProcess:
@@ -90,6 +95,7 @@ class ManagedProcess:
                 start_new_session=True,
                 close_fds=True,
             )
+        self._log.info("%s: %s started, PID %d, in %s", *self._who, self.namespace)
         return self
 
     @property
@@ -113,6 +119,7 @@ class ManagedProcess:
         """SIGKILL at once, as a crash would end it. Only our own PID is signalled."""
         if self.popen is None or self.popen.poll() is not None:
             return
+        self._log.info("%s: %s (PID %d) killed", *self._who)
         self.popen.kill()
         self.popen.wait(timeout=5)
 
@@ -124,8 +131,18 @@ class ManagedProcess:
         try:
             self.popen.wait(timeout=grace)
         except subprocess.TimeoutExpired:
+            self._log.warning("%s: %s (PID %d) ignored SIGTERM %.1f s: killed", *self._who, grace)
             self.popen.kill()
             self.popen.wait(timeout=5)
+        self._log.info("%s: %s (PID %d) stopped, status %s", *self._who, self.popen.returncode)
+
+    @property
+    def _who(self) -> tuple[str, str, int]:
+        return self.node, self.name, self.pid
+
+    @property
+    def _log(self) -> logging.Logger:
+        return logger(self.component)
 
 
 def terminate_tagged(tagged: Mapping[int, str], key: str, grace: float = 3.0) -> list[int]:
@@ -142,6 +159,7 @@ def terminate_tagged(tagged: Mapping[int, str], key: str, grace: float = 3.0) ->
 
     for sig, within in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
         for pid in ours():
+            log.info("leftover PID %d (run %s): %s", pid, tagged[pid], signal.Signals(sig).name)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         try:

@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import base64
 import pickle
-import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import LabPeers, await_established, keep_logs, report_teardown
+from harness.backends.base import (
+    LabPeers,
+    await_established,
+    in_parallel,
+    keep_logs,
+    report_teardown,
+)
 from harness.backends.kind import manifests as m
 from harness.backends.kind import preflight
 from harness.backends.kind.cluster import Cluster
@@ -41,12 +45,15 @@ from harness.cluster.frr_reload import commands
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.errors import CommandError, DaemonError, LabError
-from harness.failover.sampler import Access, Sample
+from harness.log import logger, tell
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
+from harness.observe.samples import Access, Sample
 from harness.observe.wait import wait_until
 from harness.runtime.run import Run
 from harness.runtime.signals import signals_deferred
+
+log = logger("kind")
 
 SAMPLE_MODULE = "harness.failover.sample_process"
 FRR_LOG = "/var/run/frr/frr.log"
@@ -180,7 +187,7 @@ class KindLab(LabPeers):
             )
             self.peers[node.name] = peer
             calls.append(peer.start)
-        _parallel(calls)
+        in_parallel(calls, at_most=8)  # API calls: a few at a time
         for instance in self.frr_nodes.values():  # evidence: "DENIED due to" lines, in a file
             instance.configure([["configure terminal", f"log file {FRR_LOG}", "end"]])
             instance.query_text("debug bgp updates in")
@@ -329,14 +336,6 @@ def _phase(api_pod: Any) -> str:
     return f"{status.phase}" + (f" ({', '.join(waiting)})" if waiting else "")
 
 
-def _parallel(calls: list[Callable[[], object]]) -> None:
-    if not calls:
-        return
-    with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
-        for future in [pool.submit(c) for c in calls]:
-            future.result()
-
-
 class KindBackend:
     """`--backend kind`: `kubeconfig` names an existing cluster; without it, a kind cluster is
     created for the run (and deleted after it)."""
@@ -355,7 +354,7 @@ class KindBackend:
         self.node_image = node_image
 
     @contextmanager
-    def up(self, plan: LabPlan, run: Run, establish_timeout: float = 60.0) -> Iterator[KindLab]:
+    def up(self, plan: LabPlan, run: Run, establish_timeout: float) -> Iterator[KindLab]:
         preflight.check(self.kubeconfig)
         m.manifests(plan, run.run_id)  # a plan kind cannot deploy (meshrr) stops here
         run.open()
@@ -369,7 +368,7 @@ class KindBackend:
                 config = cluster_config(plan, run.run_id, self.node_image)
                 cluster = Cluster.create(config, run.directory / "kind")
                 for note in cluster.load_images([self.peer_image]):
-                    print(f"rr-harness: {note}", file=sys.stderr)
+                    tell(log, note)
             lab = KindLab(plan, run, cluster, establish_timeout, self.peer_image)
             lab.start()
             yield lab

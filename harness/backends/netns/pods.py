@@ -18,16 +18,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from ipaddress import IPv4Address, IPv4Interface
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from harness.backends.netns.fabric import Fabric
+from harness.backends.netns.probe import tcp_accepting
 from harness.cluster.pods import RR_LABELS, RR_SELECTOR, DeletionMode, Pod, PodEvent, node_of
+from harness.daemons.frr import FrrInstance
 from harness.errors import LabError
+from harness.log import logger
+from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
-from harness.netns.probe import tcp_accepting
 from harness.observe.wait import wait_until
+from harness.runtime.run import Run
 
-if TYPE_CHECKING:
-    from harness.backends.netns import NetnsLab
+log = logger("pods")
 
 BGP_PORT = 179
 TERMINATION_GRACE = 10.0  # seconds from SIGTERM to SIGKILL (Kubernetes' default is 30)
@@ -35,10 +39,23 @@ FIRST_NEW_HOST = 100  # replacement pods take addresses from .100 of their node'
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name alphabet
 
 
+class PodHost(Protocol):
+    """What the pods need of the netns lab: its namespaces and the FRR instances in them."""
+
+    plan: LabPlan
+    run: Run
+    fabric: Fabric
+    frr_instances: dict[str, FrrInstance]
+    retired: list[FrrInstance]  # instances of deleted pods, stopped at teardown
+
+    def check_alive(self) -> None: ...
+    def start_pod(self, pod: str, config: str, role: Role) -> FrrInstance: ...
+
+
 class NetnsPods:
     """Every pod of a netns lab, and what Kubernetes would do to them."""
 
-    def __init__(self, lab: NetnsLab) -> None:
+    def __init__(self, lab: PodHost) -> None:
         self.lab = lab
         self.plan = lab.plan
         self.probe = lab.plan.sut.values.readiness
@@ -94,6 +111,7 @@ class NetnsPods:
             return self.version
 
     def _record(self, pod: Pod, what: str, at: float | None = None) -> None:
+        log.info("pod %s (%s, %s): %s", pod.name, pod.role.value, pod.ip, what)
         with self._changed:
             self.events.append(PodEvent(at or time.monotonic(), pod.name, what))
             self.version += 1

@@ -11,35 +11,39 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from harness.backends.base import LabPeers, await_established, keep_logs, report_teardown
+from harness.backends.base import (
+    LabPeers,
+    await_established,
+    in_parallel,
+    keep_logs,
+    report_teardown,
+)
+from harness.backends.netns.anycast import Anycast
+from harness.backends.netns.cleanup import find_leftovers
+from harness.backends.netns.fabric import Fabric
+from harness.backends.netns.pods import NetnsPods
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
 from harness.drivers.route_server import driver_for
 from harness.errors import LabError
-from harness.failover.sampler import Access, take_sample
+from harness.log import logger
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
-from harness.netns.anycast import Anycast
-from harness.netns.fabric import Fabric
-from harness.netns.pods import NetnsPods
-from harness.runtime.cleanup import find_leftovers
+from harness.observe.samples import Access, take_sample
 from harness.runtime.processes import terminate_tagged
 from harness.runtime.run import TAG_ENV, Run
 from harness.runtime.signals import signals_deferred
 
-ESTABLISH_TIMEOUT = 20.0
+log = logger("netns")
 
 
 class NetnsLab(LabPeers):
-    def __init__(
-        self, plan: LabPlan, run: Run, establish_timeout: float = ESTABLISH_TIMEOUT
-    ) -> None:
+    def __init__(self, plan: LabPlan, run: Run, establish_timeout: float) -> None:
         self.plan = plan
         self.run = run
         self.establish_timeout = establish_timeout
@@ -93,6 +97,12 @@ class NetnsLab(LabPeers):
         if self.anycast is not None:
             self.anycast.start()
         self.timings["namespaces_s"] = time.monotonic() - started
+        log.info(
+            "run %s: %d namespaces and their links in %.2f s",
+            self.run.run_id,
+            len(self.plan.lab_nodes) + 1,
+            self.timings["namespaces_s"],
+        )
         for node in self.plan.route_reflectors:
             self.driver.create(self, node.name, self.plan.render_route_reflector(node))
         for node in self.plan.routers:
@@ -112,16 +122,21 @@ class NetnsLab(LabPeers):
                 env=self.run.environment(node.name),
             )
         # Route reflectors first: they only listen, and clients connect sooner when they are up.
-        _parallel([i.start for i in self.frr_instances.values() if not i.with_zebra])
-        _parallel(
+        in_parallel([i.start for i in self.frr_instances.values() if not i.with_zebra])
+        in_parallel(
             [i.start for i in self.frr_instances.values() if i.with_zebra]
             + [p.start for p in self.peers.values()]
         )
         self.timings["daemons_s"] = time.monotonic() - started
+        log.info("daemons of every pod and peer started at %.2f s", self.timings["daemons_s"])
         self.pods.start_prober()
         for instance in self.frr_instances.values():
             instance.vty.run("debug bgp updates in")  # evidence: "DENIED due to: ..." lines
         await_established(self, started, self.establish_timeout)
+        if self.unready:
+            log.warning("sessions still down at the start-up deadline: %s", self.unready)
+        else:
+            log.info("every session Established at %.2f s", self.timings["established_s"])
 
     def register_frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
         """Register (for teardown) an FRR instance of a pod; `start()` it to run it."""
@@ -163,7 +178,7 @@ class NetnsLab(LabPeers):
         step("readiness prober", self.pods.stop)
         stops = [p.stop for p in self.peers.values()]
         stops += [i.stop for i in [*self.frr_instances.values(), *self.retired]]
-        step("stopping daemons", lambda: _parallel(stops))
+        step("stopping daemons", lambda: in_parallel(stops))
         # Safety net: children of our daemons (ExaBGP's bridge) carry the tag too.
         step(
             "stray processes",
@@ -180,6 +195,9 @@ class NetnsLab(LabPeers):
         if not left.empty:
             problems.append(f"still present after teardown: {left.describe()}")
         self.timings["teardown_s"] = time.monotonic() - started
+        log.info("run %s torn down in %.2f s", self.run.run_id, self.timings["teardown_s"])
+        for problem in problems:
+            log.error("teardown: %s", problem)
         return problems
 
     def archive(self, destination: Path) -> Path:
@@ -201,21 +219,11 @@ class NetnsLab(LabPeers):
         )
 
 
-def _parallel(calls: list[Callable[[], object]]) -> None:
-    if not calls:
-        return
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        for future in [pool.submit(c) for c in calls]:
-            future.result()
-
-
 class NetnsBackend:
     name = "netns"
 
     @contextmanager
-    def up(
-        self, plan: LabPlan, run: Run, establish_timeout: float = ESTABLISH_TIMEOUT
-    ) -> Iterator[NetnsLab]:
+    def up(self, plan: LabPlan, run: Run, establish_timeout: float) -> Iterator[NetnsLab]:
         run.open()  # claims the run id first: a run id in use stops here, touching nothing
         lab = NetnsLab(plan, run, establish_timeout)
         failed = True

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pyroute2 import netns
 
+from harness.backends.netns.fabric import remove_namespaces
 from harness.daemons.frr import forget_daemon_tmp
-from harness.netns.fabric import remove_namespaces
 from harness.paths import RUN_STATE_ROOT
 from harness.runtime.processes import pid_running, process_name, process_tag, terminate_tagged
 from harness.runtime.run import NS_PREFIX, RUN_ID_PATTERN, TAG_ENV, owner_alive

@@ -14,17 +14,18 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from scapy.layers.l2 import ARP, Ether
 
+from harness.backends.netns.fabric import Fabric
+from harness.backends.netns.pods import NetnsPods
+from harness.backends.netns.probe import socket_in
 from harness.cluster.pods import Pod
 from harness.errors import LabError
+from harness.model.plan import LabPlan
 from harness.model.topology import Role
-from harness.netns.probe import socket_in
-
-if TYPE_CHECKING:
-    from harness.backends.netns import NetnsLab
+from harness.runtime.run import Run
 
 ETH_P_ARP = 0x0806
 CLUSTER_IF = "eth0"  # a pod's first interface is its cluster-network one (topology order)
@@ -38,8 +39,17 @@ class Move:
     away_from: str | None
 
 
+class AnycastHost(Protocol):
+    """What the anycast addresses need of the netns lab: its pods and their namespaces."""
+
+    plan: LabPlan
+    run: Run
+    fabric: Fabric
+    pods: NetnsPods
+
+
 class Anycast:
-    def __init__(self, lab: NetnsLab) -> None:
+    def __init__(self, lab: AnycastHost) -> None:
         self.lab = lab
         mesh = lab.plan.mesh
         assert mesh is not None

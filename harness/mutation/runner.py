@@ -21,14 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.cli import known_suites
-from harness.mutations import FAILOVER_SUITE, MESHRR_SUITE, STANDALONE, Mutation
+from harness.mutation.catalogue import FAILOVER_SUITE, MESHRR_SUITE, STANDALONE, Mutation
+from harness.suite_names import known_suites
 
 BASELINE = "baseline (unbroken)"
 
 
 @dataclass
-class Outcome:
+class VariantResult:
     variant: str
     breaks: str
     exit_status: int
@@ -45,16 +45,16 @@ def check_name(case: ET.Element) -> str:
     return f"{module.replace('_', '-')}::{case.get('name', '').split('[', 1)[0]}"
 
 
-def read_junit(path: Path, outcome: Outcome) -> Outcome:
+def read_junit(path: Path, result: VariantResult) -> VariantResult:
     for case in ET.parse(path).getroot().iter("testcase"):
         name, test_id = check_name(case), case.get("name", "")
         if case.find("failure") is not None:
-            outcome.failed.setdefault(name, []).append(test_id)
+            result.failed.setdefault(name, []).append(test_id)
         elif case.find("error") is not None:
-            outcome.errors.append(f"{name} {test_id}")
+            result.errors.append(f"{name} {test_id}")
         elif case.find("skipped") is None:
-            outcome.passed.append(name)
-    return outcome
+            result.passed.append(name)
+    return result
 
 
 def run_variant(
@@ -66,12 +66,12 @@ def run_variant(
     reports: Path,
     extra: Sequence[str],
     suites: Sequence[str] = (),
-) -> Outcome:
+) -> VariantResult:
     """One `rr-harness run` of `suites` (every suite when empty) against one SUT profile."""
     junit = reports / f"{name}.xml"
     junit.unlink(missing_ok=True)  # never read a previous run's report
     started = time.monotonic()
-    result = subprocess.run(
+    process = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -91,25 +91,25 @@ def run_variant(
         text=True,
         check=False,
     )
-    (reports / f"{name}.log").write_text(result.stdout + result.stderr)
-    outcome = Outcome(name, breaks, result.returncode, time.monotonic() - started)
+    (reports / f"{name}.log").write_text(process.stdout + process.stderr)
+    result = VariantResult(name, breaks, process.returncode, time.monotonic() - started)
     if junit.is_file():
         try:
-            read_junit(junit, outcome)
+            read_junit(junit, result)
         except ET.ParseError as exc:
-            outcome.errors.append(f"unreadable JUnit report {junit}: {exc}")
+            result.errors.append(f"unreadable JUnit report {junit}: {exc}")
     else:
-        outcome.errors.append(
-            f"no JUnit report; exit {result.returncode}: "
-            f"{(result.stderr or result.stdout).strip()[-300:]}"
+        result.errors.append(
+            f"no JUnit report; exit {process.returncode}: "
+            f"{(process.stderr or process.stdout).strip()[-300:]}"
         )
-    return outcome
+    return result
 
 
 @dataclass
 class Report:
-    baselines: list[Outcome]  # one per SUT profile the variants edit
-    variants: list[Outcome]
+    baselines: list[VariantResult]  # one per SUT profile the variants edit
+    variants: list[VariantResult]
 
     @property
     def checks(self) -> list[str]:
@@ -187,7 +187,7 @@ def run_all(
     reports: Path,
     extra: Sequence[str] = (),
     jobs: int = 3,
-    progress: Callable[[Outcome], None] = lambda _: None,
+    progress: Callable[[VariantResult], None] = lambda _: None,
 ) -> Report:
     """The baseline of each profile alone first (its timings undisturbed), then the variants,
     `jobs` at a time: a broken variant spends most of its time waiting on deadlines, not on
@@ -222,8 +222,8 @@ def run_all(
             )
             future.add_done_callback(lambda f: progress(f.result()))
             futures.append(future)
-        outcomes = [f.result() for f in futures]
-    report = Report(baselines, outcomes)
+        results = [f.result() for f in futures]
+    report = Report(baselines, results)
     (reports / "mutations.json").write_text(report.as_json())
     (reports / "mutations.txt").write_text(report.table() + "\n")
     return report

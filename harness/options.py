@@ -1,0 +1,284 @@
+"""Every option of a run, declared once: the CLI (`rr-harness`) and the pytest plugin read
+this table, so a flag, its type, its default and its help cannot drift between the two.
+
+`LAB` are the options of the lab itself: the plugin declares them (so `pytest suites ...`
+takes them) and `rr-harness run` forwards them to pytest (`forward`). The command tables add
+what only a command has; `rr-harness mutate` takes some lab options with other defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR
+
+BACKENDS = ("netns", "kind")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CONVERGENCE_TIMEOUT = 10.0  # seconds for routes to reach (or leave) every client
+ESTABLISH_TIMEOUT = 20.0  # seconds for every BGP session at start-up
+
+
+# -- value types (argparse `type=`; pytest's parser is argparse too) ---------------------------
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def sizes(text: str) -> list[int]:
+    """Comma-separated table sizes, each a whole number of at least 1."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N[,N...], got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"sizes must be at least 1, got {text!r}")
+    return values
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """A whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def names(text: str) -> list[str]:
+    """Comma-separated names."""
+    return [n for n in text.split(",") if n]
+
+
+# -- the table -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Option:
+    """One option: argparse's keywords, plus the flag the pytest plugin declares it under
+    (`pytest_flag`; None: a CLI-only option)."""
+
+    flags: tuple[str, ...]
+    help: str = ""
+    type: Callable[[str], Any] | None = None
+    default: Any = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    action: str | None = None
+    dest: str | None = None
+    nargs: str | None = None
+    pytest_flag: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The attribute it lands in (`--run-id` -> `run_id`)."""
+        return self.dest or self.flags[-1].lstrip("-").replace("-", "_")
+
+    def add_to(self, add: Callable[..., Any], *, flags: Sequence[str] | None = None) -> None:
+        """Declare it through `add` (argparse's `add_argument`, pytest's `addoption`)."""
+        keywords = {
+            "help": self.help,
+            "type": self.type,
+            "default": self.default,
+            "metavar": self.metavar,
+            "choices": self.choices,
+            "action": self.action,
+            "dest": self.dest,
+            "nargs": self.nargs,
+        }
+        add(*(flags or self.flags), **{k: v for k, v in keywords.items() if v is not None})
+
+
+def _lab(flag: str, **keywords: Any) -> Option:
+    return Option((flag,), pytest_flag=flag, **keywords)
+
+
+SUT = _lab(
+    "--sut",
+    type=Path,
+    default=DEFAULT_SUT,
+    metavar="DIR",
+    help="SUT profile directory (sut.yaml + templates)",
+)
+TOPOLOGY = _lab(
+    "--topology", type=Path, default=DEFAULT_TOPOLOGY, metavar="FILE", help="topology YAML file"
+)
+BACKEND = _lab("--backend", default="netns", choices=BACKENDS, help="where pods run")
+KUBECONFIG = _lab(
+    "--kubeconfig",
+    type=Path,
+    metavar="PATH",
+    help="kind backend: an existing cluster (default: create a kind cluster for the run)",
+)
+RUN_ID = _lab("--run-id", metavar="ID", help="tag for this run's resources")
+CONVERGENCE = _lab(
+    "--convergence-timeout",
+    type=seconds,
+    default=CONVERGENCE_TIMEOUT,
+    metavar="SECONDS",
+    help="deadline for routes to reach (or leave) every client",
+)
+ESTABLISH = _lab(
+    "--establish-timeout",
+    type=seconds,
+    default=ESTABLISH_TIMEOUT,
+    metavar="SECONDS",
+    help="deadline for every BGP session at start-up",
+)
+REPEAT = _lab(
+    "--repeat",
+    type=count(1),
+    default=5,
+    metavar="N",
+    help="failover: run each drill N times (p50/p95/max over them)",
+)
+
+LAB: tuple[Option, ...] = (
+    BACKEND,
+    KUBECONFIG,
+    _lab(
+        "--peer-image",
+        metavar="REF",
+        help="kind backend: image of the peer pods (default rr-harness-peer:dev, built from "
+        "fixtures/images/exabgp)",
+    ),
+    SUT,
+    TOPOLOGY,
+    RUN_ID,
+    CONVERGENCE,
+    ESTABLISH,
+    REPEAT,
+    _lab(
+        "--routes",
+        type=count(0),
+        default=0,
+        metavar="N",
+        help="failover: N extra EVPN routes (hosts on the first router) during each drill",
+    ),
+    Option(
+        ("--log-level",),
+        default="info",
+        choices=LOG_LEVELS,
+        help="level of the run's log (reports/<run id>/harness.log); the terminal is unchanged",
+        pytest_flag="--rr-log-level",  # pytest itself owns --log-level
+    ),
+)
+
+RUN: tuple[Option, ...] = (
+    Option(
+        ("suites",),
+        nargs="*",
+        metavar="SUITE",
+        help="suite name ({known}) or a test file (default: every suite)",
+    ),
+    *LAB,
+    Option(("--junitxml",), type=Path, default=REPORTS_DIR / "junit.xml", metavar="PATH"),
+    Option(("-k",), dest="keyword", metavar="EXPR", help="only tests matching this -k expression"),
+    Option(("-q", "--quiet"), action="store_true", help="one character per test"),
+)
+
+VALIDATE: tuple[Option, ...] = (SUT, TOPOLOGY)
+
+MUTATE: tuple[Option, ...] = (
+    Option(("variants",), nargs="*", metavar="VARIANT", help="default: the whole catalogue"),
+    SUT,
+    TOPOLOGY,
+    Option(("--reports",), type=Path, default=REPORTS_DIR / "mutations", metavar="DIR"),
+    replace(
+        CONVERGENCE,
+        default=3.0,
+        help="shorter than for `run`: a broken variant waits it out once per check",
+    ),
+    replace(ESTABLISH, default=8.0),
+    Option(
+        ("--jobs",),
+        type=count(1),
+        default=3,
+        metavar="N",
+        help="variants run at once (each is a lab of its own)",
+    ),
+    replace(REPEAT, default=1),
+    Option(("--list",), action="store_true", help="list the variants and exit"),
+)
+
+# What `rr-harness mutate` passes on to each variant's `rr-harness run` (the variant brings its
+# own --sut and --topology).
+VARIANT_RUN_OPTIONS = frozenset({"convergence_timeout", "establish_timeout", "repeat"})
+
+BENCH: tuple[Option, ...] = (
+    Option(
+        ("scenarios",),
+        nargs="*",
+        metavar="SCENARIO",
+        help="throughput, failover, memory, overhead (default: all, in that order)",
+    ),
+    Option(
+        ("--routes",),
+        type=sizes,
+        metavar="N[,N...]",
+        help="table sizes (default: 10000,50000,100000; failover 1000,10000,100000)",
+    ),
+    Option(("--clients",), type=count(1), default=3, metavar="K", help="receivers"),
+    replace(REPEAT, default=1, help="failover: runs per size"),
+    SUT,
+    TOPOLOGY,
+    Option(("--json",), type=Path, default=REPORTS_DIR / "bench.json", metavar="PATH"),
+    Option(("--timeout",), type=seconds, default=120.0, metavar="SECONDS"),
+    Option(
+        ("--suites",),
+        type=names,
+        metavar="NAME[,NAME...]",
+        help="overhead: time these suites (default: every one but failover and meshrr)",
+    ),
+)
+
+CLEANUP: tuple[Option, ...] = (
+    replace(RUN_ID, help="only this run"),
+    Option(("--force",), action="store_true", help="also runs whose owning process is alive"),
+    BACKEND,
+    replace(
+        KUBECONFIG,
+        help="kind backend: remove run namespaces from this cluster (default: runs' kind clusters)",
+    ),
+)
+
+COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
+    "run": ("run conformance suites (default: all)", RUN),
+    "validate": ("check a topology and SUT profile, start nothing", VALIDATE),
+    "mutate": ("run the suites against broken SUT variants", MUTATE),
+    "bench": ("measure reflection, failover, memory, overhead", BENCH),
+    "cleanup": ("remove what killed runs left behind", CLEANUP),
+}
+
+
+def plugin_options() -> tuple[Option, ...]:
+    """The options the pytest plugin declares."""
+    return tuple(o for o in LAB if o.pytest_flag)
+
+
+def forward(args: argparse.Namespace, options: Iterable[Option]) -> list[str]:
+    """Pytest arguments carrying the values of `options` from parsed CLI `args` (paths made
+    absolute, unset options left out)."""
+    out = []
+    for option in options:
+        value = getattr(args, option.name, None)
+        if option.pytest_flag is None or value is None:
+            continue
+        if isinstance(value, Path):
+            value = value.resolve()
+        out.append(f"{option.pytest_flag}={value}")
+    return out
