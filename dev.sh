@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # Set up whatever is missing on this machine, then run the harness or its own tests.
 #
-#   sudo ./dev.sh suites [rr-harness run options]   conformance suites on netns: both SUT
-#                                                   profiles -> reports/junit.xml and
-#                                                   reports/junit-meshrr.xml (options: one run)
-#   sudo ./dev.sh test   [pytest options]           the harness's own tests (lint included)
+#   ./dev.sh suites [rr-harness run options]   conformance suites on netns: both SUT profiles
+#                                              -> reports/junit.xml and reports/junit-meshrr.xml
+#                                              (options: one run)
+#   ./dev.sh test   [pytest options]           the harness's own tests (lint included)
 #
-# Installs, only when missing: Debian packages (frr, iproute2, python3-venv), the virtual
-# environment in .venv, and the Python packages of pyproject.toml (re-installed when it changes).
+# Needs root (the lab is made of network namespaces): run as root, or as a user who has sudo,
+# and it runs itself again through sudo. Installs, only when missing: Debian packages (frr,
+# iproute2, python3-venv), the virtual environment in .venv, and the Python packages of
+# pyproject.toml (re-installed when it changes).
 set -euo pipefail
-cd "$(dirname "$0")"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
 if [ "$(id -u)" -ne 0 ]; then
-    say "needs root: the lab is made of network namespaces (run: sudo $0 $*)"
+    if command -v sudo >/dev/null; then
+        say "needs root (the lab is made of network namespaces): running it again through sudo"
+        exec sudo ${PYTHON+--preserve-env=PYTHON} -- "$(realpath "$0")" "$@"
+    fi
+    say "needs root (the lab is made of network namespaces), and there is no sudo here:" \
+        "run it as root"
     exit 2
 fi
+cd "$(dirname "$0")"
 
 apt_packages=(frr iproute2 python3-venv)
 missing=()

@@ -84,6 +84,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--junitxml={args.junitxml}",
         "-o",
         "junit_suite_name=rr-harness",
+        "-o",  # what pyproject.toml's ini gives a checkout, for an installed copy too
+        "junit_family=xunit1",
+        *(  # test ids suites/test_x.py::..., installed or not (a file of yours: pytest's choice)
+            [f"--rootdir={SUITES_DIR.parent}"]
+            if all(s.is_relative_to(SUITES_DIR) for s in suites)
+            else []
+        ),
         "-p",
         "no:cacheprovider",
         "-rfE",

@@ -1,16 +1,36 @@
-"""Where things live: the project's fixtures and suites, and the run state directory."""
+"""Where things live: the suites and fixtures, the reports, and the run state directory.
+
+- In a source checkout (harness/ beside pyproject.toml, suites/ and fixtures/, whether or not it
+  is pip-installed in editable mode): the checkout's suites/ and fixtures/, and reports/ in the
+  checkout.
+- Installed from a wheel: the suites and fixtures the wheel carries inside the package
+  (harness/suites, harness/fixtures; pyproject.toml maps the checkout's folders there), and
+  reports/ in the current directory.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SUITES_DIR = PROJECT_ROOT / "suites"
-FIXTURES_DIR = PROJECT_ROOT / "fixtures"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _checkout() -> Path | None:
+    root = _PACKAGE_DIR.parent
+    if all((root / name).exists() for name in ("pyproject.toml", "suites", "fixtures")):
+        return root
+    return None
+
+
+PROJECT_ROOT = _checkout()
+"""The source checkout this harness belongs to; None for an installed copy."""
+_DATA_DIR = PROJECT_ROOT or _PACKAGE_DIR
+SUITES_DIR = _DATA_DIR / "suites"
+FIXTURES_DIR = _DATA_DIR / "fixtures"
 DEFAULT_TOPOLOGY = FIXTURES_DIR / "topologies" / "cloud-hybrid.yaml"
 DEFAULT_SUT = FIXTURES_DIR / "sut" / "standalone-rr"
-REPORTS_DIR = PROJECT_ROOT / "reports"
+REPORTS_DIR = (PROJECT_ROOT or Path.cwd()) / "reports"
 
 
 def _state_root() -> Path:
