@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from harness.errors import HarnessError, InputError
 from harness.options import COMMANDS, LAB, MUTATE, VARIANT_RUN_OPTIONS, forward
+from harness.paths import SUITES_DIR
 from harness.suite_names import known_suites, resolve_suites
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130

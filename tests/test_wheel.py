@@ -172,7 +172,9 @@ def test_an_installed_copy_runs_a_suite_with_the_same_junit(installed, tmp_path)
     assert case.get("classname") == "suites.test_sessions"
     assert case.get("file") == "suites/test_sessions.py"
     assert case.find("properties/property[@name='down_at_start']") is not None
-    assert not (tmp_path / "reports").exists()
+    # The run's log goes to reports/ in the current directory (an installed copy has no checkout).
+    (run_folder,) = (tmp_path / "reports").iterdir()
+    assert (run_folder / "harness.log").is_file()
 
 
 def test_the_peer_image_is_built_from_what_the_wheel_is_built_from():
