@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from harness.bench.burst import evpn_nlri
-from harness.bgp.messages import split_messages
+from harness.bgp.framing import split_messages
 from harness.netns.probe import socket_in
 
 ETH_P_IP = 0x0800
