@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from harness.backends.base import Lab
+from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
-from harness.bgp.messages import Attributes
 from harness.errors import DaemonError
 from harness.model.base import Family
 from harness.model.topology import Node

@@ -14,6 +14,7 @@ import pytest
 from conftest import DATA
 from scapy.contrib import bgp as scapy_bgp
 
+from harness.bgp.attributes import Attributes, decode_ext_community, encode_ext_community
 from harness.bgp.evpn import (
     InclusiveMulticastRoute,
     IpPrefixRoute,
@@ -23,21 +24,12 @@ from harness.bgp.evpn import (
     encode_nlri,
     encode_rd,
 )
-from harness.bgp.messages import (
-    Attributes,
-    build_keepalive,
-    build_notification,
-    build_open,
-    build_update,
-    decode_ext_community,
-    decode_open,
-    decode_update,
-    encode_ext_community,
-    parse_update,
-    split_messages,
-)
+from harness.bgp.framing import split_messages
+from harness.bgp.names import evpn_key
+from harness.bgp.session import build_keepalive, build_notification, build_open, decode_open
+from harness.bgp.update import build_update, parse_update
 from harness.model.base import Family
-from harness.observe.route import evpn_key
+from harness.observe.wire import decode_update
 
 EVPN, V4, V6 = Family.L2VPN_EVPN, Family.IPV4_UNICAST, Family.IPV6_UNICAST
 ROUTER1 = "10.0.0.1:2"

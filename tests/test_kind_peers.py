@@ -14,7 +14,7 @@ import pytest
 
 from harness.backends.kind import peers
 from harness.backends.kind.peers import KubeSpeaker
-from harness.bgp.messages import build_keepalive
+from harness.bgp.session import build_keepalive
 from harness.errors import CommandError, DaemonError
 from harness.model.base import Family
 from harness.model.plan import PeerSession

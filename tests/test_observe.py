@@ -7,10 +7,11 @@ import json
 import pytest
 from conftest import DATA
 
+from harness.bgp.names import evpn_key, ext_community
 from harness.model.base import Family
 from harness.observe import frr
 from harness.observe.exabgp import ExabgpRib
-from harness.observe.route import LOCAL, RouteTable, evpn_key, ext_community
+from harness.observe.route import LOCAL, RouteTable
 
 ROUTER1_MAC = "evpn type-2 rd 10.0.0.1:2 mac 02:00:00:00:01:02 ip 10.100.0.12"
 

@@ -11,8 +11,9 @@ import pytest
 from conftest import needs_root
 
 from harness.backends.base import routes, unready_sessions
+from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import InclusiveMulticastRoute, IpPrefixRoute, MacIpRoute
-from harness.bgp.messages import Attributes, build_update
+from harness.bgp.update import build_update
 from harness.errors import DaemonError
 from harness.expect import await_tables, missing_reflections, reflectors
 from harness.inject import Injector, attributes_for

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import MacIpRoute, encode_nlri
-from harness.bgp.messages import Attributes, build_update
+from harness.bgp.update import build_update
 from harness.model.base import Family
 from harness.observe.replay import ReplayedRib
 

@@ -25,7 +25,7 @@ from harness.backends.netns.lab import NetnsBackend, NetnsLab
 from harness.bench.burst import BurstTally, encode, routes
 from harness.bench.memory import rss_bytes
 from harness.bench.topology import GENERATOR, bench_plan, receiver
-from harness.bgp.messages import Attributes
+from harness.bgp.attributes import Attributes
 from harness.errors import LabError
 from harness.model.sut import SutProfile
 from harness.observe.wait import wait_until

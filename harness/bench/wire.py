@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from harness.backends.netns.probe import socket_in
 from harness.bench.burst import evpn_nlri
-from harness.bgp.messages import split_messages
+from harness.bgp.framing import split_messages
 
 ETH_P_IP = 0x0800
 SO_TIMESTAMPNS = 35

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import ClassVar, TypeAlias
 
-from harness.observe.route import evpn_key
+from harness.bgp.names import evpn_key
 
 ESI_ZERO = bytes(10)  # single-homed: the reserved all-zero ESI (RFC 7432 §5)
 

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute
-from harness.bgp.messages import Attributes, build_open, build_update
+from harness.bgp.session import build_open
+from harness.bgp.update import build_update
 from harness.daemons.api_socket import read_log, request
 from harness.errors import DaemonError
 from harness.model.base import Family

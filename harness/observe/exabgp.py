@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.bgp.messages import decode_ext_community
+from harness.bgp.attributes import decode_ext_community
+from harness.bgp.names import evpn_key, ext_community
 from harness.model.base import Family
 from harness.observe.replay import ReplayedRib
-from harness.observe.route import Route, evpn_key, ext_community
+from harness.observe.route import Route
 
 _FAMILIES = {
     "ipv4 unicast": Family.IPV4_UNICAST,

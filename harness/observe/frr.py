@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from harness.bgp.names import evpn_key, ext_community
 from harness.model.base import Family
-from harness.observe.route import LOCAL, Route, evpn_key, ext_community
+from harness.observe.route import LOCAL, Route
 
 EVPN_DETAIL = "show bgp l2vpn evpn route detail json"
 SUMMARY = "show bgp summary json"

@@ -1,7 +1,7 @@
 """What a crafted speaker received, replayed into the table it holds (like `ExabgpRib`).
 
 The speaker process records raw messages; decoding happens here, with the harness's own codec
-(`harness.bgp.messages`), so EVPN received by the ToR is read exactly as it was sent.
+(`harness.observe.wire`), so EVPN received by the ToR is read exactly as it was sent.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.bgp.messages import decode_update
 from harness.observe.replay import ReplayedRib
+from harness.observe.wire import decode_update
 
 
 class SpeakerRib(ReplayedRib):
