@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from harness.errors import HarnessError, InputError
+from harness.log import logger, run_log
 from harness.options import COMMANDS, LAB, MUTATE, VARIANT_RUN_OPTIONS, forward
 from harness.paths import SUITES_DIR
 from harness.suite_names import known_suites, resolve_suites
@@ -132,7 +133,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         )
         print(f"rr-harness mutate: {result.variant}: {caught} ({result.seconds:.1f} s)", flush=True)
 
-    extra = forward(args, (o for o in MUTATE if o.name in VARIANT_RUN_OPTIONS))
+    extra = forward(args, (o for o in MUTATE if o.name in VARIANT_RUN_OPTIONS), to="cli")
     profiles = dict(PROFILES)
     profiles[STANDALONE] = (args.sut.resolve(), args.topology.resolve())
     report = run_all(
@@ -207,9 +208,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         suites=args.suites,
     )
     results = Results()
-    for name in args.scenarios or list(SCENARIOS):
-        print(f"rr-harness bench: {name} ...", file=sys.stderr, flush=True)
-        SCENARIOS[name](settings, results)
+    with run_log(args.json.parent / "bench.log", args.log_level):
+        for name in args.scenarios or list(SCENARIOS):
+            print(f"rr-harness bench: {name} ...", file=sys.stderr, flush=True)
+            logger("bench").info("scenario %s", name)
+            SCENARIOS[name](settings, results)
     machine = {
         "cpus": os.cpu_count(),
         "kernel": platform.release(),

@@ -19,6 +19,12 @@ ROOT = "rr_harness"
 RUN_LOG = "harness.log"
 _FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
 
+# The harness's records go to the run's log and nowhere else: not up to the root logger (pytest
+# would add them to every failed test's report), nor to Python's last-resort stderr handler.
+_root = logging.getLogger(ROOT)
+_root.propagate = False
+_root.addHandler(logging.NullHandler())
+
 
 def logger(component: str) -> logging.Logger:
     """The logger of one component of the harness."""
@@ -32,19 +38,24 @@ def tell(log: logging.Logger, message: str) -> None:
 
 
 @contextmanager
-def run_log(path: Path, level: str) -> Iterator[Path]:
+def run_log(path: Path, level: str) -> Iterator[Path | None]:
     """Write every component's records at `level` (`debug`, `info`, ...) or above to `path`
-    while the block runs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    while the block runs. A log that cannot be written is said once, and the run goes on
+    without it (None)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        print(f"rr-harness: no run log ({exc})", file=sys.stderr)
+        yield None
+        return
     handler.setFormatter(logging.Formatter(_FORMAT, "%Y-%m-%d %H:%M:%S"))
-    root = logging.getLogger(ROOT)
-    previous = root.level
-    root.setLevel(level.upper())
-    root.addHandler(handler)
+    previous = _root.level
+    _root.setLevel(level.upper())
+    _root.addHandler(handler)
     try:
         yield path
     finally:
-        root.removeHandler(handler)
+        _root.removeHandler(handler)
         handler.close()
-        root.setLevel(previous)
+        _root.setLevel(previous)

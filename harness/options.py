@@ -147,6 +147,15 @@ REPEAT = _lab(
     help="failover: run each drill N times (p50/p95/max over them)",
 )
 
+LOG_LEVEL = Option(
+    ("--log-level",),
+    default="info",
+    choices=LOG_LEVELS,
+    help="what the run's log keeps (<run id>/harness.log beside the JUnit report); the "
+    "terminal is unchanged",
+    pytest_flag="--rr-log-level",  # pytest itself owns --log-level
+)
+
 LAB: tuple[Option, ...] = (
     BACKEND,
     KUBECONFIG,
@@ -169,13 +178,7 @@ LAB: tuple[Option, ...] = (
         metavar="N",
         help="failover: N extra EVPN routes (hosts on the first router) during each drill",
     ),
-    Option(
-        ("--log-level",),
-        default="info",
-        choices=LOG_LEVELS,
-        help="level of the run's log (reports/<run id>/harness.log); the terminal is unchanged",
-        pytest_flag="--rr-log-level",  # pytest itself owns --log-level
-    ),
+    LOG_LEVEL,
 )
 
 RUN: tuple[Option, ...] = (
@@ -187,7 +190,12 @@ RUN: tuple[Option, ...] = (
     ),
     *LAB,
     Option(("--junitxml",), type=Path, default=REPORTS_DIR / "junit.xml", metavar="PATH"),
-    Option(("-k",), dest="keyword", metavar="EXPR", help="only tests matching this -k expression"),
+    Option(
+        ("-k",),
+        dest="keyword",
+        metavar="EXPR",
+        help="only tests matching this pytest -k expression",
+    ),
     Option(("-q", "--quiet"), action="store_true", help="one character per test"),
 )
 
@@ -212,12 +220,13 @@ MUTATE: tuple[Option, ...] = (
         help="variants run at once (each is a lab of its own)",
     ),
     replace(REPEAT, default=1),
+    LOG_LEVEL,
     Option(("--list",), action="store_true", help="list the variants and exit"),
 )
 
 # What `rr-harness mutate` passes on to each variant's `rr-harness run` (the variant brings its
 # own --sut and --topology).
-VARIANT_RUN_OPTIONS = frozenset({"convergence_timeout", "establish_timeout", "repeat"})
+VARIANT_RUN_OPTIONS = frozenset({"convergence_timeout", "establish_timeout", "repeat", "log_level"})
 
 BENCH: tuple[Option, ...] = (
     Option(
@@ -244,11 +253,12 @@ BENCH: tuple[Option, ...] = (
         metavar="NAME[,NAME...]",
         help="overhead: time these suites (default: every one but failover and meshrr)",
     ),
+    replace(LOG_LEVEL, help="what the bench's log keeps (bench.log beside --json)"),
 )
 
 CLEANUP: tuple[Option, ...] = (
     replace(RUN_ID, help="only this run"),
-    Option(("--force",), action="store_true", help="also runs whose owning process is alive"),
+    Option(("--force",), action="store_true", help="also runs whose owning process is still alive"),
     BACKEND,
     replace(
         KUBECONFIG,
@@ -270,15 +280,19 @@ def plugin_options() -> tuple[Option, ...]:
     return tuple(o for o in LAB if o.pytest_flag)
 
 
-def forward(args: argparse.Namespace, options: Iterable[Option]) -> list[str]:
-    """Pytest arguments carrying the values of `options` from parsed CLI `args` (paths made
-    absolute, unset options left out)."""
+def forward(
+    args: argparse.Namespace, options: Iterable[Option], *, to: str = "pytest"
+) -> list[str]:
+    """Arguments carrying the values of `options` from parsed CLI `args` on to pytest (the
+    plugin's flags) or to another `rr-harness run` (`to="cli"`): paths made absolute, unset
+    options left out."""
     out = []
     for option in options:
         value = getattr(args, option.name, None)
-        if option.pytest_flag is None or value is None:
+        flag = option.pytest_flag if to == "pytest" else option.flags[-1]
+        if flag is None or value is None:
             continue
         if isinstance(value, Path):
             value = value.resolve()
-        out.append(f"{option.pytest_flag}={value}")
+        out.append(f"{flag}={value}")
     return out

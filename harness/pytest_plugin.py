@@ -143,8 +143,9 @@ def lab(
         f"on {backend.name}"
     )
     level = pytestconfig.getoption("--rr-log-level")
-    with run_log(REPORTS_DIR / run.run_id / RUN_LOG, level) as log_path:
-        record_testsuite_property("log", str(log_path))
+    with run_log(run_folder(pytestconfig, run) / RUN_LOG, level) as log_path:
+        if log_path is not None:
+            record_testsuite_property("log", str(log_path))
         log.info(
             "run %s: %s with SUT %s on %s",
             run.run_id,
@@ -196,7 +197,7 @@ def _lab_up(
         yield running
         del config.stash[LAB_KEY]
         if request.session.testsfailed:  # keep configs and logs before teardown removes them
-            kept = running.archive(REPORTS_DIR / run.run_id)
+            kept = running.archive(run_folder(config, run))
             record_testsuite_property("logs", str(kept))
             say(f"rr-harness: tests failed; configs and daemon logs kept in {kept}")
         teardown_started = time.monotonic()
@@ -206,6 +207,12 @@ def _lab_up(
     record_testsuite_property("waited_s", round(WAITED.seconds - waited_before, 3))
     log.info("tests done; lab down in %.2f s", teardown)
     say(f"rr-harness: lab down in {teardown:.2f} s, nothing left behind")
+
+
+def run_folder(config: pytest.Config, run: Run) -> Path:
+    """Where a run's log and kept files go: `<run id>/` beside its JUnit report."""
+    junit = config.option.xmlpath
+    return (Path(junit).parent if junit else REPORTS_DIR) / run.run_id
 
 
 @pytest.fixture

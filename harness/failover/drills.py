@@ -2,7 +2,7 @@
 
 Each drill waits for a whole lab (every RR pod ready, every router pointed at exactly the
 ready RR pods, every route held via each of them), samples every router pod while it acts, and
-returns an `DrillRun`: the samples, the measures and what went wrong. The drills act through the
+returns a `DrillRun`: the samples, the measures and what went wrong. The drills act through the
 pod operations (delete, rollout restart, container crash, reschedule) and leave the discovery
 loop to do what OpenPERouter's controller would (design, "Controller Changes").
 """
