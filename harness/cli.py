@@ -127,7 +127,10 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
     def progress(result: VariantResult) -> None:
         caught = (
-            "baseline"
+            "must pass: "
+            + ("passed" if result.exit_status == 0 and not result.errors else "FAILED")
+            if result.must_pass
+            else "baseline"
             if result.variant.startswith("baseline")
             else (f"caught by {len(result.failed)} check(s)" if result.failed else "NOT caught")
         )

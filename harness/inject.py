@@ -16,13 +16,22 @@ from dataclasses import dataclass, field, replace
 from harness.backends.base import Lab
 from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
-from harness.errors import DaemonError
+from harness.errors import DaemonError, InputError
 from harness.model.base import Family
+from harness.model.plan import LabPlan
 from harness.model.topology import Node
 
 Nlri = str | EvpnRoute
-EVPN_VNI = 100
 _serial = itertools.count(1)
+
+
+def evpn_vni(plan: LabPlan) -> int:
+    """The VNI crafted EVPN routes belong to: the routers' (topology), so the routers import
+    them by its route target (FRR's auto RT, ASN:VNI)."""
+    vnis = [r.evpn.vni for r in plan.routers if r.evpn is not None]
+    if not vnis:
+        raise InputError(f"{plan.topology.name}: no router has a VNI for crafted EVPN routes")
+    return vnis[0]
 
 
 def key_of(route: Nlri) -> str:
@@ -38,9 +47,15 @@ def needle(route: Nlri) -> str:
 
 @dataclass
 class Fresh:
-    """Routes no other test uses: unique prefixes and MACs, derived from the speaker's address."""
+    """Routes no other test uses: unique prefixes and MACs, derived from the speaker's address;
+    EVPN ones in `vni` (RD `<speaker>:<vni>`, the VNI as label, RFC 8365 §5.1.3)."""
 
     speaker: Node
+    vni: int
+
+    @classmethod
+    def of(cls, lab: Lab, speaker: Node) -> Fresh:
+        return cls(speaker, evpn_vni(lab.plan))
 
     def ipv4(self) -> str:
         n = next(_serial)
@@ -52,8 +67,8 @@ class Fresh:
         mac = "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}".format(
             *octets, n >> 16, (n >> 8) & 255, n & 255
         )
-        rd = f"{self.speaker.interfaces[0].addresses[0].ip}:{EVPN_VNI}"
-        return MacIpRoute(rd=rd, mac=mac, label=EVPN_VNI)
+        rd = f"{self.speaker.interfaces[0].addresses[0].ip}:{self.vni}"
+        return MacIpRoute(rd=rd, mac=mac, label=self.vni)
 
     def route(self, family: Family) -> Nlri:
         return self.evpn() if family is Family.L2VPN_EVPN else self.ipv4()
@@ -69,7 +84,7 @@ def attributes_for(lab: Lab, speaker: Node, family: Family, **overrides: object)
         next_hop=address,
         local_pref=100 if ibgp else None,
         as_path=() if ibgp else (speaker.asn,),
-        ext_communities=(f"target:{lab.plan.sut.values.asn}:{EVPN_VNI}", "encap:vxlan")
+        ext_communities=(f"target:{lab.plan.sut.values.asn}:{evpn_vni(lab.plan)}", "encap:vxlan")
         if family is Family.L2VPN_EVPN
         else (),
     )

@@ -37,8 +37,8 @@ def client(lab):
 
 
 @pytest.fixture
-def fresh(client):
-    return Fresh(client)
+def fresh(lab, client):
+    return Fresh.of(lab, client)
 
 
 @pytest.fixture

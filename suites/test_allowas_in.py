@@ -41,7 +41,7 @@ def test_tor_route_containing_the_local_asn_is_accepted(
     router = lab.plan.topology.node(tor.peers[0])
     family = session_family
     asn = lab.plan.sut.values.asn
-    route = Fresh(tor).route(family)
+    route = Fresh.of(lab, tor).route(family)
     injector.announce(
         tor.name, family, [route], attributes_for(lab, tor, family, as_path=(tor.asn, asn))
     )
@@ -102,7 +102,7 @@ def test_route_from_an_rr_with_the_local_asn_is_rejected(
     stub = require_node(lab, "rr-stub", "a stand-in RR replica the routers peer with")
     router = lab.plan.topology.node(stub.peers[0])
     family = session_family
-    fresh = Fresh(stub)
+    fresh = Fresh.of(lab, stub)
     route, sentinel = fresh.route(family), fresh.route(family)
     injector.announce(
         stub.name, family, [route], attributes_for(lab, stub, family, as_path=(64600, router.asn))

@@ -68,7 +68,7 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
     try:
         await_originated(lab, router, convergence_timeout, expected={f"evpn type-2 mac {mac}"})
         client = require_node(lab, "client", "a crafted client, to send the sentinel")
-        sentinel = Fresh(client).ipv4()
+        sentinel = Fresh.of(lab, client).ipv4()
         injector.announce(
             client.name,
             Family.IPV4_UNICAST,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.backends.base import bgp_identifier
 from harness.expect import (
     Reflector,
     await_originated,
@@ -41,7 +42,7 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
     to every other client: AS_PATH [ToR's AS], ORIGINATOR_ID router-1 (the RR's client it came
     from, RFC 4456 §8), CLUSTER_LIST [cluster id], next hop still the ToR's."""
     edge = lab.plan.topology.node(tor.peers[0])
-    route = Fresh(tor).evpn()
+    route = Fresh.of(lab, tor).evpn()
     attrs = attributes_for(lab, tor, EVPN)
     injector.announce(tor.name, EVPN, [route], attrs)
     via = reflectors(lab)
@@ -54,6 +55,7 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
         what="an EVPN route from the ToR to reach the other clients",
     )
     cluster = (str(lab.plan.sut.values.cluster_id),)
+    edge_id = bgp_identifier(lab, edge)
     problems = [
         f"at {node}: {p.brief()} as-path {list(p.as_path)}"
         for node, t in tables.items()
@@ -61,14 +63,14 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
         if p.peer in {rr.address for rr in via}
         and (
             p.as_path != (tor.asn,)
-            or p.originator_id != str(edge.router_id)
+            or p.originator_id != edge_id
             or p.cluster_list != cluster
             or p.next_hop != attrs.next_hop
         )
     ]
     record_property("clients", len(tables))
     assert not problems, (
-        f"expected AS_PATH [{tor.asn}], ORIGINATOR_ID {edge.router_id}, CLUSTER_LIST "
+        f"expected AS_PATH [{tor.asn}], ORIGINATOR_ID {edge_id}, CLUSTER_LIST "
         f"{list(cluster)}, next hop {attrs.next_hop}:\n" + "\n".join(problems)
     )
 

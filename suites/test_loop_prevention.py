@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.backends.base import bgp_identifier
 from harness.expect import await_tables, leaked, missing_reflections, reflectors
 from harness.inject import attributes_for, denial_evidence, key_of, wrong_denial
 
@@ -114,7 +115,7 @@ def test_client_rejects_route_with_its_own_originator_id(
         rr=rr0,
         receivers=[victim],
         route=route,
-        attrs=attributes_for(lab, client, family, originator_id=str(victim.router_id)),
+        attrs=attributes_for(lab, client, family, originator_id=bgp_identifier(lab, victim)),
         timeout=convergence_timeout,
         why=f"its ORIGINATOR_ID is {victim.name}'s own router-id",
     )
@@ -157,7 +158,7 @@ def test_rr_sets_originator_id_only_when_absent(
     )
     want = {
         (kept if isinstance(kept, str) else kept.key): "10.9.9.9",
-        (created if isinstance(created, str) else created.key): str(client.router_id),
+        (created if isinstance(created, str) else created.key): bgp_identifier(lab, client),
     }
     problems = [
         f"at {node}: {r.key} has ORIGINATOR_ID {r.originator_id}, expected {want[r.key]}"
@@ -226,7 +227,7 @@ def test_route_reflected_by_one_replica_is_dropped_by_the_other(
             lab,
             client,
             family,
-            originator_id=str(originator.router_id),
+            originator_id=bgp_identifier(lab, originator),
             cluster_list=(str(lab.plan.sut.values.cluster_id),),
         ),
         timeout=convergence_timeout,

@@ -1,5 +1,5 @@
 """meshrr: fully-meshed route servers in redundancy groups, with anycast peering
-(shared/seeds/meshrr-fully-meshed-route-servers.md).
+(meshrr's design: fully meshed route servers in redundancy groups).
 
 Route servers (FRR here; the route server is whatever the SUT profile's template configures)
 form an iBGP full mesh from discovery, which a stand-in for meshrr's peer updater keeps, polling
@@ -15,7 +15,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from harness.backends.base import routes
+from harness.backends.base import bgp_identifier, routes
 from harness.cluster.discovery import MeshReconciler
 from harness.drivers.route_server import driver_for
 from harness.expect import without_rd
@@ -96,15 +96,16 @@ def test_routes_cross_sides_with_cluster_list_and_originator_id(
         other = "b" if origin.side == "a" else "a"
         want = (cluster_id[holders[other]], cluster_id[holders[origin.side]])
         own = {r.key for r in routes(lab, origin) if r.peer == LOCAL}
+        origin_id = bgp_identifier(lab, origin)
         for client in _clients(lab, other):
             got = [r for r in routes(lab, client) if r.key in own]
             if {r.key for r in got} != own:
                 problems.append(f"{client.name} misses {sorted(own - {r.key for r in got})}")
             problems += [
                 f"{client.name}: {r.key}: ORIGINATOR_ID {r.originator_id}, CLUSTER_LIST "
-                f"{list(r.cluster_list)} (expected {origin.router_id}, {list(want)})"
+                f"{list(r.cluster_list)} (expected {origin_id}, {list(want)})"
                 for r in got
-                if r.originator_id != str(origin.router_id) or r.cluster_list != want
+                if r.originator_id != origin_id or r.cluster_list != want
             ]
     assert not problems, "\n".join(problems)
     record_property("cross_side_propagation_ms", _propagation_ms(lab, convergence_timeout))

@@ -59,7 +59,7 @@ def test_non_client_routes_reach_clients(lab, injector, family, convergence_time
     """§6: a non-client's route is reflected to every client, through every replica."""
     speaker, _ = _non_clients(lab)
     via = reflectors(lab)
-    route = Fresh(speaker).route(family)
+    route = Fresh.of(lab, speaker).route(family)
     for rr in via:
         injector.announce(
             speaker.name, family, [route], attributes_for(lab, speaker, family), peer=rr.name
@@ -80,7 +80,7 @@ def test_non_client_routes_are_not_reflected_to_other_non_clients(
     clients through rr-0 (rr-0 processed it), a sentinel from a client is sent through rr-0;
     when the sentinel reaches nonclient-2, the route under test must not be there."""
     speaker, other = _non_clients(lab)
-    route = Fresh(speaker).route(family)
+    route = Fresh.of(lab, speaker).route(family)
     injector.announce(
         speaker.name, family, [route], attributes_for(lab, speaker, family), peer=rr0.name
     )

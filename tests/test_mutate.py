@@ -1,8 +1,9 @@
 """Every conformance check is shown able to fail, and every broken variant is caught.
 
-Runs `rr-harness mutate` over the whole catalogue (harness/mutation/catalogue.py): the baseline (the
-default SUT) must pass, every variant must make at least one check fail, and every check must
-fail against at least one variant. This is the project's proof that no check is decoration.
+Runs `rr-harness mutate` over the whole catalogue (harness/mutation/catalogue.py): the baselines
+(the default SUTs) and the equivalent variants (correct SUTs configured otherwise) must pass,
+every broken variant must make at least one check fail, and every check must fail against at
+least one variant. This is the project's proof that no check is decoration.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 
 from conftest import needs_root, rr_harness
 
-from harness.mutation.catalogue import CATALOGUE
+from harness.mutation.catalogue import CATALOGUE, EQUIVALENT
 
 pytestmark = needs_root
 
@@ -20,7 +21,8 @@ def test_every_variant_is_caught_and_every_check_catches_one(tmp_path):
     result = rr_harness("mutate", "--reports", str(tmp_path), timeout=1500)
     report = json.loads((tmp_path / "mutations.json").read_text())
     table = (tmp_path / "mutations.txt").read_text()
-    assert len(report["baselines"]) == 2, table  # the standalone-RR and the meshrr profiles
+    # the standalone-RR and the meshrr profiles, then the correct SUTs configured otherwise
+    assert len(report["baselines"]) == 2 + len(EQUIVALENT), table
     for base in report["baselines"]:
         assert base["exit_status"] == 0, table
         assert not base["failed"] and not base["errors"], table

@@ -203,6 +203,26 @@ def sessions(lab: Lab, pod: str) -> dict[str, str]:
     return frr.session_states(instance.query(frr.SUMMARY))
 
 
+def bgp_identifier(lab: Lab, node: Node | str) -> str:
+    """The BGP identifier `node` put in its OPEN (RFC 4271 §4.2), as the RR pods with a session
+    to it saw it: what RFC 4456 §8 makes the ORIGINATOR_ID of its routes. Observed, never
+    taken from the topology (a correct SUT may give its routers other identifiers)."""
+    n = lab.plan.topology.node(node) if isinstance(node, str) else node
+    address = lab.plan.cluster_ip(n)
+    driver = driver_for(lab.plan)
+    seen = {
+        pod.name: ids[address]
+        for pod in lab.pods.route_reflectors()
+        if address in (ids := driver.identifiers(lab.frr(pod.name)))
+    }
+    if len(set(seen.values())) != 1:
+        raise LabError(
+            f"{n.name} ({address}): no single BGP identifier seen by the RR pods: "
+            f"{seen or 'no RR pod has a session with it'}"
+        )
+    return next(iter(seen.values()))
+
+
 def rr_peers(lab: Lab, node: Node) -> list[str]:
     """Whom an RR pod of the lab as planned must have a session with: every router and every
     peer of it; for a meshrr route server, every other route server, plus its side's clients

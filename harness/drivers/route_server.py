@@ -31,6 +31,10 @@ class RouteServerDriver(Protocol):
 
     def routes(self, instance: Any, family: Family) -> list[Route]: ...
     def sessions(self, instance: Any) -> dict[str, str]: ...
+    def identifiers(self, instance: Any) -> dict[str, str]:
+        """Peer address -> the BGP identifier in that peer's OPEN (RFC 4271 §4.2)."""
+        ...
+
     def neighbors(self, instance: Any) -> set[str]:
         """Addresses of the neighbors configured now (not dynamic ones)."""
         ...
@@ -49,6 +53,9 @@ class FrrRouteServer:
 
     def sessions(self, instance: Any) -> dict[str, str]:
         return frr.session_states(instance.query(frr.SUMMARY))
+
+    def identifiers(self, instance: Any) -> dict[str, str]:
+        return frr.peer_identifiers(instance.query(frr.NEIGHBORS))
 
     def neighbors(self, instance: Any) -> set[str]:
         return configured(instance.query_text("show running-config"))

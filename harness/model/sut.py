@@ -4,8 +4,9 @@
     route-reflector.conf.j2  FRR config of one RR pod
     router.conf.j2           FRR config of one router pod
 
-The default profile reproduces the design in shared/seeds; `--sut DIR` points the same suites at
-another directory of the same shape (a release candidate's templates, a broken variant).
+The default profile reproduces OpenPERouter's standalone route-reflector design; `--sut DIR`
+points the same suites at another directory of the same shape (a release candidate's templates,
+a broken variant).
 Templates render with StrictUndefined: a name the harness does not provide is an input error.
 """
 
@@ -74,7 +75,7 @@ class Side(Frozen):
 
 
 class Mesh(Frozen):
-    """meshrr (shared/seeds/meshrr-fully-meshed-route-servers.md): route servers in
+    """meshrr (meshrr's design: fully meshed route servers in redundancy groups): route servers in
     redundancy groups, an iBGP full mesh between all of them, one anycast address per side."""
 
     sides: dict[Literal["a", "b"], Side] = Field(min_length=1)

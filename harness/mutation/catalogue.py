@@ -1,9 +1,12 @@
-"""Broken SUT variants, made from a SUT profile by named edits: how a check is shown able to fail.
+"""SUT variants, made from a SUT profile by named edits: how a check is shown able to fail, and
+that it fails for the right reason.
 
 A conformance check that passes against everything proves nothing. Each mutation breaks one
 thing the design or an RFC requires; `rr-harness mutate` runs the suites against each variant
 and tabulates which checks caught it, and the project's own tests assert that every variant is
-caught and that every check catches at least one variant.
+caught and that every check catches at least one variant. A check that fails a correct SUT
+proves nothing either: each equivalent variant (`EQUIVALENT`) configures the SUT differently in
+a way RFC 4456 and the design allow, and must pass every check, as the profile itself does.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Mutation:
     edits: tuple[Edit, ...]
     suites: tuple[str, ...] = ()  # the suites run against it; () = all but failover
     profile: str = STANDALONE  # the SUT profile (and topology) it is a variant of
+    must_pass: bool = False  # an equivalent variant: `breaks` says what differs, not a rule
 
     def apply(self, profile: Path, target: Path) -> Path:
         shutil.copytree(profile, target)
@@ -153,11 +157,6 @@ CONFORMANCE: tuple[Mutation, ...] = (
         (_router("  neighbor {{ n.address }} allowas-in\n", ""),),
     ),
     Mutation(
-        "router-id-from-pod-address",
-        "RFC 4456 §8: ORIGINATOR_ID is the originating router's BGP identifier",
-        (_router("bgp router-id {{ router.router_id }}", "bgp router-id {{ router.address }}"),),
-    ),
-    Mutation(
         "no-ipv6-to-external",
         "design 'Use Case: Cloud Provider Environments': IPv4/IPv6 with the cloud router",
         (_router('["ipv4-unicast", "ipv6-unicast"]', '["ipv4-unicast"]'),),
@@ -250,9 +249,36 @@ MESHRR_VARIANTS: tuple[Mutation, ...] = (
 
 CATALOGUE: tuple[Mutation, ...] = CONFORMANCE + FAILOVER + MESHRR_VARIANTS
 
+# Correct SUTs configured otherwise than the profile: every conformance check must pass them.
+EQUIVALENT: tuple[Mutation, ...] = (
+    Mutation(
+        "router-ids-from-pod-addresses",
+        "routers take their pod address as BGP identifier (RFC 4456 §8 only asks that "
+        "ORIGINATOR_ID be the identifier the originator really uses)",
+        (_router("bgp router-id {{ router.router_id }}", "bgp router-id {{ router.address }}"),),
+        must_pass=True,
+    ),
+    Mutation(
+        "another-cluster-id-other-timers-extra-logging",
+        "another shared cluster id (OpenPERouter's default 192.0.2.1), other timers, and "
+        "harmless extra configuration (neighbor change logging)",
+        (
+            Edit(SUT_FILE, "cluster_id: 1.1.1.1", "cluster_id: 192.0.2.1"),
+            Edit(SUT_FILE, "keepalive: 3 ", "keepalive: 4 "),
+            Edit(SUT_FILE, "hold: 9", "hold: 12"),
+            _rr(
+                " no bgp ebgp-requires-policy\n",
+                " no bgp ebgp-requires-policy\n bgp log-neighbor-changes\n",
+            ),
+        ),
+        must_pass=True,
+    ),
+)
+
 
 def mutation(name: str) -> Mutation:
-    for m in CATALOGUE:
+    for m in CATALOGUE + EQUIVALENT:
         if m.name == name:
             return m
-    raise InputError(f"unknown mutation {name!r} (known: {', '.join(m.name for m in CATALOGUE)})")
+    known = ", ".join(m.name for m in CATALOGUE + EQUIVALENT)
+    raise InputError(f"unknown mutation {name!r} (known: {known})")

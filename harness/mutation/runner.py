@@ -25,6 +25,7 @@ from harness.mutation.catalogue import FAILOVER_SUITE, MESHRR_SUITE, STANDALONE,
 from harness.suite_names import known_suites
 
 BASELINE = "baseline (unbroken)"
+EQUIVALENT_LABEL = "equivalent (must pass)"
 
 
 @dataclass
@@ -36,6 +37,7 @@ class VariantResult:
     failed: dict[str, list[str]] = field(default_factory=dict)  # check -> failing test ids
     errors: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+    must_pass: bool = False  # an equivalent variant (a correct SUT configured otherwise)
 
 
 def check_name(case: ET.Element) -> str:
@@ -66,6 +68,7 @@ def run_variant(
     reports: Path,
     extra: Sequence[str],
     suites: Sequence[str] = (),
+    must_pass: bool = False,
 ) -> VariantResult:
     """One `rr-harness run` of `suites` (every suite when empty) against one SUT profile."""
     junit = reports / f"{name}.xml"
@@ -93,6 +96,7 @@ def run_variant(
     )
     (reports / f"{name}.log").write_text(process.stdout + process.stderr)
     result = VariantResult(name, breaks, process.returncode, time.monotonic() - started)
+    result.must_pass = must_pass
     if junit.is_file():
         try:
             read_junit(junit, result)
@@ -108,7 +112,8 @@ def run_variant(
 
 @dataclass
 class Report:
-    baselines: list[VariantResult]  # one per SUT profile the variants edit
+    # one per SUT profile the variants edit, then the equivalent variants: each must pass
+    baselines: list[VariantResult]
     variants: list[VariantResult]
 
     @property
@@ -191,7 +196,8 @@ def run_all(
 ) -> Report:
     """The baseline of each profile alone first (its timings undisturbed), then the variants,
     `jobs` at a time: a broken variant spends most of its time waiting on deadlines, not on
-    the CPU. `profiles` maps a profile name to its (SUT directory, topology)."""
+    the CPU. `profiles` maps a profile name to its (SUT directory, topology). Equivalent
+    variants (`must_pass`) join the baselines in the report: they must pass every check."""
     reports.mkdir(parents=True, exist_ok=True)
     used = sorted({m.profile for m in mutations} | {STANDALONE}, key=list(profiles).index)
     baselines = []
@@ -219,11 +225,17 @@ def run_all(
                 reports=reports,
                 extra=extra,
                 suites=m.suites or conformance_suites(),
+                must_pass=m.must_pass,
             )
             future.add_done_callback(lambda f: progress(f.result()))
             futures.append(future)
         results = [f.result() for f in futures]
-    report = Report(baselines, results)
+    for result in results:
+        if result.must_pass:  # a correct SUT configured otherwise: judged like the baseline
+            result.variant = f"{EQUIVALENT_LABEL}: {result.variant}"
+            baselines.append(result)
+    variants = [r for r in results if not r.must_pass]
+    report = Report(baselines, variants)
     (reports / "mutations.json").write_text(report.as_json())
     (reports / "mutations.txt").write_text(report.table() + "\n")
     return report

@@ -16,6 +16,7 @@ from harness.observe.route import LOCAL, Route
 
 EVPN_DETAIL = "show bgp l2vpn evpn route detail json"
 SUMMARY = "show bgp summary json"
+NEIGHBORS = "show bgp neighbors json"
 UNICAST_AFI = {Family.IPV4_UNICAST: "ipv4 unicast", Family.IPV6_UNICAST: "ipv6 unicast"}
 
 
@@ -118,6 +119,16 @@ def session_states(data: dict[str, Any]) -> dict[str, str]:
             if states.get(addr, "Established") == "Established":
                 states[addr] = state
     return states
+
+
+def peer_identifiers(neighbors: dict[str, Any]) -> dict[str, str]:
+    """Peer address -> the BGP identifier it sent in its OPEN (`remoteRouterId` of
+    `show bgp neighbors json`), for every peer that sent one."""
+    return {
+        address: str(peer["remoteRouterId"])
+        for address, peer in neighbors.items()
+        if isinstance(peer, dict) and peer.get("remoteRouterId") not in (None, "0.0.0.0")
+    }
 
 
 class Queryable(Protocol):
