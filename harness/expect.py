@@ -6,8 +6,9 @@ the route, the node where it was expected and the RR it should have come through
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -213,6 +214,22 @@ def await_tables(
 ) -> dict[str, RouteTable]:
     """Poll the nodes' tables until `problems` is empty; on timeout list the last problems."""
     return poll_tables(lab, nodes, problems, timeout=timeout, what=what, interval=interval).check()
+
+
+@contextlib.contextmanager
+def restoring(undo: Callable[[], object], undone: Callable[[], object]) -> Iterator[None]:
+    """Run the block, then `undo` the change it made to the shared lab and wait (`undone`)
+    until the change is gone: the next test starts from the lab as it was. When the block
+    failed, its error is the one reported, never the wait's."""
+    try:
+        yield
+    except BaseException:
+        undo()
+        with contextlib.suppress(Exception):
+            undone()
+        raise
+    undo()
+    undone()
 
 
 def _bulleted(lines: list[str], limit: int = 25) -> str:

@@ -13,13 +13,14 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from harness.backends.base import Lab
+from harness.backends.base import Lab, routes
 from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
 from harness.errors import DaemonError, InputError
 from harness.model.base import Family
 from harness.model.plan import LabPlan
 from harness.model.topology import Node
+from harness.observe.wait import await_no_problems
 
 Nlri = str | EvpnRoute
 _serial = itertools.count(1)
@@ -109,16 +110,41 @@ class Injector:
         self.lab.speaker(speaker).announce(family, list(routes), attributes, peer)
         self.sent += [(speaker, peer, family, r) for r in routes]
 
-    def withdraw_all(self) -> list[str]:
-        """Withdraw everything announced; returns what could not be (a session that is down
-        has taken its routes with it, which is no problem)."""
+    def withdraw_all(self, timeout: float) -> list[str]:
+        """Withdraw everything announced, and wait until no router or peer of the harness holds
+        any of it: the next test starts from the lab as it was. Returns what could not be
+        withdrawn (a session that is down has taken its routes with it, which is no problem)."""
         problems = []
+        gone: dict[Family, set[str]] = {}
         for speaker, peer, family, route in reversed(self.sent):
             try:
                 self.lab.speaker(speaker).withdraw(family, [route], peer)
             except DaemonError as exc:
                 problems.append(str(exc))
+            gone.setdefault(family, set()).add(key_of(route))
         self.sent.clear()
+        holders = [
+            n
+            for n in [*self.lab.plan.routers, *self.lab.plan.peers]
+            if n.name not in self.lab.unrealised
+        ]
+
+        def still_held() -> list[str]:
+            return [
+                f"{node.name} still holds {r.key}"
+                for node in holders
+                for family, keys in gone.items()
+                for r in routes(self.lab, node, family)
+                if r.key in keys
+            ]
+
+        if gone:
+            await_no_problems(
+                still_held,
+                timeout=timeout,
+                what="the test's routes to be withdrawn everywhere",
+                fail_fast=self.lab.check_alive,
+            )
         return problems
 
 

@@ -216,11 +216,12 @@ def run_folder(config: pytest.Config, run: Run) -> Path:
 
 
 @pytest.fixture
-def injector(lab: Lab) -> Iterator[Injector]:
-    """Announce through crafted speakers; everything announced is withdrawn after the test."""
+def injector(lab: Lab, convergence_timeout: float) -> Iterator[Injector]:
+    """Announce through crafted speakers; everything announced is withdrawn after the test,
+    and gone from every router and peer before the next one starts."""
     inject = Injector(lab)
     yield inject
-    inject.withdraw_all()
+    inject.withdraw_all(convergence_timeout)
 
 
 def _reporter(config: pytest.Config) -> Any:

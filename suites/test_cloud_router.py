@@ -16,9 +16,12 @@ from harness.expect import (
     await_originated,
     await_tables,
     evpn_clients,
+    leaked,
     missing_reflections,
     reflectors,
     require_node,
+    restoring,
+    without_rd,
 )
 from harness.inject import Fresh, attributes_for
 from harness.model.base import Family
@@ -64,8 +67,18 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
     assert both == {"ipv4Unicast", "ipv6Unicast"}, f"negotiated with the cloud router: {negotiated}"
 
     mac, ip = "02:00:00:00:c1:0d", IPv4Address("10.100.0.250")
+    host = f"evpn type-2 mac {mac}"
     lab.set_evpn_host(router.name, mac, ip, present=True)
-    try:
+    with restoring(
+        lambda: lab.set_evpn_host(router.name, mac, ip, present=False),
+        lambda: await_tables(
+            lab,
+            evpn_clients(lab),
+            lambda t: [f"{n} still holds {k}" for n, tb in t.items() for k in _type2(tb, host)],
+            timeout=convergence_timeout,
+            what=f"the host {mac} removed from {router.name} to be withdrawn everywhere",
+        ),
+    ):
         await_originated(lab, router, convergence_timeout, expected={f"evpn type-2 mac {mac}"})
         client = require_node(lab, "client", "a crafted client, to send the sentinel")
         sentinel = Fresh.of(lab, client).ipv4()
@@ -85,8 +98,6 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
             timeout=convergence_timeout,
             what="an IPv4 sentinel to reach the cloud router",
         )
-    finally:
-        lab.set_evpn_host(router.name, mac, ip, present=False)
     evpn = [r.brief() for r in routes(lab, cloud, family=Family.L2VPN_EVPN)]
     record_file = lab.peer(cloud.name).rib.path
     assert not evpn and "l2vpn evpn" not in record_file.read_text(), (
@@ -105,7 +116,16 @@ def test_cloud_routes_reach_the_router(lab, cloud, cloud_router, family, converg
         prefix, next_hop = "2001:db8:88::/48", str(cloud.address_on(segment, version=6).ip)
     peer = lab.exabgp(cloud.name)
     peer.send(f"neighbor {router_ip} announce route {prefix} next-hop {next_hop}")
-    try:
+    with restoring(
+        lambda: peer.send(f"neighbor {router_ip} withdraw route {prefix} next-hop {next_hop}"),
+        lambda: await_tables(
+            lab,
+            evpn_clients(lab),
+            lambda t: leaked(t, {prefix}, "the cloud router withdrew it"),
+            timeout=convergence_timeout,
+            what=f"{prefix} withdrawn by the cloud router to be gone everywhere",
+        ),
+    ):
         await_tables(
             lab,
             [router],
@@ -115,8 +135,6 @@ def test_cloud_routes_reach_the_router(lab, cloud, cloud_router, family, converg
             timeout=convergence_timeout,
             what=f"{UNICAST_AFI[family]} {prefix} from the cloud router to reach {router.name}",
         )
-    finally:
-        peer.send(f"neighbor {router_ip} withdraw route {prefix} next-hop {next_hop}")
 
 
 def test_router_routes_reach_the_cloud_router(lab, cloud, cloud_router, convergence_timeout):
@@ -149,3 +167,9 @@ def test_evpn_keeps_flowing_between_routers_through_the_rrs(lab, cloud, converge
             timeout=convergence_timeout,
             what=f"{router.name}'s EVPN to reach the other clients",
         )
+
+
+def _type2(table, host: str) -> list[str]:
+    """Keys of the type-2 routes of `host` (`evpn type-2 mac M`: MAC, or MAC and IP; any RD)
+    a table holds."""
+    return [r.key for r in table if without_rd(r.key).startswith(host)]

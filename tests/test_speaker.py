@@ -37,7 +37,7 @@ ROUTES = [
 def injector(lab):
     inject = Injector(lab)
     yield inject
-    inject.withdraw_all()
+    inject.withdraw_all(timeout=10.0)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.key.split(" rd ")[0] + f" {r.key[-20:]}")
