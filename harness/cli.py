@@ -113,14 +113,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_mutate(args: argparse.Namespace) -> int:
     from harness.inputs import load_plan
-    from harness.mutation.catalogue import CATALOGUE, PROFILES, STANDALONE, mutation
+    from harness.mutation.catalogue import CATALOGUE, EQUIVALENT, PROFILES, STANDALONE, mutation
     from harness.mutation.runner import VariantResult, run_all
 
     if args.list:
-        for m in CATALOGUE:
-            print(f"{m.name:<40} {m.breaks}")
+        for m in CATALOGUE + EQUIVALENT:
+            print(f"{m.name:<45} {'(must pass) ' if m.must_pass else ''}{m.breaks}")
         return EXIT_OK
-    chosen = [mutation(n) for n in args.variants] if args.variants else list(CATALOGUE)
+    chosen = [mutation(n) for n in args.variants] if args.variants else [*CATALOGUE, *EQUIVALENT]
     load_plan(args.topology, args.sut)
     if os.geteuid() != 0:
         raise InputError("needs root (each variant runs the netns lab)")
