@@ -47,6 +47,10 @@ class CommandError(HarnessError):
         )
 
 
+class PreconditionFailed(HarnessError):
+    """The harness could not decide: a precondition or witness is missing."""
+
+
 class WaitTimeout(HarnessError):
     """A `wait_until` deadline expired; carries what was last observed."""
 

@@ -5,29 +5,71 @@ Run in a node's namespace as `python -m harness.daemons.speaker_process STATE_DI
 stdlib only (no scapy import), so dozens of speakers start in a fraction of a second.
 For each configured session it connects to the peer (TCP 179), sends
 OPEN, answers with KEEPALIVE, keeps the hold timer (RFC 4271 §4.2, §4.4, §8), and reconnects
-after `connect_retry` seconds when the session ends. Every message it receives (but keepalives)
-and every state change is appended to `STATE_DIR/received.jsonl` as `{"peer", "kind", "hex"}`;
-decoding is the harness's job. `STATE_DIR/api.sock` takes one JSON command per connection:
-`{"peer": ADDR, "send": HEX}` sends a whole BGP message on that session and answers `done`
-(or `error: ...` when the session is not Established).
+after `connect_retry` seconds when the session ends.
+
+What happens on each connection attempt is appended to `STATE_DIR/received.jsonl`, one JSON
+object a line, each `{"peer": ADDR, "kind": KIND, ..., "time": UNIX_SECONDS}`; decoding is the
+harness's job (`harness.observe.speaker`, `harness.observe.refusals`):
+- `{"kind": "state", "state": "connected"}`: the TCP connection is up;
+- `{"kind": "sent", "message": "open"|"notification", "hex"}`: the speaker sent its OPEN, or a
+  NOTIFICATION of its own (hold timer expired, a malformed header from the peer);
+- `{"kind": "open"|"update"|"notification", "hex"}`: a message received (keepalives are not
+  recorded);
+- `{"kind": "state", "state": "up"}`: Established (the peer's KEEPALIVE after its OPEN);
+- `{"kind": "state", "state": "down", "closed_by", "reason"}`: the attempt is over.
+  `closed_by` is `"peer"` when the peer ended the connection: EOF, RST, or a NOTIFICATION
+  (RFC 4271 §4.5: its sender closes the connection); `"self"` when the speaker did: its hold
+  timer expired, the peer's bytes broke framing, an error of its own, shutdown (SIGTERM);
+  `null` when no connection was made (nothing listening, unreachable).
+
+`STATE_DIR/api.sock` takes one JSON request per connection, each answered on its own thread:
+`{"peer": ADDR, "send": HEX}` sends a whole BGP message on that session and answers `done`;
+`{"peer": ADDR, "send_file": PATH}` sends a file of messages (a burst). Anything else (not
+JSON, not an object, an unknown peer, non-hex data, a request over `MAX_REQUEST` bytes, a
+session not Established) is answered `error: ...`, and the process and its sessions live on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 MSG_OPEN, MSG_UPDATE, MSG_NOTIFICATION, MSG_KEEPALIVE = 1, 2, 3, 4
 KINDS = {MSG_OPEN: "open", MSG_UPDATE: "update", MSG_NOTIFICATION: "notification"}
 MARKER = b"\xff" * 16
 HEADER = 19
+PEER, SELF = "peer", "self"  # who ended a connection
+MAX_REQUEST = 1 << 18  # octets: a request line carries at most one message in hex (< 132 KiB)
+API_TIMEOUT = 5.0  # seconds a client of the API may take to send its request line
+
+
+class HeaderError(Exception):
+    """The peer's bytes are not BGP messages: RFC 4271 §6.1, Message Header Error."""
+
+    def __init__(self, subcode: int, text: str) -> None:
+        super().__init__(text)
+        self.subcode = subcode
+
+
+class Ended(Exception):
+    """A connection is over, and who ended it (`PEER` or `SELF`)."""
+
+    def __init__(self, by: str, reason: str) -> None:
+        super().__init__(reason)
+        self.by = by
+
+
+class RequestError(ValueError):
+    """An API request of the wrong shape."""
 
 
 def frame(kind: int, body: bytes = b"") -> bytes:
@@ -40,11 +82,11 @@ def split(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     out = []
     while len(buffer) >= HEADER:
         if buffer[:16] != MARKER:
-            raise OSError("bad BGP marker from peer")
+            raise HeaderError(1, "bad BGP marker from peer")  # Connection Not Synchronized
         length = int.from_bytes(buffer[16:18], "big")
-        if not HEADER <= length <= 65535 or len(buffer) < length:
-            if length < HEADER:
-                raise OSError(f"bad BGP length {length} from peer")
+        if length < HEADER:
+            raise HeaderError(2, f"bad BGP length {length} from peer")  # Bad Message Length
+        if len(buffer) < length:
             break
         out.append((buffer[18], buffer[:length]))
         buffer = buffer[length:]
@@ -55,14 +97,33 @@ SO_SNDBUFFORCE = 32  # linux/asm-generic/socket.h (not exported by Python's sock
 
 
 class Recorder:
+    """Appends entries to the recording, one line each, whichever thread writes them."""
+
     def __init__(self, path: Path) -> None:
         self._file = path.open("a", buffering=1)
         self._lock = threading.Lock()
+        self._open: set[str] = set()  # peers with a connection recorded and not yet ended
 
     def write(self, **entry: Any) -> None:
         entry["time"] = time.time()
         with self._lock:
-            self._file.write(json.dumps(entry) + "\n")
+            self._line(entry)
+
+    def _line(self, entry: dict[str, Any]) -> None:
+        if entry["kind"] == "state":
+            if entry["state"] == "down":
+                self._open.discard(entry["peer"])
+            else:
+                self._open.add(entry["peer"])
+        self._file.write(json.dumps(entry) + "\n")
+
+    def last_words(self, reason: str) -> None:
+        """The process is ending: each connection still open is recorded as ended by the
+        speaker. The lock is kept, so nothing is recorded after these lines."""
+        self._lock.acquire()
+        for peer in sorted(self._open):
+            entry = {"peer": peer, "kind": "state", "state": "down", "closed_by": SELF}
+            self._line(entry | {"reason": reason, "time": time.time()})
 
 
 @dataclass
@@ -79,35 +140,56 @@ class Session:
 
     def run_forever(self) -> None:
         while True:
-            try:
-                self._one_session()
-            except Exception as exc:  # whatever a peer sends, the session lives on
-                reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
-                self.recorder.write(peer=self.peer, kind="state", state="down", reason=reason)
-            finally:
-                self.established.clear()
-                if self.sock is not None:
-                    self.sock.close()
-                    self.sock = None
+            by, reason = self._attempt()  # whatever a peer sends, the session lives on
+            self.record("state", state="down", closed_by=by, reason=reason)
             threading.Event().wait(self.connect_retry)  # ConnectRetry timer (RFC 4271 §8)
 
-    def _one_session(self) -> None:
-        sock = socket.create_connection((self.peer, 179), timeout=5, source_address=(self.local, 0))
+    def record(self, kind: str, **entry: Any) -> None:
+        self.recorder.write(peer=self.peer, kind=kind, **entry)
+
+    def _attempt(self) -> tuple[str | None, str]:
+        """One connection attempt, to its end: who ended it (None: no connection), and why."""
+        try:
+            sock = socket.create_connection(
+                (self.peer, 179), timeout=5, source_address=(self.local, 0)
+            )
+        except OSError as exc:
+            return None, f"no connection: {exc}"
         self.sock = sock
-        self.recorder.write(peer=self.peer, kind="state", state="connected")
+        try:
+            self.record("state", state="connected")
+            self._converse(sock)
+        except Ended as end:
+            return end.by, str(end)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            return PEER, str(exc)
+        except Exception as exc:  # an error on this side, the speaker's own (hence "self")
+            return SELF, str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        finally:
+            self.established.clear()
+            self.sock = None
+            sock.close()
+
+    def _converse(self, sock: socket.socket) -> NoReturn:
+        """OPEN, KEEPALIVE, hold timer (RFC 4271 §4.2, §4.4, §8), until the connection ends."""
         self.send(self.open_message)
+        self.record("sent", message="open", hex=self.open_message.hex())
         hold = float(self.hold_time)
-        sock.settimeout(hold)
+        sock.settimeout(hold or None)
         buffer = b""
         while True:
             try:
                 chunk = sock.recv(1 << 16)
             except TimeoutError:
-                self.send(frame(MSG_NOTIFICATION, bytes([4, 0])))  # Hold Timer Expired
-                raise OSError("hold timer expired") from None
+                self._notify(4, 0)  # Hold Timer Expired (RFC 4271 §6.5)
+                raise Ended(SELF, "hold timer expired") from None
             if not chunk:
-                raise OSError("peer closed the connection")
-            messages, buffer = split(buffer + chunk)
+                raise Ended(PEER, "peer closed the connection")
+            try:
+                messages, buffer = split(buffer + chunk)
+            except HeaderError as exc:
+                self._notify(1, exc.subcode)  # Message Header Error (RFC 4271 §6.1)
+                raise Ended(SELF, str(exc)) from None
             for kind, message in messages:
                 if kind == MSG_OPEN:
                     hold = min(hold, float(int.from_bytes(message[22:24], "big")))
@@ -117,12 +199,19 @@ class Session:
                         self._start_keepalives(hold / 3)
                 elif kind == MSG_KEEPALIVE and not self.established.is_set():
                     self.established.set()
-                    self.recorder.write(peer=self.peer, kind="state", state="up")
+                    self.record("state", state="up")
                 if kind in KINDS:
-                    self.recorder.write(peer=self.peer, kind=KINDS[kind], hex=message.hex())
-                if kind == MSG_NOTIFICATION:
+                    self.record(KINDS[kind], hex=message.hex())
+                if kind == MSG_NOTIFICATION:  # its sender closes the connection (§4.5)
                     code = "/".join(str(b) for b in message[HEADER : HEADER + 2]) or "?"
-                    raise OSError(f"notification {code} received")
+                    raise Ended(PEER, f"notification {code} received")
+
+    def _notify(self, code: int, subcode: int) -> None:
+        """Send a NOTIFICATION of our own, if the connection still takes it, and record it."""
+        message = frame(MSG_NOTIFICATION, bytes([code, subcode]))
+        with contextlib.suppress(OSError):
+            self.send(message)
+            self.record("sent", message="notification", hex=message.hex())
 
     def _start_keepalives(self, every: float) -> None:
         sock = self.sock
@@ -159,9 +248,68 @@ class Session:
             self.sock.sendall(message)
 
 
+def handle(sessions: dict[str, Session], line: bytes) -> str:
+    """Carry out one API request line; its reply (a request of the wrong shape raises)."""
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+        raise RequestError(f"not a JSON request: {type(exc).__name__}: {exc}") from None
+    if not isinstance(request, dict):
+        raise RequestError(f"a request is a JSON object, not {type(request).__name__}")
+    peer = request.get("peer")
+    session = sessions.get(peer) if isinstance(peer, str) else None
+    if session is None:
+        raise RequestError(f"no session to {peer!r} (sessions: {', '.join(sessions)})")
+    send, send_file = request.get("send"), request.get("send_file")
+    if send_file is not None:
+        if not isinstance(send_file, str):
+            raise RequestError(f"`send_file` is a path, not {type(send_file).__name__}")
+    elif send is not None and not isinstance(send, str):
+        raise RequestError(f"`send` is hex (a string), not {type(send).__name__}")
+    elif send is not None:
+        try:
+            message = bytes.fromhex(send)
+        except ValueError as exc:
+            raise RequestError(f"`send` is not hex: {exc}") from None
+        if not message:
+            raise RequestError("`send` is empty")
+    else:
+        raise RequestError("a request says what to send: `send` (hex) or `send_file` (a path)")
+    if not session.established.is_set():
+        raise OSError(f"session to {peer} is not Established")
+    if send_file is not None:  # a burst: bytes encoded beforehand, timed here
+        return session.send_burst(Path(send_file).read_bytes())
+    session.send(message)
+    return "done"
+
+
+def answer(conn: socket.socket, sessions: dict[str, Session]) -> None:
+    """One API connection: its request line answered, whatever it holds; only it can fail."""
+    with conn:
+        try:
+            conn.settimeout(API_TIMEOUT)
+            with conn.makefile("rb") as stream:
+                line = stream.readline(MAX_REQUEST + 1)
+            if len(line) > MAX_REQUEST:
+                raise RequestError(f"request longer than {MAX_REQUEST} octets")
+            reply = handle(sessions, line)
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8, not hex, shape
+            reply = f"error: {exc}"
+        except Exception as exc:  # anything else a request can provoke (deep nesting, ...)
+            reply = f"error: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError):  # a caller gone before the answer ends nothing
+            conn.sendall(reply.encode() + b"\n")
+
+
 def serve(state_dir: Path) -> int:
     config = json.loads((state_dir / "speaker.json").read_text())
     recorder = Recorder(state_dir / "received.jsonl")
+
+    def shut_down(signum: int, _frame: object) -> None:
+        recorder.last_words(f"shutdown ({signal.Signals(signum).name})")
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shut_down)
     sessions = {
         s["peer"]: Session(
             peer=s["peer"],
@@ -181,23 +329,15 @@ def serve(state_dir: Path) -> int:
     server.bind(str(api))
     server.listen(16)
     while True:
-        conn, _ = server.accept()
-        with conn:
-            conn.settimeout(5)
-            try:
-                request = json.loads(conn.makefile("rb").readline())
-                session = sessions[request["peer"]]
-                if not session.established.is_set():
-                    raise OSError(f"session to {request['peer']} is not Established")
-                if "send_file" in request:  # a burst: bytes encoded beforehand, timed here
-                    reply = session.send_burst(Path(request["send_file"]).read_bytes())
-                else:
-                    session.send(bytes.fromhex(request["send"]))
-                    reply = "done"
-            except (OSError, KeyError, ValueError) as exc:
-                reply = f"error: {exc}"
-            with contextlib.suppress(OSError):  # a caller gone before the answer ends nothing
-                conn.sendall(reply.encode() + b"\n")
+        try:
+            conn, _ = server.accept()
+        except OSError:  # out of descriptors, say: serve the next one
+            threading.Event().wait(0.1)
+            continue
+        try:
+            threading.Thread(target=answer, args=(conn, sessions), daemon=True).start()
+        except RuntimeError:  # out of threads: this one goes unanswered, the next is served
+            conn.close()
 
 
 if __name__ == "__main__":
