@@ -29,6 +29,17 @@ def rr_harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
     )
 
 
+def frr_messages(name: str) -> list[tuple[str, str, bytes]]:
+    """(sender, receiver, message) of each line of a capture."""
+    out = []
+    for line in (DATA / name).read_text().splitlines():
+        if line and not line.startswith("#"):
+            flow, hexa = line.split()
+            sender, receiver = flow.split(">")
+            out.append((sender, receiver, bytes.fromhex(hexa)))
+    return out
+
+
 @pytest.fixture
 def topology_text() -> str:
     return DEFAULT_TOPOLOGY.read_text()

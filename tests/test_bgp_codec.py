@@ -1,7 +1,9 @@
-"""The BGP codec (`harness.bgp`): EVPN NLRI and whole messages, offline.
+"""The BGP codec (`harness.bgp`): EVPN NLRI, UPDATEs and their path attributes, offline
+(session messages: test_bgp_session.py).
 
 Known-good bytes come from FRR 8.4: the EVPN NLRIs ExaBGP recorded (`"raw"` in
-exabgp-observer-received.jsonl) and whole messages sniffed in a lab (frr-*.hex).
+exabgp-observer-received.jsonl), whole messages sniffed in a lab (frr-*.hex), and the UPDATEs a
+route reflector sent a crafted speaker (frr-reflected-attributes.hex).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from conftest import DATA
+from conftest import DATA, frr_messages
 from scapy.contrib import bgp as scapy_bgp
 
 from harness.bgp.attributes import Attributes, decode_ext_community, encode_ext_community
@@ -24,9 +26,7 @@ from harness.bgp.evpn import (
     encode_nlri,
     encode_rd,
 )
-from harness.bgp.framing import split_messages
 from harness.bgp.names import evpn_key
-from harness.bgp.session import build_keepalive, build_notification, build_open, decode_open
 from harness.bgp.update import build_update, parse_update
 from harness.model.base import Family
 from harness.observe.wire import decode_update
@@ -57,17 +57,6 @@ def frr_nlris() -> dict[str, dict]:
             nlris = update.get(kind, {}).get("l2vpn evpn", {})
             lists = nlris.values() if isinstance(nlris, dict) else [nlris]
             out.update({n["raw"]: n for nlri_list in lists for n in nlri_list})
-    return out
-
-
-def frr_messages(name: str) -> list[tuple[str, str, bytes]]:
-    """(sender, receiver, message) of each line of a capture."""
-    out = []
-    for line in (DATA / name).read_text().splitlines():
-        if line and not line.startswith("#"):
-            flow, hexa = line.split()
-            sender, receiver = flow.split(">")
-            out.append((sender, receiver, bytes.fromhex(hexa)))
     return out
 
 
@@ -234,90 +223,6 @@ def test_malformed_nlri_says_what_and_where(hexa, message):
 def test_nlri_error_offsets_can_be_relative_to_a_message():
     with pytest.raises(ValueError, match="at offset 107: truncated"):
         decode_nlris(bytes.fromhex(GOOD_T2 + "02"), offset=72)
-
-
-# --- OPEN, KEEPALIVE, NOTIFICATION, framing ---------------------------------------------------
-
-
-def scapy_open(message: bytes):
-    parsed = scapy_bgp.BGPHeader(message)
-    assert parsed.type == 1 and parsed.len == len(message)
-    return parsed[scapy_bgp.BGPOpen]
-
-
-def test_open_capabilities_decode_back_with_scapy():
-    message = build_open(64514, 9, "10.244.0.31", [EVPN, V4, V6])
-    body = scapy_open(message)
-    assert (body.version, body.my_as, body.hold_time, body.bgp_id) == (4, 64514, 9, "10.244.0.31")
-    caps = [p.param_value for p in body.opt_params]
-    assert [(c.afi, c.safi) for c in caps if c.code == 1] == [(25, 70), (1, 1), (2, 1)]
-    assert any(c.code == 2 for c in caps)  # route refresh (RFC 2918)
-    assert [c.asn for c in caps if c.code == 65] == [64514]  # 4-octet AS (RFC 6793)
-
-
-def test_open_with_a_4_octet_as_sends_as_trans():
-    body = scapy_open(build_open(4200000000, 90, "1.2.3.4", ["ipv4-unicast"]))
-    assert body.my_as == 23456
-    assert [p.param_value.asn for p in body.opt_params if p.param_value.code == 65] == [4200000000]
-    decoded = decode_open(build_open(4200000000, 90, "1.2.3.4", [V4, V4, EVPN]))
-    assert (decoded.asn, decoded.hold_time, decoded.router_id) == (4200000000, 90, "1.2.3.4")
-    assert decoded.families == (V4, EVPN)
-
-
-def test_open_refuses_what_it_cannot_encode():
-    with pytest.raises(ValueError):
-        build_open(1 << 32, 9, "1.2.3.4", [V4])
-    with pytest.raises(ValueError):
-        build_open(64514, 9, "router-1", [V4])
-
-
-def test_frr_open_and_notifications_decode():
-    messages = {(s, r, m[18]): m for s, r, m in frr_messages("frr-session-messages.hex")}
-    frr_open = decode_open(messages[("router-3", "rr-0", 1)])
-    assert (frr_open.asn, frr_open.hold_time, frr_open.router_id) == (64514, 9, "10.0.0.3")
-    assert frr_open.families == (V4, EVPN)
-    assert (73, b"\x08router-3\x00") in frr_open.capabilities  # FQDN, several caps per parameter
-    assert decode_open(messages[("rr-0", "wrong-asn", 1)]).router_id == "1.1.1.1"
-    # RFC 8538 hard reset carrying Cease/Administrative Reset; OPEN error Bad Peer AS 64999
-    assert messages[("router-3", "rr-0", 3)] == build_notification(6, 9, b"\x06\x04")
-    assert messages[("rr-0", "wrong-asn", 3)] == build_notification(2, 2, (64999).to_bytes(2))
-
-
-def test_keepalive_and_notification():
-    assert build_keepalive() == b"\xff" * 16 + b"\x00\x13\x04"
-    notification = build_notification(6, 2, b"bye")
-    assert notification == b"\xff" * 16 + b"\x00\x18\x03\x06\x02bye"
-    parsed = scapy_bgp.BGPHeader(notification)[scapy_bgp.BGPNotification]
-    assert (parsed.error_code, parsed.error_subcode, parsed.data) == (6, 2, b"bye")
-
-
-def test_split_messages_at_every_cut():
-    stream = [
-        build_open(64514, 9, "1.2.3.4", [EVPN]),
-        build_keepalive(),
-        build_update(EVPN, [MacIpRoute(ROUTER1, "02:00:00:00:01:01")], attributes=FULL),
-        build_notification(6, 2),
-    ]
-    data = b"".join(stream)
-    for cut in range(len(data) + 1):
-        first, tail = split_messages(data[:cut])
-        rest, empty = split_messages(tail + data[cut:])
-        assert [m for _, m in first + rest] == stream and empty == b""
-    assert [t for t, _ in split_messages(data)[0]] == [1, 4, 2, 3]
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"\xff" * 15 + b"\x00", "offset 0: marker"),
-        (build_keepalive() + b"\xff\xfe", "offset 19: marker"),
-        (b"\xff" * 16 + b"\x00\x12\x04", "length 18 is outside 19..4096"),
-        (b"\xff" * 16 + b"\x10\x01\x02", "length 4097 is outside"),
-    ],
-)
-def test_split_messages_refuses_a_broken_stream(data, message):
-    with pytest.raises(ValueError, match=message):
-        split_messages(data)
 
 
 # --- UPDATE ----------------------------------------------------------------------------------
@@ -595,3 +500,168 @@ def test_frr_updates_match_what_exabgp_decoded():
         if "02:00:00:00:01:99" not in n.get("mac", "").lower()
     }
     assert ours - {k for k in ours if ":77" in k} == exabgp
+
+
+# --- Every attribute a route reflector passes on (RFC 4456 §10, RFC 4271 §5) ---------------
+
+EVERY = replace(
+    FULL,
+    origin="incomplete",
+    as_path=(),
+    as_path_segments=(
+        ("confed-sequence", (65001,)),
+        ("confed-set", (65003, 65002)),
+        ("sequence", (64512, 4200000000)),
+        ("set", (7, 5)),
+    ),
+    atomic_aggregate=True,
+    aggregator="4200000000:10.9.9.9",
+    large_communities=("64512:7:8", "4200000000:1:2"),
+    raw=((0xE0, 20, b"\x09"), (0xC0, 240, b"\x01\x02\x03")),
+)
+
+
+@pytest.mark.parametrize(
+    ("family", "announce", "next_hop"),
+    [(V4, ["10.77.0.0/16"], "10.244.0.31"), (V6, ["fd00:12::/64"], "fd00:12::2")]
+    + [(EVPN, [r], "100.65.0.1") for r in EVPN_ROUTES],
+)
+def test_every_attribute_round_trips_and_reads_as_a_route(family, announce, next_hop):
+    attributes = replace(EVERY, next_hop=next_hop)
+    assert attributes.as_path == (65001, 65003, 65002, 64512, 4200000000, 7, 5)
+    message = build_update(family, announce, attributes=attributes)
+    assert parse_update(message).attributes == attributes
+    (route,), _ = decode_update(message, peer="10.244.0.10", observed_at="nonclient-1")
+    assert route.origin == "incomplete" and route.as_path == attributes.as_path
+    assert route.as_path_segments == attributes.as_path_segments
+    assert route.atomic_aggregate and route.aggregator == "4200000000:10.9.9.9"
+    assert route.large_communities == ("64512:7:8", "4200000000:1:2")  # numerically sorted
+    assert route.unknown == ((0xE0, 20, "09"), (0xC0, 240, "010203"))  # by type code
+    assert route.communities == ("64512:7", "65535:65281")
+
+
+def test_attributes_go_out_in_type_code_order_raw_ones_among_them():
+    """RFC 4271 §5: SHOULD be ordered by type code; MP_REACH_NLRI (14) and `raw` included."""
+    for family, route in ((V4, "10.77.0.0/16"), (EVPN, EVPN_ROUTES[0])):
+        message = build_update(family, [route], [route], replace(EVERY, next_hop="100.65.0.1"))
+        codes = [a.type_code for a in scapy_bgp.BGPHeader(message)[scapy_bgp.BGPUpdate].path_attr]
+        assert codes == sorted(codes) and codes[-1] == 240
+        assert {6, 7, 8, 16, 20, 22, 32} <= set(codes)
+        assert (14 in codes) is (family is EVPN)
+
+
+def test_new_attributes_on_the_wire():
+    message = build_update(V4, ["10.77.0.0/16"], attributes=replace(EVERY, raw=()))
+    # AS_PATH: confed-sequence, confed-set, sequence, set, 4-octet ASNs (RFC 4271 §4.3, 5065)
+    segments = [
+        "03010000fde9",
+        "04020000fdeb0000fdea",
+        "02020000fc00fa56ea00",
+        "01020000000700000005",
+    ]
+    assert bytes.fromhex("400224" + "".join(segments)) in message
+    assert bytes.fromhex("400600") in message  # ATOMIC_AGGREGATE: well-known, no value
+    assert bytes.fromhex("c00708fa56ea000a090909") in message  # AGGREGATOR: 4-octet AS
+    large = "c020180000fc000000000700000008fa56ea000000000100000002"
+    assert bytes.fromhex(large) in message  # LARGE_COMMUNITIES (RFC 8092 §3), as given
+    parsed = scapy_bgp.BGPHeader(message)[scapy_bgp.BGPUpdate]
+    (as_path,) = [a.attribute for a in parsed.path_attr if a.type_code == 2]
+    assert [s.segment_type for s in as_path.segments] == [3, 4, 2, 1]
+
+
+def test_as_path_segments_normalise():
+    assert Attributes(as_path_segments=[("sequence", [1, 2])]) == Attributes(as_path=(1, 2))
+    assert Attributes(as_path=(1, 2)).segments() == (("sequence", (1, 2)),)
+    given = Attributes(as_path_segments=((1, (3,)), ("as-confed-set", (4,)), ("AS_SEQUENCE", ())))
+    assert given.as_path_segments == (("set", (3,)), ("confed-set", (4,)), ("sequence", ()))
+    assert given.as_path == (3, 4) == replace(given, as_path=(3, 4)).as_path
+    long = Attributes(as_path=tuple(range(1, 301)))
+    assert [len(asns) for _, asns in long.segments()] == [255, 45]
+    assert parse_update(build_update(V4, ["10.0.0.0/8"], attributes=long)).attributes == long
+    assert Attributes(as_path=(1,), as_path_segments=(("set", (2,)),)).as_path == (2,)
+    with pytest.raises(ValueError, match="at most 255"):
+        Attributes(as_path_segments=(("set", tuple(range(256))),))
+    with pytest.raises(ValueError, match="segment type"):
+        Attributes(as_path_segments=(("confederation", (1,)),))
+
+
+def test_origin_none_sends_no_origin():
+    """RFC 4271 §5.1.1 makes ORIGIN mandatory: leaving it out is for error cases (RFC 7606 §3 d);
+    decoding says None when there is none."""
+    message = build_update(V4, ["10.0.0.0/8"], attributes=Attributes(origin=None))
+    assert parse_update(message).attributes == Attributes(origin=None)
+    assert 1 not in [a.type_code for a in scapy_bgp.BGPHeader(message).path_attr]
+    (route,), _ = decode_update(message, peer="p", observed_at="o")
+    assert route.origin is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"aggregator": "64600"}, "expected ASN:IPv4"),
+        ({"aggregator": "64600:10.0.0"}, "AGGREGATOR '10.0.0' is not an IPv4 address"),
+        ({"aggregator": "4294967296:10.0.0.1"}, "AGGREGATOR AS"),
+        ({"large_communities": ("1:2",)}, "expected GLOBAL:LOCAL1:LOCAL2"),
+        ({"large_communities": ("1:2:4294967296",)}, "large community"),
+        ({"origin": "bgp"}, "origin"),
+    ],
+)
+def test_bad_new_attributes_are_refused(fields, error):
+    with pytest.raises(ValueError, match=error):
+        Attributes(**fields)
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ((0x40, 6, b"\x00"), r"ATOMIC_AGGREGATE \(type 6\) at offset \d+: length 1, expected 0"),
+        ((0xC0, 7, bytes(7)), r"AGGREGATOR \(type 7\) at offset \d+: length 7, expected 8 or 6"),
+        ((0xC0, 32, bytes(13)), r"LARGE_COMMUNITIES .* length 13 is not a multiple of 12"),
+    ],
+)
+def test_malformed_new_attributes_say_what_and_where(raw, error):
+    message = build_update(V4, ["10.0.0.0/8"], attributes=Attributes(raw=(raw,)))
+    with pytest.raises(ValueError, match=error):
+        parse_update(message)
+
+
+def test_a_two_octet_aggregator_decodes():
+    """RFC 4271 §4.3: 6 octets between speakers without the 4-octet AS capability."""
+    raw = ((0xC0, 7, bytes.fromhex("fde90a000001")),)
+    message = build_update(V4, ["10.0.0.0/8"], attributes=Attributes(origin=None, raw=raw))
+    decoded = parse_update(message).attributes
+    assert decoded.aggregator == "65001:10.0.0.1" and decoded.raw == ()
+
+
+def test_frr_reflected_every_attribute_and_passed_unknown_ones_on_with_partial():
+    """What rr-0 (FRR 8.4) sent a crafted non-client: unknown optional transitive attributes
+    kept with Partial set (RFC 4271 §5, §9: sent 0xC0 and 0xD0, received 0xE0 and 0xF0), the
+    optional non-transitive one (241) dropped; decoded attributes re-encode to the same."""
+    updates = [parse_update(m) for _, _, m in frr_messages("frr-reflected-attributes.hex")]
+    assert len(updates) == 4
+    raws = [u.attributes.raw for u in updates]
+    assert (
+        raws[0] == raws[1] == ((0xE0, 240, bytes.fromhex("0102030405")), (0xE0, 242, b"\xcc\xdd"))
+    )
+    assert raws[2] == ((0xE0, 240, bytes.fromhex("0102030405")), (0xF0, 243, b"\x0a\x0b"))
+    assert raws[3] == ()
+    # as FRR put them on the wire: communities of both kinds and AS_SET members sorted (sent
+    # 64514:2 64514:1, 64514:7:8 64514:1:2, {64602, 64601}), extended communities as sent
+    first = updates[1].attributes
+    assert first.communities == ("64514:1", "64514:2")
+    assert first.large_communities == ("64514:1:2", "64514:7:8")
+    assert first.as_path_segments == (("sequence", (64600,)), ("set", (64601, 64602)))
+    assert first.ext_communities == (
+        "target:64514:100",
+        "encap:vxlan",
+        "router-mac:02:00:5e:00:53:01",
+    )
+    assert (first.origin, first.atomic_aggregate, first.aggregator) == (
+        "egp",
+        True,
+        "64600:10.9.9.9",
+    )
+    for update in updates:
+        family = update.announce[0][0]
+        again = build_update(family, [r for _, r in update.announce], attributes=update.attributes)
+        assert parse_update(again).attributes == update.attributes

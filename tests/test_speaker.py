@@ -107,6 +107,63 @@ def test_ipv4_and_ipv6_unicast_encoding_reads_the_same_in_frr_and_exabgp(lab, in
         assert (got.next_hop, got.as_path) == ("10.244.0.31", (64700,)), node
 
 
+# Every attribute a route reflector passes on (RFC 4456 §10, RFC 4271 §5), an unknown optional
+# transitive one included: what FRR 8.4 does with each is in tests/test_observe.py.
+EVERY_ATTRIBUTE = {
+    "as_path_segments": (("sequence", (64600,)), ("set", (64602, 64601))),
+    "atomic_aggregate": True,
+    "aggregator": "4200000001:10.9.9.9",
+    "communities": ("64514:31", "64514:3"),
+    "large_communities": ("64514:7:8", "4200000001:1:2"),
+    "med": 7,
+    "raw": ((0xC0, 240, bytes.fromhex("0102030405")),),
+}
+
+
+@pytest.mark.parametrize(
+    ("family", "route", "origin"),
+    [
+        (EVPN, MacIpRoute(rd="10.244.0.31:100", mac="02:31:00:00:00:07", label=100), "egp"),
+        (Family.IPV4_UNICAST, "10.131.8.0/24", "incomplete"),
+    ],
+    ids=["evpn", "ipv4"],
+)
+def test_every_attribute_reads_the_same_in_frr_exabgp_and_the_wire(
+    lab, injector, family, route, origin
+):
+    """ORIGIN, AS_PATH with an AS_SET, ATOMIC_AGGREGATE, AGGREGATOR (4-octet AS), both kinds
+    of communities and an unknown optional transitive attribute, as FRR (router-2), ExaBGP
+    (the observer) and the harness's decoder (nonclient-1) read them after reflection."""
+    client = lab.plan.topology.node("client")
+    attrs = attributes_for(lab, client, family, origin=origin, **EVERY_ATTRIBUTE)
+    rr = reflectors(lab)[0]
+    injector.announce("client", family, [route], attrs, peer=rr.name)
+    key = route if isinstance(route, str) else route.key
+    nodes = [lab.plan.topology.node(n) for n in ("router-2", "observer", "nonclient-1")]
+    tables = await_tables(
+        lab,
+        nodes,
+        lambda t: missing_reflections(t, {key}, "client", [rr]),
+        timeout=10,
+        what=f"{key} to reach FRR, ExaBGP and a crafted speaker",
+    )
+    unknown = {  # FRR 8.4 shows none; the RR set Partial, which ExaBGP would show anyway
+        "router-2": (),
+        "observer": ((0xE0, 240, "0102030405"),),
+        "nonclient-1": ((0xE0, 240, "0102030405"),),
+    }
+    for node, table in tables.items():
+        (got,) = table.paths(key)
+        assert got.origin == origin, node
+        assert got.as_path_segments == (("sequence", (64600,)), ("set", (64601, 64602))), node
+        assert got.as_path == (64600, 64601, 64602), node
+        assert (got.atomic_aggregate, got.aggregator) == (True, "4200000001:10.9.9.9"), node
+        assert tuple(sorted(got.communities)) == ("64514:3", "64514:31"), node
+        assert got.large_communities == ("64514:7:8", "4200000001:1:2"), node
+        assert got.unknown == unknown[node], node
+        assert set(got.ext_communities) == set(attrs.ext_communities), node
+
+
 def test_raw_malformed_attribute_bytes_reach_the_wire_untouched(lab):
     """Raw attribute bytes are sent as given: a MED of two octets (RFC 4271 §5.1.4 wants four,
     RFC 7606 §7.4) is what the RR reports receiving, and the route is not installed."""

@@ -1,10 +1,12 @@
-"""Path attributes of an UPDATE (RFC 4271 §4.3, §5; RFC 4456 §8; RFC 4360; RFC 6514 §5;
-RFC 4760 §3-§4), encoded and decoded.
+"""Path attributes of an UPDATE (RFC 4271 §4.3, §5; RFC 4456 §8; RFC 1997; RFC 4360; RFC 8092;
+RFC 6514 §5; RFC 4760 §3-§4), encoded and decoded.
 
-scapy encodes the well-known attributes (ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF,
-ORIGINATOR_ID, CLUSTER_LIST). Ours: COMMUNITIES (scapy decodes only the first), extended
-communities as text, PMSI_TUNNEL, MP_REACH_NLRI / MP_UNREACH_NLRI (scapy mis-parses EVPN), and
-the decoder, which is strict and names the offset of whatever is malformed.
+scapy encodes ORIGIN, AS_PATH (its segments, of any type), NEXT_HOP, MED, LOCAL_PREF,
+ORIGINATOR_ID and CLUSTER_LIST. Ours: ATOMIC_AGGREGATE, AGGREGATOR, the communities of every
+kind (`harness.bgp.communities`; scapy decodes only the first COMMUNITY), PMSI_TUNNEL,
+MP_REACH_NLRI / MP_UNREACH_NLRI (scapy mis-parses EVPN), and the decoder, which is strict and
+names the offset of whatever is malformed. Attributes go out in type-code order (RFC 4271 §5:
+"SHOULD be ordered").
 """
 
 from __future__ import annotations
@@ -16,25 +18,36 @@ from typing import Any
 
 from scapy.packet import Packet, Raw
 
+from harness.bgp.communities import (
+    decode_community,
+    decode_ext_community,
+    decode_large_community,
+    encode_community,
+    encode_ext_community,
+    encode_large_community,
+    normal_ext_community,
+    normal_large_community,
+)
 from harness.bgp.evpn import EvpnRoute
 from harness.bgp.framing import (
     FAMILY_OF,
     U8,
-    U16,
     U24,
     U32,
     check_uint,
     parse_ipv4,
     scapy_bgp,
 )
-from harness.bgp.names import ext_community
+from harness.bgp.names import aggregator, segment_code, segment_type
 from harness.bgp.nlri import decode_routes
 from harness.model.base import Family
 
 # Path attribute type codes and the flags we send them with (RFC 4271 §4.3, §5).
 ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF = 1, 2, 3, 4, 5
+ATOMIC_AGGREGATE, AGGREGATOR = 6, 7  # RFC 4271 §5.1.6, §5.1.7
 COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST = 8, 9, 10
 MP_REACH_NLRI, MP_UNREACH_NLRI, EXTENDED_COMMUNITIES, PMSI_TUNNEL = 14, 15, 16, 22
+LARGE_COMMUNITIES = 32  # RFC 8092 §2
 OPTIONAL, TRANSITIVE, PARTIAL, EXTENDED_LENGTH = 0x80, 0x40, 0x20, 0x10
 _WELL_KNOWN = TRANSITIVE
 _OPTIONAL_TRANSITIVE = OPTIONAL | TRANSITIVE
@@ -44,6 +57,8 @@ _ATTRIBUTE_NAMES = {
     NEXT_HOP: "NEXT_HOP",
     MED: "MULTI_EXIT_DISC",
     LOCAL_PREF: "LOCAL_PREF",
+    ATOMIC_AGGREGATE: "ATOMIC_AGGREGATE",
+    AGGREGATOR: "AGGREGATOR",
     COMMUNITIES: "COMMUNITIES",
     ORIGINATOR_ID: "ORIGINATOR_ID",
     CLUSTER_LIST: "CLUSTER_LIST",
@@ -51,24 +66,49 @@ _ATTRIBUTE_NAMES = {
     MP_UNREACH_NLRI: "MP_UNREACH_NLRI",
     EXTENDED_COMMUNITIES: "EXTENDED_COMMUNITIES",
     PMSI_TUNNEL: "PMSI_TUNNEL",
+    LARGE_COMMUNITIES: "LARGE_COMMUNITIES",
 }
 
 _ORIGINS = ("igp", "egp", "incomplete")  # RFC 4271 §5.1.1
-_TUNNEL_TYPES = {"vxlan": 8}  # RFC 9012 §14.3 (the one `ext_community` names)
+_SEGMENT_SIZE = 255  # ASNs in one AS_PATH segment: its length is one octet (RFC 4271 §4.3)
+
+Segment = tuple[str, tuple[int, ...]]
+
+
+def sequence_segments(as_path: tuple[int, ...]) -> tuple[Segment, ...]:
+    """`as_path` as AS_SEQUENCE segments of at most 255 ASNs (RFC 4271 §4.3, RFC 6793 §4)."""
+    return tuple(
+        ("sequence", tuple(as_path[i : i + _SEGMENT_SIZE]))
+        for i in range(0, len(as_path), _SEGMENT_SIZE)
+    )
 
 
 @dataclass(frozen=True)
 class Attributes:
-    """Path attributes of an UPDATE (RFC 4271 §5; RFC 4456 §8; RFC 4360; RFC 6514 §5).
+    """Path attributes of an UPDATE (RFC 4271 §5; RFC 4456 §8; RFC 4360; RFC 8092; RFC 6514 §5).
 
-    `ext_communities` are in `harness.bgp.names.ext_community`'s text: `target:64514:100`,
-    `target:1.2.3.4:5`, `origin:...`, `encap:vxlan`, `router-mac:aa:bb:cc:dd:ee:ff`,
-    `mac-mobility:SEQ[:sticky]`, or `0x` and 16 hex digits for any other. `pmsi` is (tunnel
-    type, label or VNI, endpoint); `raw` holds (flags, type code, value) appended verbatim, and
-    on decoding every attribute not modelled here.
+    - `origin`: `igp`, `egp` or `incomplete` (RFC 4271 §5.1.1); None sends no ORIGIN at all
+      (a missing well-known attribute, RFC 7606 §3 d), and is what decoding gives without one.
+    - `as_path`: the ASNs, sent as AS_SEQUENCE segments. `as_path_segments`, when given,
+      replaces that: (type, ASNs) in order, type `sequence`, `set`, `confed-sequence` or
+      `confed-set` (or its code 1-4; RFC 4271 §4.3, RFC 5065 §3), and `as_path` becomes their
+      ASNs, whatever it was (so `replace(attributes, as_path_segments=...)` works on any
+      base; to change such a path, replace `as_path_segments`). Segments that are just
+      `as_path`'s AS_SEQUENCEs normalise to (); `segments()` gives what is sent either way.
+    - `atomic_aggregate` (RFC 4271 §5.1.6); `aggregator` as `ASN:IPv4`, sent with a 4-octet AS
+      (RFC 4271 §5.1.7, RFC 6793 §3).
+    - `communities` `AS:N` (RFC 1997); `large_communities` `G:L1:L2` (RFC 8092), in the order
+      given. `ext_communities` are in `harness.bgp.names.ext_community`'s text:
+      `target:64514:100`, `target:1.2.3.4:5`, `origin:...`, `encap:vxlan`,
+      `router-mac:aa:bb:cc:dd:ee:ff`, `mac-mobility:SEQ[:sticky]`, or `0x` and 16 hex digits
+      for any other.
+    - `pmsi` is (tunnel type, label or VNI, endpoint).
+    - `raw` holds (flags, type code, value) sent verbatim, in type-code order among the others
+      (after a modelled attribute of the same code); on decoding, every attribute not modelled
+      here, with its flags as received (Partial 0x20, Extended Length 0x10 included).
     """
 
-    origin: str = "igp"
+    origin: str | None = "igp"
     as_path: tuple[int, ...] = ()
     next_hop: str | None = None
     med: int | None = None
@@ -79,22 +119,51 @@ class Attributes:
     cluster_list: tuple[str, ...] = ()
     pmsi: tuple[int, int, str] | None = None
     raw: tuple[tuple[int, int, bytes], ...] = field(default=())
+    as_path_segments: tuple[Segment, ...] = ()
+    atomic_aggregate: bool = False
+    aggregator: str | None = None
+    large_communities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.origin not in _ORIGINS:
+        if self.origin is not None and self.origin not in _ORIGINS:
             raise ValueError(f"origin {self.origin!r} is not one of {_ORIGINS}")
         set_ = object.__setattr__  # normalising a frozen dataclass
         set_(self, "as_path", tuple(self.as_path))
+        self._normalise_segments()
         set_(self, "communities", tuple(self.communities))
-        set_(self, "ext_communities", tuple(_normal_ext(e) for e in self.ext_communities))
+        set_(self, "ext_communities", tuple(normal_ext_community(e) for e in self.ext_communities))
+        set_(self, "large_communities", tuple(map(normal_large_community, self.large_communities)))
         set_(self, "cluster_list", tuple(self.cluster_list))
         set_(self, "raw", tuple((f, c, bytes(v)) for f, c, v in self.raw))
+        set_(self, "atomic_aggregate", bool(self.atomic_aggregate))
+        if self.aggregator is not None:
+            set_(self, "aggregator", aggregator(*_aggregator_parts(self.aggregator)))
         if self.pmsi is not None:
             set_(self, "pmsi", tuple(self.pmsi))
 
+    def _normalise_segments(self) -> None:
+        segments = tuple((segment_type(t), tuple(asns)) for t, asns in self.as_path_segments)
+        if not segments:
+            return
+        for kind, asns in segments:
+            if len(asns) > _SEGMENT_SIZE:
+                raise ValueError(f"AS_PATH {kind} segment of {len(asns)} ASNs: at most 255")
+        flat = tuple(asn for _, asns in segments for asn in asns)
+        object.__setattr__(self, "as_path", flat)
+        object.__setattr__(
+            self, "as_path_segments", () if segments == sequence_segments(flat) else segments
+        )
 
-def _normal_ext(text: str) -> str:
-    return text.lower() if text.lower().startswith("0x") else ext_community(text)
+    def segments(self) -> tuple[Segment, ...]:
+        """The AS_PATH segments sent: `as_path_segments`, or `as_path` as AS_SEQUENCEs."""
+        return self.as_path_segments or sequence_segments(self.as_path)
+
+
+def _aggregator_parts(text: str) -> tuple[int, str]:
+    asn, sep, address = str(text).partition(":")
+    if not (sep and asn.isdigit()):
+        raise ValueError(f"aggregator {text!r}: expected ASN:IPv4 like 64600:10.0.0.1")
+    return check_uint(int(asn), U32, "AGGREGATOR AS"), str(parse_ipv4(address, "AGGREGATOR"))
 
 
 def encode_attribute(flags: int, code: int, value: bytes | Packet) -> Packet:
@@ -107,85 +176,6 @@ def encode_attribute(flags: int, code: int, value: bytes | Packet) -> Packet:
 
 def _packet(value: bytes | Packet) -> Packet:
     return value if isinstance(value, Packet) else Raw(load=value)
-
-
-def _community(text: str) -> bytes:
-    """`64512:7` to 4 octets (RFC 1997)."""
-    high, sep, low = text.partition(":")
-    if not (sep and high.isdigit() and low.isdigit()):
-        raise ValueError(f"community {text!r}: expected AS:NUMBER like 64512:7")
-    return (
-        check_uint(int(high), U16, "community AS") << 16
-        | check_uint(int(low), U16, f"community {text!r}: value")
-    ).to_bytes(4)
-
-
-def _admin_specific(subtype: int, value: str, text: str) -> bytes:
-    """Route target / origin (RFC 4360 §4-§5 two-octet AS, IPv4; RFC 5668 §2 four-octet AS)."""
-    admin, sep, number = value.rpartition(":")
-    if not (sep and admin and number.isdigit()):
-        raise ValueError(f"extended community {text!r}: expected ...:ADMINISTRATOR:NUMBER")
-    local = int(number)
-    if "." in admin:
-        address = parse_ipv4(admin, f"extended community {text!r}:")
-        return bytes([0x01, subtype]) + address.packed + check_uint(local, U16, text).to_bytes(2)
-    if not admin.isdigit():
-        raise ValueError(f"extended community {text!r}: {admin!r} is not an AS number")
-    asn = check_uint(int(admin), U32, f"extended community {text!r}: AS")
-    if asn > U16:
-        return bytes([0x02, subtype]) + asn.to_bytes(4) + check_uint(local, U16, text).to_bytes(2)
-    return bytes([0x00, subtype]) + asn.to_bytes(2) + check_uint(local, U32, text).to_bytes(4)
-
-
-def encode_ext_community(text: str) -> bytes:
-    """Normalised extended community text (see `Attributes`) to its 8 octets (RFC 4360 §2)."""
-    kind, _, value = _normal_ext(text).partition(":")
-    if kind in ("target", "origin"):
-        return _admin_specific(0x02 if kind == "target" else 0x03, value, text)
-    if kind == "encap":  # RFC 9012 §4.1: opaque, subtype 0x0c, 4 reserved octets, tunnel type
-        number = _TUNNEL_TYPES.get(value, int(value) if value.isdigit() else -1)
-        return (
-            b"\x03\x0c" + bytes(4) + check_uint(number, U16, f"tunnel type in {text!r}").to_bytes(2)
-        )
-    if kind == "router-mac":  # RFC 9135 §8.1: EVPN, subtype 0x03
-        octets = value.split(":")
-        if len(octets) != 6 or not all(len(o) == 2 for o in octets):
-            raise ValueError(f"extended community {text!r}: expected router-mac:aa:bb:cc:dd:ee:ff")
-        return b"\x06\x03" + bytes.fromhex("".join(octets))
-    if kind == "mac-mobility":  # RFC 7432 §7.7: EVPN, subtype 0x00, flags (sticky), sequence
-        seq, _, sticky = value.partition(":")
-        if not seq.isdigit() or sticky not in ("", "sticky"):
-            raise ValueError(f"extended community {text!r}: expected mac-mobility:SEQ[:sticky]")
-        return (
-            b"\x06\x00"
-            + bytes([1 if sticky else 0, 0])
-            + check_uint(int(seq), U32, text).to_bytes(4)
-        )
-    if kind.startswith("0x") and len(kind) == 18 and not value:
-        try:
-            return bytes.fromhex(kind[2:])
-        except ValueError:
-            pass
-    raise ValueError(f"extended community {text!r} is not one this codec knows")
-
-
-def decode_ext_community(octets: bytes) -> str:
-    """8 octets to the normalised text `encode_ext_community` takes (RFC 4360 §2)."""
-    kind, subtype, value = octets[0], octets[1], octets[2:]
-    if subtype in (0x02, 0x03) and kind in (0x00, 0x01, 0x02):
-        name = "target" if subtype == 0x02 else "origin"
-        if kind == 0x00:
-            return f"{name}:{int.from_bytes(value[:2])}:{int.from_bytes(value[2:])}"
-        admin = IPv4Address(value[:4]) if kind == 0x01 else int.from_bytes(value[:4])
-        return f"{name}:{admin}:{int.from_bytes(value[4:])}"
-    if (kind, subtype) == (0x03, 0x0C):
-        return ext_community(f"encap:{int.from_bytes(value[4:])}")
-    if (kind, subtype) == (0x06, 0x03):
-        return "router-mac:" + ":".join(f"{b:02x}" for b in value)
-    if (kind, subtype) == (0x06, 0x00):
-        sticky = ":sticky" if value[0] & 1 else ""
-        return f"mac-mobility:{int.from_bytes(value[2:])}{sticky}"
-    return "0x" + octets.hex()
 
 
 def _pmsi(pmsi: tuple[int, int, str]) -> bytes:
@@ -203,22 +193,30 @@ def _pmsi(pmsi: tuple[int, int, str]) -> bytes:
     )
 
 
-def path_attributes(attributes: Attributes, *, classic_next_hop: bool) -> list[Packet]:
-    """ORIGIN to CLUSTER_LIST (RFC 4271 §4.3 order: by type code), without MP_* and after."""
-    a = attributes
-    out = [
-        encode_attribute(
-            _WELL_KNOWN, ORIGIN, scapy_bgp.BGPPAOrigin(origin=_ORIGINS.index(a.origin))
-        ),
-    ]
-    asns = [check_uint(asn, U32, "AS_PATH AS") for asn in a.as_path]
-    segments = [  # AS_SEQUENCE, at most 255 ASNs a segment (RFC 4271 §4.3, RFC 6793 §4)
-        scapy_bgp.BGPPAAS4BytesPath.ASPathSegment(segment_type=2, segment_value=asns[i : i + 255])
-        for i in range(0, len(asns), 255)
-    ]
-    out.append(
-        encode_attribute(_WELL_KNOWN, AS_PATH, scapy_bgp.BGPPAAS4BytesPath(segments=segments))
+def _as_path_value(segments: tuple[Segment, ...]) -> Packet:
+    """AS_PATH with 4-octet ASNs (RFC 4271 §4.3, RFC 6793 §4): each segment's type code,
+    ASN count, ASNs."""
+    return scapy_bgp.BGPPAAS4BytesPath(
+        segments=[
+            scapy_bgp.BGPPAAS4BytesPath.ASPathSegment(
+                segment_type=segment_code(kind),
+                segment_value=[check_uint(asn, U32, "AS_PATH AS") for asn in asns],
+            )
+            for kind, asns in segments
+        ]
     )
+
+
+def encode_attributes(attributes: Attributes, *, classic_next_hop: bool) -> list[Packet]:
+    """Every path attribute but MP_REACH_NLRI / MP_UNREACH_NLRI, in type-code order (RFC 4271
+    §5), `raw` ones among them (after a modelled attribute of the same code). NEXT_HOP only
+    with `classic_next_hop` (IPv4 unicast; the other families carry it in MP_REACH_NLRI)."""
+    a = attributes
+    out: list[Packet] = []
+    if a.origin is not None:
+        origin = scapy_bgp.BGPPAOrigin(origin=_ORIGINS.index(a.origin))
+        out.append(encode_attribute(_WELL_KNOWN, ORIGIN, origin))
+    out.append(encode_attribute(_WELL_KNOWN, AS_PATH, _as_path_value(a.segments())))
     if classic_next_hop and a.next_hop is not None:
         next_hop = str(parse_ipv4(a.next_hop, "NEXT_HOP"))
         out.append(
@@ -230,8 +228,14 @@ def path_attributes(attributes: Attributes, *, classic_next_hop: bool) -> list[P
     if a.local_pref is not None:
         pref = scapy_bgp.BGPPALocalPref(local_pref=check_uint(a.local_pref, U32, "LOCAL_PREF"))
         out.append(encode_attribute(_WELL_KNOWN, LOCAL_PREF, pref))
+    if a.atomic_aggregate:  # well-known discretionary, length 0 (RFC 4271 §5.1.6)
+        out.append(encode_attribute(_WELL_KNOWN, ATOMIC_AGGREGATE, b""))
+    if a.aggregator is not None:  # optional transitive: 4-octet AS, IPv4 address (RFC 6793 §3)
+        asn, address = _aggregator_parts(a.aggregator)
+        value = asn.to_bytes(4) + IPv4Address(address).packed
+        out.append(encode_attribute(_OPTIONAL_TRANSITIVE, AGGREGATOR, value))
     if a.communities:
-        value = b"".join(_community(c) for c in a.communities)
+        value = b"".join(encode_community(c) for c in a.communities)
         out.append(encode_attribute(_OPTIONAL_TRANSITIVE, COMMUNITIES, value))
     if a.originator_id is not None:
         originator = str(parse_ipv4(a.originator_id, "ORIGINATOR_ID"))
@@ -242,28 +246,30 @@ def path_attributes(attributes: Attributes, *, classic_next_hop: bool) -> list[P
         out.append(
             encode_attribute(OPTIONAL, CLUSTER_LIST, scapy_bgp.BGPPAClusterList(cluster_list=ids))
         )
-    return out
-
-
-def late_attributes(attributes: Attributes) -> list[Packet]:
-    """EXTENDED_COMMUNITIES, PMSI_TUNNEL, then `raw` verbatim."""
-    out = []
-    if attributes.ext_communities:
-        value = b"".join(encode_ext_community(e) for e in attributes.ext_communities)
+    if a.ext_communities:
+        value = b"".join(encode_ext_community(e) for e in a.ext_communities)
         out.append(encode_attribute(_OPTIONAL_TRANSITIVE, EXTENDED_COMMUNITIES, value))
-    if attributes.pmsi is not None:
-        out.append(encode_attribute(_OPTIONAL_TRANSITIVE, PMSI_TUNNEL, _pmsi(attributes.pmsi)))
-    for flags, code, value in attributes.raw:
-        if len(value) > U8 and not flags & EXTENDED_LENGTH:
-            raise ValueError(f"raw attribute {code}: {len(value)} octets need Extended Length")
-        out.append(
-            scapy_bgp.BGPPathAttr(
-                type_flags=check_uint(flags, U8, "raw attribute flags"),
-                type_code=check_uint(code, U8, "raw attribute type"),
-                attribute=Raw(load=value),
-            )
-        )
-    return out
+    if a.pmsi is not None:
+        out.append(encode_attribute(_OPTIONAL_TRANSITIVE, PMSI_TUNNEL, _pmsi(a.pmsi)))
+    if a.large_communities:
+        value = b"".join(encode_large_community(c) for c in a.large_communities)
+        out.append(encode_attribute(_OPTIONAL_TRANSITIVE, LARGE_COMMUNITIES, value))
+    return by_type_code(out + [_raw(flags, code, value) for flags, code, value in a.raw])
+
+
+def by_type_code(attributes: list[Packet]) -> list[Packet]:
+    """Path attributes in type-code order (RFC 4271 §5), keeping the order of equal codes."""
+    return sorted(attributes, key=lambda attribute: attribute.type_code)
+
+
+def _raw(flags: int, code: int, value: bytes) -> Packet:
+    if len(value) > U8 and not flags & EXTENDED_LENGTH:
+        raise ValueError(f"raw attribute {code}: {len(value)} octets need Extended Length")
+    return scapy_bgp.BGPPathAttr(
+        type_flags=check_uint(flags, U8, "raw attribute flags"),
+        type_code=check_uint(code, U8, "raw attribute type"),
+        attribute=Raw(load=value),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,9 +297,10 @@ class _Attr:
         return [self.value[i : i + unit] for i in range(0, len(self.value), unit)]
 
 
-def _as_path(a: _Attr) -> tuple[int, ...]:
-    """AS_PATH with 4-octet ASNs (RFC 6793 §4); every segment's ASNs, in order."""
-    asns: list[int] = []
+def _as_path(a: _Attr) -> tuple[Segment, ...]:
+    """AS_PATH with 4-octet ASNs (RFC 6793 §4): (segment type, ASNs) of every segment, in
+    order (RFC 4271 §4.3; types 3 and 4 RFC 5065 §3)."""
+    segments: list[Segment] = []
     pos = 0
     while pos < len(a.value):
         if pos + 2 > len(a.value) or a.value[pos] not in (1, 2, 3, 4):
@@ -301,9 +308,17 @@ def _as_path(a: _Attr) -> tuple[int, ...]:
         end = pos + 2 + 4 * a.value[pos + 1]
         if end > len(a.value):
             raise a.fail(f"segment at offset {a.offset + pos} runs past the attribute")
-        asns += [int.from_bytes(a.value[i : i + 4]) for i in range(pos + 2, end, 4)]
+        asns = tuple(int.from_bytes(a.value[i : i + 4]) for i in range(pos + 2, end, 4))
+        segments.append((segment_type(a.value[pos]), asns))
         pos = end
-    return tuple(asns)
+    return tuple(segments)
+
+
+def _aggregator(a: _Attr) -> str:
+    """AGGREGATOR: AS (4 octets on a 4-octet-AS session, RFC 6793 §3; 2 otherwise, RFC 4271
+    §4.3) and the IPv4 address of the speaker that aggregated."""
+    value = a.sized(8, 6)
+    return aggregator(int.from_bytes(value[:-4]), str(IPv4Address(value[-4:])))
 
 
 def _pmsi_decode(a: _Attr) -> tuple[int, int, str]:
@@ -368,14 +383,13 @@ def _u32_value(a: _Attr) -> int:
 
 _DECODERS: dict[int, tuple[str, Callable[[_Attr], Any]]] = {
     ORIGIN: ("origin", _origin),
-    AS_PATH: ("as_path", _as_path),
+    AS_PATH: ("as_path_segments", _as_path),
     NEXT_HOP: ("next_hop", _ipv4_value),
     MED: ("med", _u32_value),
     LOCAL_PREF: ("local_pref", _u32_value),
-    COMMUNITIES: (
-        "communities",
-        lambda a: tuple(f"{int.from_bytes(c[:2])}:{int.from_bytes(c[2:])}" for c in a.multiple(4)),
-    ),
+    ATOMIC_AGGREGATE: ("atomic_aggregate", lambda a: a.sized(0) == b""),
+    AGGREGATOR: ("aggregator", _aggregator),
+    COMMUNITIES: ("communities", lambda a: tuple(map(decode_community, a.multiple(4)))),
     ORIGINATOR_ID: ("originator_id", _ipv4_value),
     CLUSTER_LIST: ("cluster_list", lambda a: tuple(str(IPv4Address(c)) for c in a.multiple(4))),
     EXTENDED_COMMUNITIES: (
@@ -383,6 +397,10 @@ _DECODERS: dict[int, tuple[str, Callable[[_Attr], Any]]] = {
         lambda a: tuple(decode_ext_community(c) for c in a.multiple(8)),
     ),
     PMSI_TUNNEL: ("pmsi", _pmsi_decode),
+    LARGE_COMMUNITIES: (
+        "large_communities",
+        lambda a: tuple(decode_large_community(c) for c in a.multiple(12)),
+    ),
 }
 
 
@@ -411,8 +429,9 @@ def _split_attributes(data: bytes, offset: int) -> Iterator[tuple[int, _Attr]]:
 
 
 def decode_attributes(data: bytes, offset: int) -> DecodedAttributes:
-    """Every path attribute: MP_* apart, the rest as one `Attributes` (unknown ones in `raw`)."""
-    fields: dict[str, Any] = {}
+    """Every path attribute: MP_* apart, the rest as one `Attributes` (unknown ones in `raw`,
+    with their flags as received; `origin` None when there is no ORIGIN)."""
+    fields: dict[str, Any] = {"origin": None}
     raw: list[tuple[int, int, bytes]] = []
     out = DecodedAttributes(attributes=None)
     for flags, a in _split_attributes(data, offset):
@@ -430,7 +449,7 @@ def decode_attributes(data: bytes, offset: int) -> DecodedAttributes:
             )
         else:
             raw.append((flags, a.code, a.value))
-    if fields or raw:
+    if len(fields) > 1 or raw:
         if "next_hop" not in fields and out.reach is not None:
             fields["next_hop"] = out.reach[1]
         out.attributes = Attributes(raw=tuple(raw), **fields)

@@ -45,3 +45,31 @@ def ext_community(text: str) -> str:
     if kind == "router-mac":
         value = value.lower()
     return f"{kind}:{value}"
+
+
+# AS_PATH segment types (RFC 4271 §4.3; RFC 5065 §3 for the confederation ones), by type code.
+SEGMENT_TYPES = {1: "set", 2: "sequence", 3: "confed-sequence", 4: "confed-set"}
+_SEGMENT_CODES = {name: code for code, name in SEGMENT_TYPES.items()}
+
+
+def segment_type(kind: str | int) -> str:
+    """Canonical name of an AS_PATH segment type: its type code (1-4), our name, FRR's
+    (`as-sequence`, `as-confed-set`) or ExaBGP's (`as-set`); ValueError for anything else."""
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        if kind in SEGMENT_TYPES:
+            return SEGMENT_TYPES[kind]
+    elif isinstance(kind, str):
+        name = kind.lower().removeprefix("as-").removeprefix("as_").replace("_", "-")
+        if name in _SEGMENT_CODES:
+            return name
+    raise ValueError(f"AS_PATH segment type {kind!r} is not one of {sorted(_SEGMENT_CODES)}")
+
+
+def segment_code(kind: str | int) -> int:
+    """Type code of an AS_PATH segment type (RFC 4271 §4.3, RFC 5065 §3)."""
+    return _SEGMENT_CODES[segment_type(kind)]
+
+
+def aggregator(asn: int | str, address: str) -> str:
+    """AGGREGATOR as `ASN:IPv4` (RFC 4271 §5.1.7; the AS in 4 octets, RFC 6793)."""
+    return f"{int(asn)}:{address}"

@@ -17,10 +17,10 @@ from harness.bgp.attributes import (
     MP_UNREACH_NLRI,
     OPTIONAL,
     Attributes,
+    by_type_code,
     decode_attributes,
     encode_attribute,
-    late_attributes,
-    path_attributes,
+    encode_attributes,
 )
 from harness.bgp.evpn import EvpnRoute
 from harness.bgp.framing import (
@@ -56,7 +56,8 @@ def build_update(
     IPv4 unicast uses the Withdrawn Routes and NLRI fields and NEXT_HOP (left out when
     `next_hop` is None, to provoke errors); IPv6 unicast and EVPN use MP_REACH_NLRI and
     MP_UNREACH_NLRI (RFC 4760 §3, §4). Path attributes are sent when announcing or when
-    `attributes` is given. Nothing at all is the family's End-of-RIB marker (RFC 4724 §2).
+    `attributes` is given, in type-code order (RFC 4271 §5), MP_* and `raw` ones included.
+    Nothing at all is the family's End-of-RIB marker (RFC 4724 §2).
     Raises ValueError beyond 4096 octets.
     """
     family = Family(family)
@@ -65,7 +66,7 @@ def build_update(
     classic = family is Family.IPV4_UNICAST
     path: list[Packet] = []
     if attrs is not None:
-        path = path_attributes(attrs, classic_next_hop=classic)
+        path = encode_attributes(attrs, classic_next_hop=classic)
     if not classic:
         if announce and attrs is not None:
             hop = _mp_next_hop(family, attrs.next_hop)
@@ -74,15 +75,13 @@ def build_update(
         if withdraw or not (announce or attrs is not None):
             value = afi_safi + encode_routes(family, withdraw)
             path.append(encode_attribute(OPTIONAL, MP_UNREACH_NLRI, value))
-    if attrs is not None:
-        path += late_attributes(attrs)
     withdrawn = encode_routes(family, withdraw) if classic else b""
     nlri = encode_routes(family, announce) if classic else b""
     return build_message(
         scapy_bgp.BGPHeader(type=UPDATE)
         / scapy_bgp.BGPUpdate(
             withdrawn_routes=[Raw(load=withdrawn)] if withdrawn else [],
-            path_attr=path,
+            path_attr=by_type_code(path),
             nlri=[Raw(load=nlri)] if nlri else [],
         )
     )

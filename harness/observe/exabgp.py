@@ -3,17 +3,30 @@
 ExaBGP reports updates, not a table; `ExabgpRib` replays the recorded messages into the table the
 peer holds: announcements add, withdrawals remove, a session going down flushes that neighbor
 (LAB-NOTES "ExaBGP 5": a session loss emits only `type: state, state: down`).
+
+The keys of `update.attribute` in ExaBGP 5.0.15: `origin` (`igp`, `egp`, `incomplete`),
+`as-path` ({position: {`element`, `value`}}), `med`, `local-preference`, `atomic-aggregate`
+(true, present only when received), `aggregator` (`ASN:IPv4`), `community` ([[AS, N]]),
+`extended-community`, `large-community` ([[G, L1, L2]]), `originator-id`, `cluster-list`, and
+`attribute-0xTT-0xFF` (type code, flags) with a `0x...` value for every unrecognised transitive
+attribute. Two blind spots:
+- ExaBGP names AS_CONFED_SEQUENCE and AS_CONFED_SET `as-sequence` too (its aspath.py): a
+  confederation segment reads as a `sequence` here; FRR or a crafted speaker tells them apart.
+- ExaBGP sets Partial itself on every unrecognised transitive attribute it receives (its
+  attributes.py, RFC 4271 §9 for passing it on), so its flags always show 0x20, whatever the
+  sender did: whether a route reflector set Partial is read from a crafted speaker's wire. An
+  unrecognised non-transitive attribute it drops without a word.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.bgp.attributes import decode_ext_community
-from harness.bgp.names import evpn_key, ext_community
+from harness.bgp.communities import decode_ext_community
+from harness.bgp.names import evpn_key, ext_community, segment_type
 from harness.model.base import Family
 from harness.observe.replay import ReplayedRib
-from harness.observe.route import Route
+from harness.observe.route import Route, large_communities, unknown_attributes
 
 _FAMILIES = {
     "ipv4 unicast": Family.IPV4_UNICAST,
@@ -42,26 +55,56 @@ def nlri_key(family: Family, nlri: dict[str, Any]) -> tuple[str, str | None]:
     return str(nlri["nlri"]), None
 
 
-def _as_path(value: Any) -> tuple[int, ...]:
+_SEGMENT_NAMES = {"as-sequence": "sequence", "as-set": "set"}  # the only two it prints
+
+
+def _segments(value: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """`as-path` as (type, ASNs) segments (RFC 4271 §4.3); a plain list is one sequence."""
     if isinstance(value, dict):  # {"0": {"element": "as-sequence", "value": [..]}, ...}
         segments = [value[k] for k in sorted(value, key=int)]
-        return tuple(int(a) for seg in segments for a in seg.get("value", []))
-    if isinstance(value, list):
-        return tuple(int(a) for a in value)
+        return tuple(
+            (
+                segment_type(_SEGMENT_NAMES.get(str(seg.get("element")), str(seg.get("element")))),
+                tuple(int(a) for a in seg.get("value", [])),
+            )
+            for seg in segments
+        )
+    if isinstance(value, list) and value:
+        return (("sequence", tuple(int(a) for a in value)),)
     return ()
+
+
+def _unknown(attrs: dict[str, Any]) -> tuple[tuple[int, int, str], ...]:
+    """`attribute-0xTT-0xFF` entries: (flags, type code, hex value)."""
+    found = []
+    for name, value in attrs.items():
+        kind, _, flags = name.removeprefix("attribute-").partition("-")
+        if name.startswith("attribute-0x") and flags:
+            found.append((int(flags, 16), int(kind, 16), str(value)))
+    return unknown_attributes(found)
 
 
 def _attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     communities = attrs.get("community") or []
     ext = attrs.get("extended-community") or []
+    segments = _segments(attrs.get("as-path"))
+    origin = attrs.get("origin")
     return {
         "originator_id": attrs.get("originator-id"),
         "cluster_list": tuple(attrs.get("cluster-list") or ()),
-        "as_path": _as_path(attrs.get("as-path")),
+        "as_path": tuple(asn for _, asns in segments for asn in asns),
         "med": attrs.get("med"),
         "local_pref": attrs.get("local-preference"),
         "communities": tuple(f"{a}:{b}" for a, b in communities),
         "ext_communities": tuple(sorted(_ext_community(e) for e in ext)),
+        "origin": str(origin).lower() if origin is not None else None,
+        "as_path_segments": segments,
+        "atomic_aggregate": bool(attrs.get("atomic-aggregate")),
+        "aggregator": attrs.get("aggregator"),
+        "large_communities": large_communities(
+            ":".join(map(str, c)) for c in attrs.get("large-community") or ()
+        ),
+        "unknown": _unknown(attrs),
     }
 
 

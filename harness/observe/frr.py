@@ -3,6 +3,15 @@
 Paths to look at (LAB-NOTES "Where FRR shows what the checks need"): ORIGINATOR_ID and
 CLUSTER_LIST of EVPN paths only appear in `show bgp l2vpn evpn route detail json`, as
 `j[RD][prefix]["paths"][i][0]["originatorId"]` and `[...]["clusterList"]["list"]`.
+
+The keys of a path object, in FRR 8.4's detail output (EVPN detail and `show bgp ipv4|ipv6
+unicast PREFIX json` alike): `origin` (`IGP`, `EGP`, `incomplete`), `aspath.segments[i]`
+(`type` `as-sequence`, `as-set`, `as-confed-sequence`, `as-confed-set`; `list`), `metric`,
+`locPrf`, `atomicAggregate` (present only when true), `aggregatorAs` and `aggregatorId`,
+`community.string`, `extendedCommunity.string`, `largeCommunity.list`, `originatorId`,
+`clusterList.list`. FRR 8.4 shows no unrecognised attribute (it passes them on, but neither the
+JSON nor the text output names them): `Route.unknown` is always empty here, and a check of
+them must read another observer (ExaBGP, or a crafted speaker's wire).
 """
 
 from __future__ import annotations
@@ -10,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from harness.bgp.names import evpn_key, ext_community
+from harness.bgp.names import aggregator, evpn_key, ext_community, segment_type
 from harness.model.base import Family
-from harness.observe.route import LOCAL, Route
+from harness.observe.route import LOCAL, Route, large_communities
 
 EVPN_DETAIL = "show bgp l2vpn evpn route detail json"
 SUMMARY = "show bgp summary json"
@@ -46,18 +55,36 @@ def _paths(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield item
 
 
-def _as_path(path: dict[str, Any]) -> tuple[int, ...]:
+def _segments(path: dict[str, Any]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """`aspath.segments` as (type, ASNs): FRR names the types `as-sequence`, `as-set`,
+    `as-confed-sequence`, `as-confed-set` (RFC 4271 §4.3, RFC 5065 §3)."""
     segments = (path.get("aspath") or {}).get("segments") or []
-    return tuple(int(asn) for seg in segments for asn in seg.get("list", []))
+    return tuple(
+        (segment_type(str(seg.get("type"))), tuple(int(asn) for asn in seg.get("list", [])))
+        for seg in segments
+    )
+
+
+def _aggregator(path: dict[str, Any]) -> str | None:
+    if "aggregatorAs" not in path:
+        return None
+    return aggregator(path["aggregatorAs"], str(path.get("aggregatorId")))
+
+
+def _origin(path: dict[str, Any]) -> str | None:
+    origin = path.get("origin")
+    return str(origin).lower() if origin is not None else None
 
 
 def path_route(path: dict[str, Any], family: Family, key: str, node: str, rd: str | None) -> Route:
-    """One FRR path object as a Route."""
+    """One FRR path object as a Route (every attribute FRR 8.4 shows; no `unknown`)."""
     peer = path.get("peer") or {}
     local = bool(path.get("local")) or peer.get("peerId") in (None, "0.0.0.0", "::", "(unspec)")
     hops = path.get("nexthops") or []
     ext = (path.get("extendedCommunity") or {}).get("string", "")
     comm = (path.get("community") or {}).get("string", "")
+    large = path.get("largeCommunity") or {}
+    segments = _segments(path)
     return Route(
         family=family,
         key=key,
@@ -67,11 +94,16 @@ def path_route(path: dict[str, Any], family: Family, key: str, node: str, rd: st
         rd=rd,
         originator_id=path.get("originatorId"),
         cluster_list=tuple((path.get("clusterList") or {}).get("list", [])),
-        as_path=_as_path(path),
+        as_path=tuple(asn for _, asns in segments for asn in asns),
         med=path.get("metric", path.get("med")),
         local_pref=path.get("locPrf", path.get("localpref")),
         communities=tuple(comm.split()),
         ext_communities=tuple(sorted(ext_community(e) for e in ext.split())),
+        origin=_origin(path),
+        as_path_segments=segments,
+        atomic_aggregate=bool(path.get("atomicAggregate")),
+        aggregator=_aggregator(path),
+        large_communities=large_communities(large.get("list") or large.get("string", "").split()),
     )
 
 

@@ -1,5 +1,10 @@
 """An UPDATE off the wire turned into `Route` records (RFC 4271 §4.3, RFC 4760), decoded with
-the harness's own codec (`harness.bgp.update`)."""
+the harness's own codec (`harness.bgp.update`).
+
+Every attribute is seen exactly as sent: `unknown` holds every attribute the codec does not
+model (`Attributes.raw`) with its flags octet as it was on the wire, so this is the observer
+that shows whether a sender set Partial (RFC 4271 §9) on an unrecognised transitive attribute.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute
 from harness.bgp.update import parse_update
 from harness.model.base import Family
-from harness.observe.route import Route
+from harness.observe.route import Route, large_communities, unknown_attributes
 
 
 def _key(route: str | EvpnRoute) -> str:
@@ -36,6 +41,12 @@ def decode_update(
             local_pref=a.local_pref,
             communities=a.communities,
             ext_communities=tuple(sorted(a.ext_communities)),
+            origin=a.origin,
+            as_path_segments=a.segments(),
+            atomic_aggregate=a.atomic_aggregate,
+            aggregator=a.aggregator,
+            large_communities=large_communities(a.large_communities),
+            unknown=unknown_attributes(a.raw),
         )
         for family, route in update.announce
     ]
