@@ -95,6 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         "-p",
         "no:cacheprovider",
+        "-p",  # the harness keeps its own log (harness.log): pytest's copy would only add noise
+        "no:logging",
         "-rfE",
         "-q" if args.quiet else "-v",
     ]

@@ -203,6 +203,19 @@ def sessions(lab: Lab, pod: str) -> dict[str, str]:
     return frr.session_states(instance.query(frr.SUMMARY))
 
 
+_IMPLEMENTATIONS: dict[str, tuple[str, str]] = {}  # run id -> (implementation, version)
+
+
+def implementation(lab: Lab) -> tuple[str, str]:
+    """The SUT's route reflector implementation and the version its pods run, as they say
+    (asked once per run)."""
+    if lab.run.run_id not in _IMPLEMENTATIONS:
+        driver = driver_for(lab.plan)
+        pod = lab.pods.route_reflectors()[0]
+        _IMPLEMENTATIONS[lab.run.run_id] = (driver.name, driver.version(lab.frr(pod.name)))
+    return _IMPLEMENTATIONS[lab.run.run_id]
+
+
 def bgp_identifier(lab: Lab, node: Node | str) -> str:
     """The BGP identifier `node` put in its OPEN (RFC 4271 §4.2), as the RR pods with a session
     to it saw it: what RFC 4456 §8 makes the ORIGINATOR_ID of its routes. Observed, never

@@ -35,6 +35,10 @@ class RouteServerDriver(Protocol):
         """Peer address -> the BGP identifier in that peer's OPEN (RFC 4271 §4.2)."""
         ...
 
+    def version(self, instance: Any) -> str:
+        """The running daemon's version (`8.4.4`)."""
+        ...
+
     def neighbors(self, instance: Any) -> set[str]:
         """Addresses of the neighbors configured now (not dynamic ones)."""
         ...
@@ -56,6 +60,9 @@ class FrrRouteServer:
 
     def identifiers(self, instance: Any) -> dict[str, str]:
         return frr.peer_identifiers(instance.query(frr.NEIGHBORS))
+
+    def version(self, instance: Any) -> str:
+        return frr.version(instance.query_text("show version"))
 
     def neighbors(self, instance: Any) -> set[str]:
         return configured(instance.query_text("show running-config"))

@@ -72,6 +72,25 @@ def _router(old: str, new: str) -> Edit:
 
 _RR_CLIENT = "  neighbor CLIENTS route-reflector-client\n"
 
+
+def _rewriting(what: str, attribute: str, set_lines: str) -> Mutation:
+    """An RR whose outbound route-map changes `attribute` of every reflected route. FRR ignores
+    outbound policy on reflected routes unless told otherwise, which is exactly the knob a
+    misguided RR configuration turns."""
+    return Mutation(
+        f"rr-route-map-{what}",
+        f"RFC 4456 §10: the RR does not change {attribute} of reflected routes",
+        (
+            _rr(
+                "router bgp {{ sut.asn }}\n",
+                f"route-map REWRITE permit 10\n {set_lines}\n!\n"
+                "router bgp {{ sut.asn }}\n bgp route-reflector allow-outbound-policy\n",
+            ),
+            _rr(_RR_CLIENT, _RR_CLIENT + "  neighbor CLIENTS route-map REWRITE out\n"),
+        ),
+    )
+
+
 CONFORMANCE: tuple[Mutation, ...] = (
     Mutation(
         "rr-without-route-reflector-client",
@@ -93,20 +112,15 @@ CONFORMANCE: tuple[Mutation, ...] = (
         "RFC 4456 §7 / design: redundant RR replicas share one cluster id",
         (_rr("bgp cluster-id {{ sut.cluster_id }}", "bgp cluster-id {{ pod.address }}"),),
     ),
-    Mutation(
-        "rr-route-map-rewriting-local-pref",
-        "RFC 4456 §10: the RR does not change the attributes of reflected routes",
-        (
-            # FRR ignores outbound policy on reflected routes unless told otherwise, which is
-            # exactly the knob a misguided RR configuration turns.
-            _rr(
-                "router bgp {{ sut.asn }}\n",
-                "route-map REWRITE permit 10\n set local-preference 200\n!\n"
-                "router bgp {{ sut.asn }}\n bgp route-reflector allow-outbound-policy\n",
-            ),
-            _rr(_RR_CLIENT, _RR_CLIENT + "  neighbor CLIENTS route-map REWRITE out\n"),
-        ),
+    _rewriting("rewriting-local-pref", "LOCAL_PREF", "set local-preference 200"),
+    _rewriting("rewriting-origin", "ORIGIN", "set origin igp"),
+    _rewriting("adding-med", "MED (a route sent without one gets one)", "set metric 77"),
+    _rewriting(
+        "adding-communities",
+        "COMMUNITIES and LARGE_COMMUNITIES",
+        "set community 64514:999 additive\n set large-community 64514:9:9 additive",
     ),
+    _rewriting("rewriting-aggregator", "AGGREGATOR", "set aggregator as 64999 10.9.9.8"),
     Mutation(
         "listen-range-too-narrow",
         "design: the RR accepts clients from the whole pod CIDR",

@@ -16,6 +16,7 @@ them must read another observer (ExaBGP, or a crafted speaker's wire).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -151,6 +152,12 @@ def session_states(data: dict[str, Any]) -> dict[str, str]:
             if states.get(addr, "Established") == "Established":
                 states[addr] = state
     return states
+
+
+def version(show_version: str) -> str:
+    """`FRRouting 8.4.4 (host) on Linux(...)` -> `8.4.4` ("unknown" when it says otherwise)."""
+    match = re.search(r"FRRouting (\S+)", show_version)
+    return match.group(1) if match else "unknown"
 
 
 def peer_identifiers(neighbors: dict[str, Any]) -> dict[str, str]:
