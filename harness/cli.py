@@ -128,14 +128,12 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         raise InputError("needs root (each variant runs the netns lab)")
 
     def progress(result: VariantResult) -> None:
-        caught = (
-            "must pass: "
-            + ("passed" if result.exit_status == 0 and not result.errors else "FAILED")
-            if result.must_pass
-            else "baseline"
-            if result.variant.startswith("baseline")
-            else (f"caught by {len(result.failed)} check(s)" if result.failed else "NOT caught")
-        )
+        if result.must_pass or result.variant.startswith("baseline"):
+            caught = "must pass: " + ("passed" if result.clean else "FAILED")
+        else:
+            caught = f"caught by {len(result.caught_by)} check(s)" + (
+                "" if result.as_expected else " (NOT as declared)"
+            )
         print(f"rr-harness mutate: {result.variant}: {caught} ({result.seconds:.1f} s)", flush=True)
 
     extra = forward(args, (o for o in MUTATE if o.name in VARIANT_RUN_OPTIONS), to="cli")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness.backends.base import Lab, routes
-from harness.errors import WaitTimeout
+from harness.errors import PreconditionFailed, WaitTimeout
 from harness.model.base import Family
 from harness.model.topology import Node, Role
 from harness.observe.route import Route, RouteTable
@@ -168,11 +168,14 @@ class TablePoll:
     problems: list[str]
     elapsed: float
 
-    def check(self) -> dict[str, RouteTable]:
+    def check(self, *, precondition: bool = False) -> dict[str, RouteTable]:
+        """The tables, or the rule broken (`ExpectationFailed`, a failure); for a
+        `precondition` of the check, `PreconditionFailed` (an error: nothing was decided)."""
         if self.problems:
-            raise ExpectationFailed(
+            text = (
                 f"{self.what}: still failing after {self.elapsed:.1f} s:{_bulleted(self.problems)}"
             )
+            raise PreconditionFailed(text) if precondition else ExpectationFailed(text)
         return self.tables
 
 
@@ -211,9 +214,12 @@ def await_tables(
     timeout: float,
     what: str,
     interval: float = 0.05,
+    precondition: bool = False,
 ) -> dict[str, RouteTable]:
-    """Poll the nodes' tables until `problems` is empty; on timeout list the last problems."""
-    return poll_tables(lab, nodes, problems, timeout=timeout, what=what, interval=interval).check()
+    """Poll the nodes' tables until `problems` is empty; on timeout list the last problems, as
+    the check's failure, or as an error when this is only a `precondition` of the check."""
+    polled = poll_tables(lab, nodes, problems, timeout=timeout, what=what, interval=interval)
+    return polled.check(precondition=precondition)
 
 
 @contextlib.contextmanager

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from harness.backends.base import Lab, routes
 from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
-from harness.errors import DaemonError, InputError
+from harness.errors import DaemonError, InputError, PreconditionFailed, WaitTimeout
 from harness.model.base import Family
 from harness.model.plan import LabPlan
 from harness.model.topology import Node
-from harness.observe.wait import await_no_problems
+from harness.observe.wait import await_no_problems, wait_until
 
 Nlri = str | EvpnRoute
 _serial = itertools.count(1)
@@ -150,11 +150,39 @@ class Injector:
 
 def wrong_denial(evidence: list[str], reason: str) -> list[str]:
     """A problem when FRR logged refusing the route, but never for `reason` (its wording after
-    `DENIED due to:`): the route was dropped, for another rule than the one under test. No line
-    at all is no problem: absence itself is proven by the sentinel, not by the log."""
+    `DENIED due to:`): the route was dropped, for another rule than the one under test."""
     if not evidence or any(f"DENIED due to: {reason}" in line for line in evidence):
         return []
     return [f"dropped, but not because {reason!r}: {' | '.join(evidence)}"]
+
+
+def refusal_verdict(
+    lab: Lab, node: str, route: Nlri, reason: str, leaks: list[str], *, timeout: float
+) -> tuple[list[str], list[str]]:
+    """The problems of a check that `node` refuses `route` for `reason`, and the evidence.
+
+    A leak breaks the rule. Without one, the refusal must be witnessed: the sentinel shows the
+    route was sent before it, but only the node's own `DENIED due to:` line shows the route was
+    processed and refused (it does not rely on the order in which the node sends UPDATEs of
+    different prefixes). A node that logs updates and writes no such line by the deadline
+    leaves the check undecided (`PreconditionFailed`); a line for another reason breaks it."""
+    if leaks:
+        evidence = denial_evidence(lab, node, route)
+        return leaks + wrong_denial(evidence, reason), evidence
+    try:
+        evidence = wait_until(
+            lambda: denial_evidence(lab, node, route),
+            bool,
+            timeout=timeout,
+            what=f"{node} to log refusing {key_of(route)} (DENIED due to: {reason})",
+            describe=lambda _: f"no DENIED line naming {needle(route)}",
+        )
+    except WaitTimeout as exc:
+        raise PreconditionFailed(
+            f"{node} did not reflect {key_of(route)}, but its log never says it refused it: "
+            f"the refusal is not witnessed ({exc})"
+        ) from None
+    return wrong_denial(evidence, reason), evidence
 
 
 def denial_evidence(lab: Lab, node: str, route: Nlri) -> list[str]:

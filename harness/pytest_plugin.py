@@ -28,6 +28,7 @@ from harness.observe.wait import WAITED
 from harness.options import plugin_options
 from harness.paths import REPORTS_DIR
 from harness.runtime.run import Run, check_run_id, new_run_id
+from harness.verdicts import STARTUP_FAILURE, UNDECIDED, VERDICT, undecided, undecided_to_errors
 
 log = logger("run")
 
@@ -179,10 +180,17 @@ def _lab_up(
     establish = float(config.getoption("--establish-timeout"))
     with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
-        if running.unready:
-            say(f"rr-harness: lab up in {up:.2f} s, but sessions still down: {running.unready}")
-        else:
-            say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
+        if running.unready:  # no check can be decided: one message, no per-check noise
+            down = "; ".join(
+                f"{node} with {peer}: {state}"
+                for node, peers in running.unready.items()
+                for peer, state in peers.items()
+            )
+            text = f"sessions not Established {up:.1f} s after start-up: {down}"
+            record_testsuite_property(STARTUP_FAILURE, text)
+            log.error(text)
+            pytest.exit(f"rr-harness: {text}", returncode=1)
+        say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
         for key, value in {
             "run_id": run.run_id,
             "backend": backend.name,
@@ -242,14 +250,34 @@ def _reporter(config: pytest.Config) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Harness errors read as their message (it names node, command and what was seen), and a
-    failed test's report carries the daemons' logs as evidence."""
+    """Harness errors read as their message (it names node, command and what was seen); a
+    check the harness could not decide is marked an error (`harness.verdicts`), and a failed
+    test's report carries the daemons' logs as evidence."""
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, HarnessError):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+        if call.when == "call" and report.failed and undecided(call.excinfo.value):
+            item.user_properties.append((VERDICT, UNDECIDED))
+            report.undecided = True  # type: ignore[attr-defined]
     if report.failed and call.when == "call":
         running = item.config.stash.get(LAB_KEY, None)
         evidence = getattr(running, "evidence", None)
         if evidence is not None:
             report.sections.append(("rr-harness evidence", evidence()[-20000:]))
     return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport) -> Any:
+    """An undecided check counts as an error on the terminal too, not as a failure."""
+    if report.when == "call" and getattr(report, "undecided", False):
+        return "error", "E", ("ERROR", {"red": True})
+    return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """JUnit written: an undecided check's <failure> becomes an <error>."""
+    junit = session.config.option.xmlpath
+    if junit and Path(junit).is_file():
+        undecided_to_errors(Path(junit))

@@ -21,7 +21,7 @@ from harness.expect import (
     missing_reflections,
     require_node,
 )
-from harness.inject import Fresh, attributes_for, denial_evidence, key_of, wrong_denial
+from harness.inject import Fresh, attributes_for, key_of, refusal_verdict
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -114,9 +114,11 @@ def test_route_from_an_rr_with_the_local_asn_is_rejected(
         lambda t: missing_reflections(t, {key_of(sentinel)}, stub.name, [_via(lab, stub, router)]),
         timeout=convergence_timeout,
         what=f"the sentinel from {stub.name} to reach {router.name}",
+        precondition=True,
     )
-    evidence = denial_evidence(lab, router.name, route)
+    leaks = leaked(tables, {key_of(route)}, f"its AS_PATH holds {router.asn}, the router's ASN")
+    problems, evidence = refusal_verdict(
+        lab, router.name, route, "as-path contains our own AS", leaks, timeout=convergence_timeout
+    )
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
-    problems = leaked(tables, {key_of(route)}, f"its AS_PATH holds {router.asn}, the router's ASN")
-    problems += wrong_denial(evidence, "as-path contains our own AS")
     assert not problems, "\n".join(problems)

@@ -48,6 +48,7 @@ def _reflect(lab, injector, client, route, family, attrs, receivers, timeout):
         lambda t: missing_reflections(t, {key_of(route)}, client.name, via),
         timeout=timeout,
         what="the route to be reflected through every replica",
+        precondition=True,
     )
     return tables, {rr.address: rr.name for rr in via}
 

@@ -97,6 +97,7 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
             ),
             timeout=convergence_timeout,
             what="an IPv4 sentinel to reach the cloud router",
+            precondition=True,
         )
     evpn = [r.brief() for r in routes(lab, cloud, family=Family.L2VPN_EVPN)]
     record_file = lab.peer(cloud.name).rib.path

@@ -12,7 +12,7 @@ import pytest
 
 from harness.backends.base import bgp_identifier
 from harness.expect import await_tables, leaked, missing_reflections, reflectors
-from harness.inject import attributes_for, denial_evidence, key_of, wrong_denial
+from harness.inject import attributes_for, key_of, refusal_verdict
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -35,6 +35,7 @@ def _sentinel_then_absent(
         ),
         timeout=timeout,
         what=f"sentinel sent after the route under test to reach every client via {rr.name}",
+        precondition=True,
     )
     key = key_of(route)
     return leaked(tables, {key}, why)
@@ -59,9 +60,15 @@ def test_route_with_own_cluster_id_is_not_reflected(
         timeout=convergence_timeout,
         why=f"its CLUSTER_LIST already held {rr0.name}'s cluster id {cluster}",
     )
-    evidence = denial_evidence(lab, rr0.name, route)
+    problems, evidence = refusal_verdict(
+        lab,
+        rr0.name,
+        route,
+        "reflected from the same cluster",
+        problems,
+        timeout=convergence_timeout,
+    )
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
-    problems += wrong_denial(evidence, "reflected from the same cluster")
     assert not problems, "\n".join(problems)
 
 
@@ -119,9 +126,10 @@ def test_client_rejects_route_with_its_own_originator_id(
         timeout=convergence_timeout,
         why=f"its ORIGINATOR_ID is {victim.name}'s own router-id",
     )
-    evidence = denial_evidence(lab, victim.name, route)
+    problems, evidence = refusal_verdict(
+        lab, victim.name, route, "originator is us", problems, timeout=convergence_timeout
+    )
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
-    problems += wrong_denial(evidence, "originator is us")
     await_tables(
         lab,
         [control],
@@ -155,6 +163,7 @@ def test_rr_sets_originator_id_only_when_absent(
         lambda t: missing_reflections(t, keys, client.name, [rr0]),
         timeout=convergence_timeout,
         what="both routes to be reflected",
+        precondition=True,
     )
     want = {
         (kept if isinstance(kept, str) else kept.key): "10.9.9.9",
@@ -190,6 +199,7 @@ def test_replicas_reflect_with_the_same_cluster_list(
         lambda t: missing_reflections(t, {key}, client.name, via),
         timeout=convergence_timeout,
         what="the route to be reflected by every replica",
+        precondition=True,
     )
     cluster = (str(lab.plan.sut.values.cluster_id),)
     problems = []
@@ -233,7 +243,13 @@ def test_route_reflected_by_one_replica_is_dropped_by_the_other(
         timeout=convergence_timeout,
         why=f"{via[0].name} of the same cluster had already reflected it",
     )
-    evidence = denial_evidence(lab, second.name, route)
+    problems, evidence = refusal_verdict(
+        lab,
+        second.name,
+        route,
+        "reflected from the same cluster",
+        problems,
+        timeout=convergence_timeout,
+    )
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
-    problems += wrong_denial(evidence, "reflected from the same cluster")
     assert not problems, "\n".join(problems)

@@ -171,7 +171,7 @@ def test_an_installed_copy_runs_a_suite_with_the_same_junit(installed, tmp_path)
     # As from a checkout: ids relative to the suites' parent, xunit1 (per-test properties).
     assert case.get("classname") == "suites.test_sessions"
     assert case.get("file") == "suites/test_sessions.py"
-    assert case.find("properties/property[@name='down_at_start']") is not None
+    assert case.find("properties/property[@name='rr_sessions_checked']") is not None
     # The run's log goes to reports/ in the current directory (an installed copy has no checkout).
     (run_folder,) = (tmp_path / "reports").iterdir()
     assert (run_folder / "harness.log").is_file()

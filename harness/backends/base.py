@@ -158,8 +158,8 @@ def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN
 
 def await_established(lab: Lab, started: float, timeout: float) -> None:
     """Wait for every session the plan implies; what is still down at the deadline is kept in
-    `lab.unready`, a finding about the SUT (suites/test_sessions.py reports it), not a reason
-    to abort the run. `lab.timings["established_s"]` counts from `started`."""
+    `lab.unready` (the pytest plugin then stops the run, naming those sessions; the bench
+    refuses to measure). `lab.timings["established_s"]` counts from `started`."""
     try:
         wait_until(
             lambda: unready_sessions(lab),

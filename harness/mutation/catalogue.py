@@ -47,6 +47,9 @@ class Mutation:
     suites: tuple[str, ...] = ()  # the suites run against it; () = all but failover
     profile: str = STANDALONE  # the SUT profile (and topology) it is a variant of
     must_pass: bool = False  # an equivalent variant: `breaks` says what differs, not a rule
+    # The checks that must catch it through their final assertion (`check_name` form,
+    # `suite::test`), measured and reviewed: the mutation proof holds them to it.
+    expected: tuple[str, ...] = ()
 
     def apply(self, profile: Path, target: Path) -> Path:
         shutil.copytree(profile, target)

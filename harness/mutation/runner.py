@@ -1,11 +1,14 @@
-"""`rr-harness mutate`: run the suites against every broken SUT variant and tabulate who caught
-what (issue: "Proven able to fail").
+"""`rr-harness mutate`: run the suites against every SUT variant and tabulate who caught what.
 
 Each variant (and the unbroken profile, the baseline) is one ordinary `rr-harness run` in a
 subprocess, with its own run id and JUnit file under `reports/mutations/`. A check *catches* a
-variant when one of its test cases fails (a JUnit <failure>); errors are the harness failing,
-not a check, and are reported apart. The run passes when the baseline passes, every variant is
-caught, and every check catches at least one variant.
+variant when one of its test cases fails through its final assertion (a JUnit <failure>); a
+test case that ended in an error (the harness could not decide: a setup wait, a missing
+witness) catches nothing, and is listed apart (`errored`). A run stopped at start-up (sessions
+the design implies never came up) is caught by `STARTUP_CHECK`. Each variant declares the
+checks that must catch it (`expected`). The run passes when the baselines and the equivalent
+variants pass, every broken variant is caught by exactly its expected checks, and every check
+catches at least one variant.
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ from pathlib import Path
 
 from harness.mutation.catalogue import FAILOVER_SUITE, MESHRR_SUITE, STANDALONE, Mutation
 from harness.suite_names import known_suites
+from harness.verdicts import STARTUP_FAILURE
 
 BASELINE = "baseline (unbroken)"
 EQUIVALENT_LABEL = "equivalent (must pass)"
+
+
+STARTUP_CHECK = "start-up::every-session-established"
 
 
 @dataclass
@@ -34,10 +41,27 @@ class VariantResult:
     breaks: str
     exit_status: int
     seconds: float
-    failed: dict[str, list[str]] = field(default_factory=dict)  # check -> failing test ids
-    errors: list[str] = field(default_factory=list)
+    # check -> test ids whose final assertion failed (and the start-up, when the run stopped)
+    caught_by: dict[str, list[str]] = field(default_factory=dict)
+    errored: dict[str, list[str]] = field(default_factory=dict)  # check -> undecided test ids
     passed: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)  # the checks that must catch it
+    harness_errors: list[str] = field(default_factory=list)  # no report, unreadable report
     must_pass: bool = False  # an equivalent variant (a correct SUT configured otherwise)
+
+    @property
+    def clean(self) -> bool:
+        """Passed: nothing caught it, nothing was undecided, the run ended well."""
+        return (
+            self.exit_status == 0
+            and not self.caught_by
+            and not self.errored
+            and not self.harness_errors
+        )
+
+    @property
+    def as_expected(self) -> bool:
+        return sorted(self.caught_by) == sorted(self.expected)
 
 
 def check_name(case: ET.Element) -> str:
@@ -48,12 +72,16 @@ def check_name(case: ET.Element) -> str:
 
 
 def read_junit(path: Path, result: VariantResult) -> VariantResult:
-    for case in ET.parse(path).getroot().iter("testcase"):
+    root = ET.parse(path).getroot()
+    for prop in root.iter("property"):
+        if prop.get("name") == STARTUP_FAILURE:
+            result.caught_by.setdefault(STARTUP_CHECK, []).append(prop.get("value", ""))
+    for case in root.iter("testcase"):
         name, test_id = check_name(case), case.get("name", "")
         if case.find("failure") is not None:
-            result.failed.setdefault(name, []).append(test_id)
+            result.caught_by.setdefault(name, []).append(test_id)
         elif case.find("error") is not None:
-            result.errors.append(f"{name} {test_id}")
+            result.errored.setdefault(name, []).append(test_id)
         elif case.find("skipped") is None:
             result.passed.append(name)
     return result
@@ -69,6 +97,7 @@ def run_variant(
     extra: Sequence[str],
     suites: Sequence[str] = (),
     must_pass: bool = False,
+    expected: Sequence[str] = (),
 ) -> VariantResult:
     """One `rr-harness run` of `suites` (every suite when empty) against one SUT profile."""
     junit = reports / f"{name}.xml"
@@ -96,14 +125,14 @@ def run_variant(
     )
     (reports / f"{name}.log").write_text(process.stdout + process.stderr)
     result = VariantResult(name, breaks, process.returncode, time.monotonic() - started)
-    result.must_pass = must_pass
+    result.must_pass, result.expected = must_pass, sorted(expected)
     if junit.is_file():
         try:
             read_junit(junit, result)
         except ET.ParseError as exc:
-            result.errors.append(f"unreadable JUnit report {junit}: {exc}")
+            result.harness_errors.append(f"unreadable JUnit report {junit}: {exc}")
     else:
-        result.errors.append(
+        result.harness_errors.append(
             f"no JUnit report; exit {process.returncode}: "
             f"{(process.stderr or process.stdout).strip()[-300:]}"
         )
@@ -118,19 +147,19 @@ class Report:
 
     @property
     def checks(self) -> list[str]:
+        """Every conformance check that ran (the start-up is no check)."""
         every: set[str] = set()
-        for base in self.baselines:
-            every |= set(base.passed) | set(base.failed)
-        for v in self.variants:
-            every |= set(v.failed) | set(v.passed)
-        return sorted(every)
+        for v in [*self.baselines, *self.variants]:
+            every |= set(v.passed) | set(v.caught_by) | set(v.errored)
+        return sorted(every - {STARTUP_CHECK})
 
     def caught_by(self, check: str) -> list[str]:
-        return [v.variant for v in self.variants if check in v.failed]
+        return [v.variant for v in self.variants if check in v.caught_by]
 
     @property
-    def uncaught(self) -> list[str]:
-        return [v.variant for v in self.variants if not v.failed]
+    def unexpected(self) -> list[str]:
+        """Broken variants not caught by exactly the checks they declare."""
+        return [v.variant for v in self.variants if not v.as_expected]
 
     @property
     def idle_checks(self) -> list[str]:
@@ -138,41 +167,50 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        clean = all(b.exit_status == 0 and not b.failed and not b.errors for b in self.baselines)
-        return clean and not self.uncaught and not self.idle_checks
+        clean = all(b.clean for b in self.baselines)
+        return clean and not self.unexpected and not self.idle_checks
 
     def table(self) -> str:
         width = max(len(v.variant) for v in [*self.baselines, *self.variants])
-        lines = [f"{'variant':<{width}}  caught  seconds  checks that caught it"]
+        lines = [f"{'variant':<{width}}  verdict   seconds  caught by (final assertion)"]
         for v in [*self.baselines, *self.variants]:
-            verdict = (
-                ("pass" if v.exit_status == 0 else "FAILED")
-                if v in self.baselines
-                else ("yes" if v.failed else "NO")
-            )
+            if v in self.baselines:
+                verdict = "pass" if v.clean else "FAILED"
+            else:
+                verdict = "expected" if v.as_expected else "UNEXPECTED"
             lines.append(
-                f"{v.variant:<{width}}  {verdict:<6}  {v.seconds:7.1f}  "
-                f"{len(v.failed):2d}: {', '.join(sorted(v.failed)) or '-'}"
+                f"{v.variant:<{width}}  {verdict:<8}  {v.seconds:7.1f}  "
+                f"{len(v.caught_by):2d}: {', '.join(sorted(v.caught_by)) or '-'}"
             )
-            if v.errors:
-                lines.append(f"{'':<{width}}  errors: {'; '.join(v.errors[:3])}")
+            if v not in self.baselines and not v.as_expected:
+                missing = sorted(set(v.expected) - set(v.caught_by))
+                extra = sorted(set(v.caught_by) - set(v.expected))
+                lines.append(f"{'':<{width}}  expected but not caught by: {missing or '-'}")
+                lines.append(f"{'':<{width}}  caught by, not expected: {extra or '-'}")
+            if v.errored:
+                lines.append(f"{'':<{width}}  errored: {', '.join(sorted(v.errored))}")
+            if v.harness_errors:
+                lines.append(f"{'':<{width}}  harness: {'; '.join(v.harness_errors[:3])}")
         lines.append("")
         lines.append(f"{'check':<60}  variants caught")
         for check in self.checks:
             caught = self.caught_by(check)
             lines.append(f"{check:<60}  {len(caught):2d} {', '.join(caught) or 'NONE'}")
-        if self.uncaught:
-            lines.append(f"\nvariants no check caught: {', '.join(self.uncaught)}")
+        if self.unexpected:
+            lines.append(f"\nvariants not caught as declared: {', '.join(self.unexpected)}")
         if self.idle_checks:
             lines.append(f"checks that caught no variant: {', '.join(self.idle_checks)}")
         return "\n".join(lines)
 
     def as_json(self) -> str:
+        def entry(v: VariantResult) -> dict[str, object]:
+            return asdict(v) | {"caught_by": sorted(v.caught_by), "failures": v.caught_by}
+
         return json.dumps(
             {
                 "ok": self.ok,
-                "baselines": [asdict(b) for b in self.baselines],
-                "variants": [asdict(v) for v in self.variants],
+                "baselines": [entry(b) for b in self.baselines],
+                "variants": [entry(v) for v in self.variants],
                 "checks": {c: self.caught_by(c) for c in self.checks},
             },
             indent=1,
@@ -226,6 +264,7 @@ def run_all(
                 extra=extra,
                 suites=m.suites or conformance_suites(),
                 must_pass=m.must_pass,
+                expected=m.expected,
             )
             future.add_done_callback(lambda f: progress(f.result()))
             futures.append(future)

@@ -47,8 +47,8 @@ class NetnsLab(LabPeers):
         self.plan = plan
         self.run = run
         self.establish_timeout = establish_timeout
-        # Sessions still down when the start-up deadline passed: a finding about the SUT
-        # (suites/test_sessions.py reports it), not a reason to abort the run.
+        # Sessions still down when the start-up deadline passed: the SUT failed to form them
+        # (the pytest plugin then stops the run, naming them).
         self.unready: dict[str, dict[str, str]] = {}
         self.unrealised: dict[str, str] = {}  # a namespace can stage any node
         self.fabric = Fabric(run)
