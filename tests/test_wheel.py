@@ -172,9 +172,10 @@ def test_an_installed_copy_runs_a_suite_with_the_same_junit(installed, tmp_path)
     assert case.get("classname") == "suites.test_sessions"
     assert case.get("file") == "suites/test_sessions.py"
     assert case.find("properties/property[@name='rr_sessions_checked']") is not None
-    # The run's log goes to reports/ in the current directory (an installed copy has no checkout).
-    (run_folder,) = (tmp_path / "reports").iterdir()
+    # The run's log goes beside the JUnit report, in a folder named by the run id.
+    (run_folder,) = [p for p in junit.parent.iterdir() if p.is_dir()]
     assert (run_folder / "harness.log").is_file()
+    assert not (tmp_path / "reports").exists()  # nothing else written where it ran
 
 
 def test_the_peer_image_is_built_from_what_the_wheel_is_built_from():
