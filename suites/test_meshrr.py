@@ -18,6 +18,7 @@ import pytest
 from harness.backends.base import bgp_identifier, routes
 from harness.cluster.discovery import MeshReconciler
 from harness.drivers.route_server import driver_for
+from harness.errors import PreconditionFailed, WaitTimeout
 from harness.expect import without_rd
 from harness.failover.mesh import MeshDrills
 from harness.model.base import Family
@@ -87,27 +88,44 @@ def test_routes_cross_sides_with_cluster_list_and_originator_id(
 ):
     """A route from a side-a client reaches every side-b client and vice versa (RFC 4456 §6):
     ORIGINATOR_ID is the originating router's id (§8) and CLUSTER_LIST names, newest first, the
-    route server that reflected it to the client, then the one its originator peers with (§7)."""
-    mesh_drills.await_whole_lab()
+    route server that reflected it to the client, then the one its originator peers with (§7).
+    The mesh is a precondition; the routes crossing it are the rule, waited for here."""
+    try:
+        _await_mesh(mesh_drills, convergence_timeout, "the full mesh")
+    except WaitTimeout as exc:
+        raise PreconditionFailed(f"no full mesh to carry routes across: {exc}") from None
     cluster_id = {p.name: _cluster_id(lab, p) for p in mesh_drills.route_servers()}
     holders = lab.anycast_holders
-    problems = []
-    for origin in lab.plan.routers:
-        other = "b" if origin.side == "a" else "a"
-        want = (cluster_id[holders[other]], cluster_id[holders[origin.side]])
-        own = {r.key for r in routes(lab, origin) if r.peer == LOCAL}
-        origin_id = bgp_identifier(lab, origin)
-        for client in _clients(lab, other):
-            got = [r for r in routes(lab, client) if r.key in own]
-            if {r.key for r in got} != own:
-                problems.append(f"{client.name} misses {sorted(own - {r.key for r in got})}")
-            problems += [
-                f"{client.name}: {r.key}: ORIGINATOR_ID {r.originator_id}, CLUSTER_LIST "
-                f"{list(r.cluster_list)} (expected {origin_id}, {list(want)})"
-                for r in got
-                if r.originator_id != origin_id or r.cluster_list != want
-            ]
-    assert not problems, "\n".join(problems)
+    identifiers = {origin.name: bgp_identifier(lab, origin) for origin in lab.plan.routers}
+
+    def problems() -> list[str]:
+        found = []
+        for origin in lab.plan.routers:
+            other = "b" if origin.side == "a" else "a"
+            want = (cluster_id[holders[other]], cluster_id[holders[origin.side]])
+            own = {r.key for r in routes(lab, origin) if r.peer == LOCAL}
+            origin_id = identifiers[origin.name]
+            for client in _clients(lab, other):
+                got = [r for r in routes(lab, client) if r.key in own]
+                if {r.key for r in got} != own:
+                    found.append(f"{client.name} misses {sorted(own - {r.key for r in got})}")
+                found += [
+                    f"{client.name}: {r.key}: ORIGINATOR_ID {r.originator_id}, CLUSTER_LIST "
+                    f"{list(r.cluster_list)} (expected {origin_id}, {list(want)})"
+                    for r in got
+                    if r.originator_id != origin_id or r.cluster_list != want
+                ]
+        return found
+
+    try:
+        await_no_problems(
+            problems,
+            timeout=convergence_timeout,
+            what="every router's routes at every client of the other side",
+            fail_fast=lab.check_alive,
+        )
+    except WaitTimeout as exc:
+        raise AssertionError(f"routes do not cross the sides as they must: {exc.last}") from None
     record_property("cross_side_propagation_ms", _propagation_ms(lab, convergence_timeout))
 
 

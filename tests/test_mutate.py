@@ -15,7 +15,7 @@ import json
 
 from conftest import needs_root, rr_harness
 
-from harness.mutation.catalogue import CATALOGUE, EQUIVALENT
+from harness.mutation.catalogue import CATALOGUE, EQUIVALENT, UNPROVEN
 
 pytestmark = needs_root
 
@@ -32,7 +32,9 @@ def test_every_variant_is_caught_as_declared_and_every_check_catches_one(tmp_pat
     assert {v["variant"] for v in report["variants"]} == {m.name for m in CATALOGUE}
     for variant in report["variants"]:
         assert variant["caught_by"] == variant["expected"], f"{variant['variant']}\n{table}"
-    idle = [check for check, variants in report["checks"].items() if not variants]
-    assert not idle, f"checks that caught no variant: {idle}\n{table}"
+    # What is not proven yet is listed with its reason, and the list holds exactly that.
+    idle = {check for check, variants in report["checks"].items() if not variants}
+    uncaught = {v["variant"] for v in report["variants"] if not v["caught_by"]}
+    assert idle | uncaught == set(UNPROVEN), table
     assert report["ok"] and result.returncode == 0, result.stdout[-3000:]
     assert "variant" in result.stdout and "caught by (final assertion)" in result.stdout

@@ -12,7 +12,7 @@ a way RFC 4456 and the design allow, and must pass every check, as the profile i
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import InputError
@@ -138,17 +138,16 @@ CONFORMANCE: tuple[Mutation, ...] = (
         "listen-range-accepts-any-as",
         "design: RR clients are iBGP, in the SUT's AS",
         (
-            # A second listen range, defined first, taking any external AS from part of the
-            # pod CIDR (FRR gives a dynamic neighbor to the first range that matches).
+            # An eBGP neighbor inside the pod CIDR (the topology's would-be client in another
+            # AS). A second listen range overlapping the pod CIDR cannot stand for it: FRR 8.4
+            # refuses the overlap ("Config Failed") and then accepts no client at all.
             _rr(
                 " ! Define peer-group first\n",
-                " neighbor OTHERS peer-group\n neighbor OTHERS remote-as external\n"
-                " bgp listen range 10.244.0.48/28 peer-group OTHERS\n"
-                " ! Define peer-group first\n",
+                " neighbor 10.244.0.51 remote-as external\n ! Define peer-group first\n",
             ),
             _rr(
                 "  neighbor CLIENTS activate\n",
-                "  neighbor CLIENTS activate\n  neighbor OTHERS activate\n",
+                "  neighbor CLIENTS activate\n  neighbor 10.244.0.51 activate\n",
             ),
         ),
     ),
@@ -172,6 +171,12 @@ CONFORMANCE: tuple[Mutation, ...] = (
         "no-allowas-in-on-ebgp",
         "design 'FRR Template Changes': eBGP neighbors (the ToR) carry allowas-in",
         (_router("  neighbor {{ n.address }} allowas-in\n", ""),),
+    ),
+    Mutation(
+        "routers-share-one-router-id",
+        "RFC 4271 §4.2 / RFC 4456 §8: each router has a BGP identifier of its own (ORIGINATOR_ID "
+        "tells the originator apart)",
+        (_router("bgp router-id {{ router.router_id }}", "bgp router-id 10.0.0.1"),),
     ),
     Mutation(
         "no-ipv6-to-external",
@@ -264,7 +269,115 @@ MESHRR_VARIANTS: tuple[Mutation, ...] = (
     ),
 )
 
-CATALOGUE: tuple[Mutation, ...] = CONFORMANCE + FAILOVER + MESHRR_VARIANTS
+# The mutation table: the checks that must catch each broken variant through their final
+# assertion (measured, then reviewed: each catch is the rule the variant breaks, or a rule that
+# the same breakage really violates). `STARTUP` when sessions the design implies never come up.
+STARTUP = "start-up::every-session-established"
+_REACH = (
+    "reflection::test_evpn_routes_reach_every_client_via_every_rr",
+    "reflection::test_new_route_and_its_withdrawal_reach_every_client",
+    "hybrid-flows::test_internal_evpn_reaches_the_other_routers_through_the_rr",
+    "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+    "cloud-router::test_evpn_keeps_flowing_between_routers_through_the_rrs",
+    "cloud-router::test_router_routes_reach_the_cloud_router",
+    "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
+)
+_ATTRIBUTES = "attributes::test_reflected_attributes_equal_what_the_client_sent"
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "rr-without-route-reflector-client": (
+        *_REACH,
+        "reflection-rules::test_client_routes_reach_non_clients",
+        "reflection-rules::test_non_client_routes_reach_clients",
+    ),
+    "client-to-client-reflection-disabled": _REACH,
+    "next-hop-self-on-rr": (
+        _ATTRIBUTES,
+        "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+        "reflection::test_reflected_paths_keep_the_vtep_next_hop",
+    ),
+    "per-replica-cluster-ids": (
+        "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+        "loop-prevention::test_replicas_reflect_with_the_same_cluster_list",
+        "loop-prevention::test_route_reflected_by_one_replica_is_dropped_by_the_other",
+        "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
+        "loop-prevention::test_route_with_own_cluster_id_is_not_reflected",
+        "reflection::test_reflected_paths_carry_originator_id_and_cluster_list",
+    ),
+    "rr-route-map-rewriting-local-pref": (_ATTRIBUTES,),
+    "rr-route-map-rewriting-origin": (_ATTRIBUTES,),
+    "rr-route-map-adding-med": (
+        _ATTRIBUTES,
+        "attributes::test_a_route_without_med_arrives_without_med",
+    ),
+    "rr-route-map-adding-communities": (_ATTRIBUTES,),
+    "rr-route-map-rewriting-aggregator": (_ATTRIBUTES,),
+    "listen-range-too-narrow": (STARTUP,),
+    "listen-range-too-wide": (
+        "listen-range::test_would_be_client_outside_the_pod_cidr_gets_no_session",
+        "sessions::test_the_sessions_are_exactly_those_the_design_implies",
+    ),
+    "listen-range-accepts-any-as": (
+        "listen-range::test_would_be_client_in_the_wrong_as_gets_no_session",
+        "sessions::test_the_sessions_are_exactly_those_the_design_implies",
+    ),
+    "non-clients-configured-as-clients": (
+        "reflection-rules::test_non_client_routes_are_not_reflected_to_other_non_clients",
+    ),
+    "allowas-in-on-ibgp": (
+        "allowas-in::test_route_from_an_rr_with_the_local_asn_is_rejected",
+        "allowas-in::test_rr_neighbors_carry_no_allowas_in",
+    ),
+    "no-allowas-in-on-ebgp": (
+        "allowas-in::test_rr_neighbors_carry_no_allowas_in",
+        "allowas-in::test_tor_route_containing_the_local_asn_is_accepted",
+    ),
+    # Every router then drops the others' routes (ORIGINATOR_ID is its own identifier).
+    "routers-share-one-router-id": (
+        *(c for c in _REACH if not c.startswith("loop-prevention")),
+        "loop-prevention::test_client_rejects_route_with_its_own_originator_id",
+    ),
+    "no-ipv6-to-external": (
+        "cloud-router::test_cloud_routes_reach_the_router",
+        "cloud-router::test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn",
+    ),
+    "no-evpn-to-external": (
+        "allowas-in::test_tor_route_containing_the_local_asn_is_accepted",
+        "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+        "hybrid-flows::test_internal_evpn_reaches_the_tor",
+    ),
+    "single-replica": ("failover::test_rr_pod_deleted_no_client_loses_a_route",),
+    "no-min-ready-seconds": ("failover::test_rolling_restart_loses_nothing",),
+    "graceful-restart-undeclared": ("failover::test_all_rrs_down_then_back",),
+    "listen-range-only-existing-pods": (),
+    "mesh-missing-one-peering": (STARTUP,),
+    "route-server-reflects-between-mesh-peers": (
+        "meshrr::test_mesh_learned_routes_go_to_clients_only_and_each_client_holds_one_path",
+    ),
+    "one-cluster-id-for-all-route-servers": (
+        "meshrr::test_routes_cross_sides_with_cluster_list_and_originator_id",
+    ),
+}
+
+# What the proof does not hold yet, each with why: checks that catch no variant through their
+# final assertion, and variants that no check catches that way. The project's test holds this
+# list to the measured table, so it can only shrink.
+UNPROVEN: dict[str, str] = {
+    "loop-prevention::test_rr_sets_originator_id_only_when_absent": "FRR cannot be configured "
+    "to overwrite an ORIGINATOR_ID: it needs a deliberately broken RR played by the crafted "
+    "speaker",
+    "failover::test_router_pod_rescheduled_returns_through_listen_range": "the drill's own "
+    "full-redundancy wait times out first (an error): the drill must own that wait",
+    "listen-range-only-existing-pods": "caught only by the failover drill above, through its wait",
+    "meshrr::test_the_mesh_is_complete_and_reforms_when_a_side_scales": "the one mutant of the "
+    "mesh now stops the run at start-up; a mesh that forms but does not re-form is needed",
+    "meshrr::test_losing_a_side_b_replica": "its whole-lab wait before the fault is where the "
+    "meshrr mutants show (an error): the drill must own that wait",
+    "meshrr::test_losing_a_whole_side_costs_only_that_sides_routes": "as the replica drill",
+}
+
+CATALOGUE: tuple[Mutation, ...] = tuple(
+    replace(m, expected=EXPECTED[m.name]) for m in CONFORMANCE + FAILOVER + MESHRR_VARIANTS
+)
 
 # Correct SUTs configured otherwise than the profile: every conformance check must pass them.
 EQUIVALENT: tuple[Mutation, ...] = (
