@@ -12,9 +12,10 @@ from harness.backends.netns.cleanup import find_leftovers
 from harness.bench.burst import encode, evpn_nlri, routes
 from harness.bench.figures import Results
 from harness.bench.memory import per_route
-from harness.bench.wire import Flow, Segment, routes_complete_at
+from harness.bench.wire import routes_complete_at
 from harness.bgp.attributes import Attributes
 from harness.bgp.framing import split_messages
+from harness.observe.capture import Flow, Segment
 
 ATTRS = Attributes(next_hop="10.244.0.20", local_pref=100, ext_communities=("target:64514:100",))
 

@@ -18,6 +18,8 @@ from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode, Pod
 from harness.failover import measures as m
 from harness.failover.sampler import Sampler, sampler_for
+from harness.failover.wire import WireLoss, window_ms
+from harness.failover.witness import WireWitness, canonical, check_samples, disagreements
 from harness.model.topology import Role
 from harness.observe.samples import Sample
 from harness.observe.wait import await_no_problems, wait_until
@@ -40,6 +42,8 @@ class DrillRun:
     losses: list[m.Loss] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stale_kept: int = 0  # routes seen kept as stale (RFC 4724) after the fault
+    wire_losses: list[WireLoss] = field(default_factory=list)  # the primary witness's
+    disagreements: list[str] = field(default_factory=list)  # between the two witnesses
 
 
 @dataclass
@@ -109,7 +113,7 @@ class Drills:
         expected = self.await_whole_lab()
         victim, *survivors = self.rr_pods()
         clients = self.routers()
-        with self._sampling(clients) as sampler:
+        with self._wire(clients) as wire, self._sampling(clients) as sampler:
             if mode is DeletionMode.SILENT:
                 # A lost node: the API learns nothing until the node is evicted, which on a
                 # real cluster takes minutes; the lab evicts once every hold timer expired.
@@ -131,7 +135,13 @@ class Drills:
             final = {p.ip for p in self.rr_pods()}
             self._await_whole(sampler, expected, final, {victim.ip})
         drill_run = self._drill_run(
-            "rr-deleted", variant=mode.value, t0=t0, sampler=sampler, expected=expected, final=final
+            "rr-deleted",
+            variant=mode.value,
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=final,
+            wire=wire,
         )
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -143,7 +153,7 @@ class Drills:
         # Redundancy is the design's answer to a lost RR pod (Key Design Decision 2): with no
         # other replica alive, every loss is still a loss, and the check says why.
         why = "" if survivors else " (no other RR replica: the SUT runs a single one)"
-        drill_run.problems += [f"{loss}{why}" for loss in drill_run.losses]
+        drill_run.problems += [f"{loss}{why}" for loss in drill_run.wire_losses]
         drill_run.problems += self._sessions_dropped(drill_run, {p.ip for p in survivors})
         drill_run.problems += self._stale_neighbors({victim.ip})
         return drill_run
@@ -153,7 +163,7 @@ class Drills:
         expected = self.await_whole_lab()
         old = {p.ip for p in self.rr_pods()}
         clients = self.routers()
-        with self._sampling(clients) as sampler:
+        with self._wire(clients) as wire, self._sampling(clients) as sampler:
             t0 = time.monotonic()
             steps = list(self.pods.rollout_restart(self.timeout))
             final = {p.ip for p in self.rr_pods()}
@@ -165,6 +175,7 @@ class Drills:
             sampler=sampler,
             expected=expected,
             final=final,
+            wire=wire,
         )
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -173,7 +184,7 @@ class Drills:
             m.sessions_down([steps[0][0].ip]),
         )
         self._ready_mark(drill_run, steps[-1][1])
-        drill_run.problems += [str(loss) for loss in drill_run.losses]
+        drill_run.problems += [str(loss) for loss in drill_run.wire_losses]
         drill_run.problems += self._stale_neighbors(old)
         return drill_run
 
@@ -184,7 +195,7 @@ class Drills:
         expected = self.await_whole_lab()
         rrs = self.rr_pods()
         ips = {p.ip for p in rrs}
-        with self._sampling(self.routers()) as sampler:
+        with self._wire(self.routers()) as wire, self._sampling(self.routers()) as sampler:
             t0 = self.pods.kill_containers([p.name for p in rrs])
             # Wait until every router has reacted: no route via an RR is fresh any more (kept
             # stale with graceful restart, withdrawn without), then let the kubelet restart them.
@@ -202,7 +213,13 @@ class Drills:
             self._await_whole(sampler, expected, ips, set())
         variant = "graceful restart" if graceful_restart else "no graceful restart"
         drill_run = self._drill_run(
-            "all-rrs-down", variant=variant, t0=t0, sampler=sampler, expected=expected, final=ips
+            "all-rrs-down",
+            variant=variant,
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=ips,
+            wire=wire,
         )
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -218,7 +235,7 @@ class Drills:
         if graceful_restart:  # RFC 4724 §4.2: the helper keeps the routes, marked stale
             drill_run.problems += [
                 f"{loss} (graceful restart is enabled: it should have been kept as stale)"
-                for loss in drill_run.losses
+                for loss in drill_run.wire_losses
             ]
         else:  # without graceful restart the routes go at once (RFC 4271 §8.2.2, §9.1.2)
             drill_run.problems += [f"{k} kept as stale without graceful restart" for k in kept]
@@ -236,7 +253,7 @@ class Drills:
         rrs = self.rr_pods()
         ips = {p.ip for p in rrs}
         before = {p.name: self._rr_config(p) for p in rrs}
-        with self._sampling([*others, *rrs], routers=others) as sampler:
+        with self._wire(others) as wire, self._sampling([*others, *rrs], routers=others) as sampler:
             t0 = time.monotonic()
             replacement = self.pods.reschedule_router(victim.name)
             sampler.add(self.lab.sampling.sockets([replacement]), judged=False)
@@ -248,7 +265,17 @@ class Drills:
             sampler=sampler,
             expected=expected,
             final=ips,
+            wire=wire,
         )
+        # Every other router keeps every route that does not come from the rescheduled one:
+        # those it held, and the rescheduled router did not hold via the RRs (its own).
+        own = canonical({"v": frozenset(k for r in others for k in expected[r.name])})["v"]
+        own -= canonical({"v": expected[victim.name]})["v"]
+        drill_run.problems += [
+            f"{loss} (it does not come from the rescheduled router)"
+            for loss in drill_run.wire_losses
+            if loss.route not in own
+        ]
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
             t0,
@@ -272,6 +299,14 @@ class Drills:
         return drill_run
 
     # -- helpers ------------------------------------------------------------------------------
+    def _wire(self, routers: list[Pod]) -> WireWitness:
+        """The primary witness: every BGP segment at each judged router pod, kernel-stamped."""
+        return WireWitness(
+            {p.name: self.lab.run.namespace(p.name) for p in routers},
+            {p.name: p.ip for p in routers},
+            {p.ip for p in self.rr_pods()},
+        )
+
     def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:
         return sampler_for(self.lab.sampling, pods, routers)
 
@@ -330,6 +365,7 @@ class Drills:
         sampler: Sampler,
         expected: Expected,
         final: set[str],
+        wire: WireWitness,
     ) -> DrillRun:
         samples = sampler.snapshot()
         routers = {c: expected[c] for c in sampler.routers}
@@ -352,6 +388,7 @@ class Drills:
         )
         rr_names = {p.ip: p.name for p in self.pods.every() if p.role is Role.ROUTE_REFLECTOR}
         drill_run = DrillRun(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
+        self._witnesses(drill_run, wire, sampler, seeded=set(wire.seeded))
         replicas = self.lab.plan.sut.values.replicas
         if len(self.rr_pods()) != replicas:  # the Deployment's invariant, whatever happened
             drill_run.problems.append(
@@ -364,6 +401,22 @@ class Drills:
             "full redundancy": measures.full_redundancy_ms,
         }
         return drill_run
+
+    def _witnesses(
+        self, drill_run: DrillRun, wire: WireWitness, sampler: Sampler, seeded: set[str]
+    ) -> None:
+        """The wire's losses, the samples' fitness to corroborate them, and the comparison."""
+        samples, t0 = drill_run.samples, drill_run.t0
+        end = max((s.at for s in samples if s.client in sampler.routers), default=t0)
+        check_samples(samples, sampler.routers, t0, end)
+        expected = canonical(drill_run.expected)
+        rr_ips = set(drill_run.rr_names)
+        drill_run.wire_losses = wire.losses(expected, rr_ips, seeded, t0, end)
+        drill_run.measures.wire_loss_window_ms = window_ms(drill_run.wire_losses, (end - t0) * 1e3)
+        drill_run.disagreements = disagreements(
+            drill_run.wire_losses, samples, expected, rr_ips, t0
+        )
+        drill_run.problems += [f"witnesses disagree: {d}" for d in drill_run.disagreements]
 
     def _ready_mark(self, drill_run: DrillRun, pod: Pod) -> None:
         ready = pod.ready_at

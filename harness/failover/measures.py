@@ -32,7 +32,8 @@ class Loss:
 @dataclass
 class Measures:
     detection_ms: float | None = None
-    loss_window_ms: float = 0.0
+    loss_window_ms: float = 0.0  # from the samples
+    wire_loss_window_ms: float = 0.0  # from the wire (harness.failover.wire), µs-derived
     replacement_ready_ms: float | None = None
     established_ms: float | None = None
     full_redundancy_ms: float | None = None
