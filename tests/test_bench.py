@@ -8,6 +8,7 @@ import json
 
 from conftest import needs_root, rr_harness
 
+from harness.backends.netns.capture import Flow, Segment
 from harness.backends.netns.cleanup import find_leftovers
 from harness.bench.burst import encode, evpn_nlri, routes
 from harness.bench.figures import Results
@@ -15,7 +16,6 @@ from harness.bench.memory import per_route
 from harness.bench.wire import routes_complete_at
 from harness.bgp.attributes import Attributes
 from harness.bgp.framing import split_messages
-from harness.observe.capture import Flow, Segment
 
 ATTRS = Attributes(next_hop="10.244.0.20", local_pref=100, ext_communities=("target:64514:100",))
 

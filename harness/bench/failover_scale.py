@@ -14,8 +14,8 @@ json`, the same cost at any size), every 10 ms, in its own process as in the sui
 - `resolution`: the largest gap between two samples of one client.
 
 bgpd answers only between two of its work items, so while the replacement's routes are being
-processed the samples come far apart. The wire is timed too (`harness/observe/capture.py`): each
-client's BGP segments, stamped by the kernel on arrival, give when the deleted pod's session
+processed the samples come far apart. The wire is timed too
+(`harness/backends/netns/capture.py`): each client's BGP segments, stamped by the kernel on arrival, give when the deleted pod's session
 closed and when the replacement's UPDATEs added up to every route held before, to the µs.
 """
 
@@ -26,6 +26,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from harness.backends.netns.capture import Capture, Flow
 from harness.backends.netns.lab import NetnsBackend, NetnsLab
 from harness.bench.wire import routes_complete_at
 from harness.cluster.discovery import DiscoveryReconciler
@@ -34,7 +35,6 @@ from harness.errors import LabError
 from harness.failover import measures as m
 from harness.failover.sampler import SAMPLE_INTERVAL, Sampler
 from harness.model.plan import LabPlan
-from harness.observe.capture import Capture, Flow
 from harness.observe.samples import Sample, take_counts
 from harness.observe.wait import await_no_problems
 from harness.options import ESTABLISH_TIMEOUT

@@ -1,13 +1,13 @@
 """The bench's reading of the wire: when a sender's UPDATEs first added up to N routes.
 
-The capture and the rebuilding of each session's stream are `harness.observe.capture`'s,
+The capture and the rebuilding of each session's stream are `harness.backends.netns.capture`'s,
 shared with the failover drills.
 """
 
 from __future__ import annotations
 
+from harness.backends.netns.capture import Flow
 from harness.bench.burst import evpn_nlri
-from harness.observe.capture import Flow
 
 
 def routes_complete_at(flows: list[Flow], count: int) -> float | None:

@@ -1,7 +1,7 @@
 """Each router's Adj-RIB-In per RR session, rebuilt from the wire, and the routes it lost.
 
 The primary witness of "no route lost" (issue 13): every BGP segment at a router, captured with
-kernel stamps (`harness.observe.capture`), gives each session from an RR pod as a series of
+kernel stamps (`harness.backends.netns.capture`), gives each session from an RR pod as a series of
 timed UPDATEs. A route is held via a session from its announcement until its withdrawal
 (RFC 4271 §3.2, §9), or until the session ends: a session that closes takes what came over it
 (RFC 4271 §8.2.2, §9.1), unless graceful restart was negotiated for the family (both OPENs carry
@@ -19,10 +19,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from harness.backends.netns.capture import Capture, Flow
 from harness.bgp.framing import FAMILY_OF, OPEN, UPDATE
 from harness.bgp.update import parse_update
 from harness.model.base import Family
-from harness.observe.capture import Capture, Flow
 from harness.observe.route_keys import from_wire
 from harness.observe.wire import decode_update
 

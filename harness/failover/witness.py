@@ -23,9 +23,9 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from harness.backends.netns.capture import Capture
 from harness.errors import PreconditionFailed
 from harness.failover import wire
-from harness.observe.capture import Capture
 from harness.observe.route_keys import from_listing
 from harness.observe.samples import Sample
 
