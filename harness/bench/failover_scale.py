@@ -15,8 +15,9 @@ json`, the same cost at any size), every 10 ms, in its own process as in the sui
 
 bgpd answers only between two of its work items, so while the replacement's routes are being
 processed the samples come far apart. The wire is timed too
-(`harness/backends/netns/capture.py`): each client's BGP segments, stamped by the kernel on arrival, give when the deleted pod's session
-closed and when the replacement's UPDATEs added up to every route held before, to the µs.
+(`harness/backends/netns/capture.py`): each client's BGP segments, stamped by the kernel on
+arrival, give when the deleted pod's session closed and when the replacement's UPDATEs added
+up to every route held before, to the µs.
 """
 
 from __future__ import annotations
