@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.cluster.discovery import DiscoveryReconciler
-from harness.cluster.pods import DeletionMode, Pod
+from harness.cluster.pods import DeletionMode, HarnessStep, Pod
+from harness.errors import WaitTimeout
 from harness.failover import measures as m
 from harness.failover.sampler import Sampler, sampler_for
 from harness.failover.wire import WireLoss, window_ms
@@ -44,6 +45,7 @@ class DrillRun:
     stale_kept: int = 0  # routes seen kept as stale (RFC 4724) after the fault
     wire_losses: list[WireLoss] = field(default_factory=list)  # the primary witness's
     disagreements: list[str] = field(default_factory=list)  # between the two witnesses
+    harness_ms: dict[str, float] = field(default_factory=dict)  # emulation step -> ms spent
 
 
 @dataclass
@@ -310,6 +312,17 @@ class Drills:
     def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:
         return sampler_for(self.lab.sampling, pods, routers)
 
+    def harness_steps(self, since: float) -> list[HarnessStep]:
+        """The harness's own emulation work that ended after `since`: pods deleted and created,
+        containers killed and restarted, readiness probes, the reconciler's applies."""
+        steps = [s for s in getattr(self.pods, "steps", []) if s.ended >= since]
+        steps += [
+            HarnessStep("reconciler-apply", r.pod, r.started, r.at)
+            for r in self.reconciler.history
+            if r.at >= since and r.started
+        ]
+        return sorted(steps, key=lambda s: s.ended)
+
     def _await(
         self,
         sampler: Sampler,
@@ -317,14 +330,26 @@ class Drills:
         what: str,
         timeout: float,
     ) -> None:
-        wait_until(
-            lambda: {c: s for c, s in sampler.latest().items() if c in sampler.routers},
-            lambda latest: len(latest) == len(sampler.routers) and not problems(latest),
-            timeout=timeout,
-            what=what,
-            describe=lambda latest: "; ".join(problems(latest)[:8]) or "no samples yet",
-            fail_fast=self.lab.check_alive,
-        )
+        """Wait for `what`; the deadline is `timeout` after the harness last finished a step of
+        its own emulation (so a slow host is never charged to the SUT), and each wait says what
+        it saw last."""
+        since = time.monotonic()
+        while True:
+            done = max((s.ended for s in self.harness_steps(since)), default=since)
+            remaining = done + timeout - time.monotonic()
+            try:
+                wait_until(
+                    lambda: {c: s for c, s in sampler.latest().items() if c in sampler.routers},
+                    lambda latest: len(latest) == len(sampler.routers) and not problems(latest),
+                    timeout=max(remaining, 0.05),
+                    what=what,
+                    describe=lambda latest: "; ".join(problems(latest)[:8]) or "no samples yet",
+                    fail_fast=self.lab.check_alive,
+                )
+                return
+            except WaitTimeout:
+                if max((s.ended for s in self.harness_steps(since)), default=since) <= done:
+                    raise  # the harness did nothing more: the SUT had its whole time
 
     def _await_whole(
         self,
@@ -389,6 +414,7 @@ class Drills:
         rr_names = {p.ip: p.name for p in self.pods.every() if p.role is Role.ROUTE_REFLECTOR}
         drill_run = DrillRun(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
         self._witnesses(drill_run, wire, sampler, seeded=set(wire.seeded))
+        self._harness_time(drill_run)
         replicas = self.lab.plan.sut.values.replicas
         if len(self.rr_pods()) != replicas:  # the Deployment's invariant, whatever happened
             drill_run.problems.append(
@@ -401,6 +427,21 @@ class Drills:
             "full redundancy": measures.full_redundancy_ms,
         }
         return drill_run
+
+    def _harness_time(self, drill_run: DrillRun) -> None:
+        """The harness's emulation steps since the fault, per kind (ms), and when it last
+        finished one before full redundancy: the SUT's share is what follows."""
+        t0, measures = drill_run.t0, drill_run.measures
+        steps = self.harness_steps(t0 - 1.0)
+        for step in steps:
+            if step.started >= t0 - 1.0:  # the fault's own step may begin just before t0
+                drill_run.harness_ms[step.what] = drill_run.harness_ms.get(step.what, 0) + step.ms
+        drill_run.harness_ms = {k: round(v, 1) for k, v in sorted(drill_run.harness_ms.items())}
+        if measures.full_redundancy_ms is not None:
+            whole = t0 + measures.full_redundancy_ms / 1000.0
+            done = max((s.ended for s in steps if s.ended <= whole), default=t0)
+            measures.harness_done_ms = max(m.ms(done, t0), 0.0)
+            measures.sut_full_redundancy_ms = measures.full_redundancy_ms - measures.harness_done_ms
 
     def _witnesses(
         self, drill_run: DrillRun, wire: WireWitness, sampler: Sampler, seeded: set[str]

@@ -37,6 +37,8 @@ class Measures:
     replacement_ready_ms: float | None = None
     established_ms: float | None = None
     full_redundancy_ms: float | None = None
+    harness_done_ms: float | None = None  # the harness's last emulation step before it ended
+    sut_full_redundancy_ms: float | None = None  # full redundancy after that: the SUT's share
     resolution_ms: float = 0.0
     sampler_lateness_ms: float = 0.0
     samples: int = 0

@@ -44,9 +44,15 @@ def held_via(sample: Sample, rr_ips: set[str]) -> set[str]:
     return {from_listing(k) for k, peers in sample.paths.items() if peers & rr_ips}
 
 
-def check_samples(samples: Iterable[Sample], routers: Iterable[str], t0: float, end: float) -> None:
+def check_samples(
+    samples: Iterable[Sample],
+    routers: Iterable[str],
+    t0: float,
+    end: float,
+    bound: float = GAP_BOUND,
+) -> None:
     """PreconditionFailed, with the evidence, if a judged router's sample failed or its answers
-    were further apart than GAP_BOUND between the fault and `end`."""
+    were further apart than `bound` (GAP_BOUND) between the fault and `end`."""
     wanted = set(routers)
     evidence: list[str] = []
     last: dict[str, Sample] = {}
@@ -54,17 +60,17 @@ def check_samples(samples: Iterable[Sample], routers: Iterable[str], t0: float, 
         if s.client not in wanted:
             continue
         before, last[s.client] = last.get(s.client), s
-        if s.at < t0 or s.at > end + GAP_BOUND:
+        if s.at < t0 or s.at > end + bound:
             continue
         if s.error:
             evidence.append(
                 f"{s.client}: no answer {(s.at - t0) * MS:.0f} ms after the fault: {s.error}"
             )
-        if before is not None and s.at - before.at > GAP_BOUND:
+        if before is not None and s.at - before.at > bound:
             evidence.append(
                 f"{s.client}: no answer for {(s.at - before.at) * MS:.0f} ms, from "
                 f"{(before.at - t0) * MS:.0f} ms to {(s.at - t0) * MS:.0f} ms after the fault "
-                f"(bound {GAP_BOUND * MS:.0f} ms)"
+                f"(bound {bound * MS:.0f} ms)"
             )
     evidence += [f"{r}: no sample after the fault" for r in sorted(wanted - set(last))]
     if evidence:
