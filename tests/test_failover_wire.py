@@ -44,6 +44,7 @@ class Recorded:
 
     def __init__(self, started: float) -> None:
         self.started = started
+        self.stopped = started + 10.0
         self.flows: dict[tuple[str, int, str, int], Flow] = {}
 
     def flow(self, src: str, dst: str, sport: int, dport: int, *segments: Segment) -> None:
@@ -102,6 +103,16 @@ def test_a_closed_session_takes_its_routes_and_a_new_one_brings_them_back():
     (loss,) = held(capture, {RR1}, t0=10.0, end=13.0)
     assert loss.start_ms == pytest.approx(300.0) and loss.end_ms is None
     assert "never back" in str(loss)
+    # A peer gone silent (its link dark, nothing sent): the router's hold timer ends the
+    # session 9 s after the peer's last message (RFC 4271 §6.5), whatever the router sent.
+    capture = Recorded(started=9.0)
+    capture.flow(RR1, ROUTER, 179, 40000, *stream(1000, (10.1, keepalive())))
+    capture.stopped = 20.0
+    found = wire.sessions(capture, ROUTER, {RR1}, {RR1}, hold=9.0)
+    (loss,) = wire.losses(
+        "router-1", wire.adj_rib_in("r", found, frozenset({KEY})), {KEY}, 10, 19.5
+    )
+    assert loss.start_ms == pytest.approx(9100.0)
 
 
 def _opens(*, graceful: bool, families: tuple[tuple[int, int], ...] = ((25, 70),)) -> list[bytes]:

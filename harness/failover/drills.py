@@ -307,6 +307,7 @@ class Drills:
             {p.name: self.lab.run.namespace(p.name) for p in routers},
             {p.name: p.ip for p in routers},
             {p.ip for p in self.rr_pods()},
+            self.hold(),
         )
 
     def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:

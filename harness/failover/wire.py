@@ -91,6 +91,13 @@ def graceful_restart_families(message: bytes) -> frozenset[Family] | None:
     return found
 
 
+def _hold_time(theirs: bytes | None, ours: bytes | None, default: float) -> float:
+    """The negotiated hold time: the smaller of the two OPENs' (RFC 4271 §4.2), else `default`."""
+    if theirs is None or ours is None:
+        return default
+    return float(min(int.from_bytes(m[22:24]) for m in (theirs, ours)))
+
+
 def _first_open(flow: Flow | None) -> bytes | None:
     if flow is None:
         return None
@@ -98,10 +105,13 @@ def _first_open(flow: Flow | None) -> bytes | None:
 
 
 def sessions(
-    capture: Capture, router: str, peers: Iterable[str], seeded: set[str]
+    capture: Capture, router: str, peers: Iterable[str], seeded: set[str], hold: float = 0.0
 ) -> list[Session]:
     """Every session from one of `peers` to `router`, in order; a peer in `seeded` gets one
-    session from the capture's start even if the capture saw nothing of it (a quiet session)."""
+    session from the capture's start even if the capture saw nothing of it (a quiet session).
+    A session also ends when the router's hold timer expires (RFC 4271 §6.5): `hold` seconds
+    (the OPENs' smaller hold time, when captured) after the peer's last message, as a router
+    cut off from a silent peer sends its NOTIFICATION into a dark link, unseen."""
     found: list[Session] = []
     wanted = set(peers)
     for flow in list(capture.flows.values()):
@@ -122,13 +132,22 @@ def sessions(
         )
         if not opened:
             session.begins = capture.started
+        heard = max((at for at, _ in flow.messages()), default=session.begins)
+        expiry = heard + _hold_time(theirs, ours, hold)
+        if expiry > heard and expiry < (capture.stopped or float("inf")):
+            session.closed = min(expiry, session.closed or expiry)
         if theirs is not None and ours is not None:
             mine = graceful_restart_families(ours)
             listed = graceful_restart_families(theirs)
             session.graceful = frozenset() if mine is None else (listed or frozenset())
         found.append(session)
     quiet = seeded - {s.peer for s in found if not s.opened}
-    found += [Session(p, capture.started, False, None) for p in sorted(quiet)]
+    silent = (
+        capture.started + hold
+        if hold and capture.stopped and capture.stopped > capture.started + hold
+        else None
+    )
+    found += [Session(p, capture.started, False, silent) for p in sorted(quiet)]
     return sorted(found, key=lambda s: (s.begins, s.opened))
 
 

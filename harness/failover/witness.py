@@ -124,6 +124,7 @@ class WireWitness:
     namespaces: Mapping[str, str]  # router pod -> its network namespace
     addresses: Mapping[str, str]  # router pod -> its pod IP
     seeded: set[str]  # the RR pods every router peers with when the capture starts
+    hold: float  # the configured hold time (s), for sessions whose OPENs were not captured
     captures: dict[str, Capture] = field(default_factory=dict)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -152,7 +153,7 @@ class WireWitness:
         out: list[wire.WireLoss] = []
         for router, keys in expected.items():
             capture = self.captures[router]
-            found = wire.sessions(capture, self.addresses[router], rr_ips, seeded)
+            found = wire.sessions(capture, self.addresses[router], rr_ips, seeded, self.hold)
             spans = wire.adj_rib_in(router, found, keys)
             out += wire.losses(router, spans, keys, t0, end)
         return sorted(out, key=lambda x: (x.start_ms, x.router, x.route))

@@ -117,6 +117,7 @@ class Capture:
         self.offset = time.monotonic() - time.time()  # kernel stamps are CLOCK_REALTIME
         self.flows: dict[tuple[str, int, str, int], Flow] = {}
         self.started = time.monotonic()
+        self.stopped: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
@@ -128,6 +129,7 @@ class Capture:
         self._stop.set()
         self._thread.join(timeout=5)
         self.sock.close()
+        self.stopped = time.monotonic()
 
     def _run(self) -> None:
         while not self._stop.is_set():
