@@ -458,7 +458,12 @@ class Drills:
         """The wire's losses, the samples' fitness to corroborate them, and the comparison."""
         samples, t0 = drill_run.samples, drill_run.t0
         end = max((s.at for s in samples if s.client in sampler.routers), default=t0)
-        check_samples(samples, sampler.routers, t0, end)
+        # The fault window the samples must cover: until full redundancy, or, when it never
+        # came, until the last change the wire saw (a SUT waiting out its deadline changes
+        # nothing that the samples would have to corroborate).
+        full = drill_run.measures.full_redundancy_ms
+        window = t0 + full / 1000.0 if full is not None else (wire.last_change() or t0)
+        check_samples(samples, sampler.routers, t0, min(end, max(window, t0)))
         expected = canonical(drill_run.expected)
         rr_ips = set(drill_run.rr_names)
         drill_run.wire_losses = wire.losses(expected, rr_ips, seeded, t0, end)

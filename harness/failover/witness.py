@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from harness.backends.netns.capture import Capture
+from harness.bgp.framing import UPDATE
 from harness.errors import PreconditionFailed
 from harness.failover import wire
 from harness.observe.route_keys import from_listing
@@ -139,6 +140,20 @@ class WireWitness:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def last_change(self) -> float | None:
+        """The last UPDATE or session end captured at any judged router."""
+        moments = [
+            at
+            for capture in self.captures.values()
+            for flow in list(capture.flows.values())
+            for at in [
+                flow.closed_at(),
+                *(at for at, m in flow.messages() if m[18] == UPDATE),
+            ]
+            if at is not None
+        ]
+        return max(moments, default=None)
 
     def losses(
         self,
