@@ -83,9 +83,11 @@ def _run_repeated(request, pytestconfig, failover_report, record_property, drill
     problems = [f"run {i + 1}: {p}" for i, o in enumerate(runs) for p in o.problems]
     problems += [f"reconciler: {e}" for e in errors]
     measured = [
-        f"run {i + 1}: loss window {o.measures.loss_window_ms:.0f} ms, "
-        f"{len(o.losses)} route loss(es), full redundancy after "
-        f"{o.measures.full_redundancy_ms} ms"
+        f"run {i + 1}: loss window {o.measures.wire_loss_window_ms:.3f} ms on the wire "
+        f"({o.measures.loss_window_ms:.0f} ms sampled), {len(o.wire_losses)} route loss(es) on "
+        f"the wire ({len(o.losses)} sampled), full redundancy after "
+        f"{o.measures.full_redundancy_ms} ms ({o.measures.sut_full_redundancy_ms} ms after the "
+        f"harness's last emulation step), harness time {o.harness_ms}"
         for i, o in enumerate(runs)
     ]
     assert not problems, "\n".join([*measured, *problems[:30]])

@@ -8,11 +8,12 @@ import json
 
 from conftest import needs_root, rr_harness
 
+from harness.backends.netns.capture import Flow, Segment
 from harness.backends.netns.cleanup import find_leftovers
 from harness.bench.burst import encode, evpn_nlri, routes
 from harness.bench.figures import Results
 from harness.bench.memory import per_route
-from harness.bench.wire import Flow, Segment, routes_complete_at
+from harness.bench.wire import routes_complete_at
 from harness.bgp.attributes import Attributes
 from harness.bgp.framing import split_messages
 

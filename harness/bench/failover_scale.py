@@ -14,9 +14,10 @@ json`, the same cost at any size), every 10 ms, in its own process as in the sui
 - `resolution`: the largest gap between two samples of one client.
 
 bgpd answers only between two of its work items, so while the replacement's routes are being
-processed the samples come far apart. The wire is timed too (`harness/bench/wire.py`): each
-client's BGP segments, stamped by the kernel on arrival, give when the deleted pod's session
-closed and when the replacement's UPDATEs added up to every route held before, to the µs.
+processed the samples come far apart. The wire is timed too
+(`harness/backends/netns/capture.py`): each client's BGP segments, stamped by the kernel on
+arrival, give when the deleted pod's session closed and when the replacement's UPDATEs added
+up to every route held before, to the µs.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from harness.backends.netns.capture import Capture, Flow
 from harness.backends.netns.lab import NetnsBackend, NetnsLab
-from harness.bench.wire import Capture, Flow, routes_complete_at
+from harness.bench.wire import routes_complete_at
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode
 from harness.errors import LabError

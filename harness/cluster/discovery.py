@@ -52,6 +52,7 @@ class Reconciled:
     pod: str
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    started: float = 0.0  # time.monotonic() when the reconciler began applying it
 
 
 @dataclass
@@ -80,11 +81,12 @@ class ConfigReconciler:
             if desired == instance.config:
                 continue
             old, new = neighbors(instance.config), neighbors(desired)
+            started = time.monotonic()
             instance.configure(commands(instance.config, desired))
             instance.config = desired
             added, removed = tuple(sorted(new - old)), tuple(sorted(old - new))
             log.info("%s: %s neighbors added %s, removed %s", self.name, pod.name, added, removed)
-            done.append(Reconciled(time.monotonic(), pod.name, added, removed))
+            done.append(Reconciled(time.monotonic(), pod.name, added, removed, started))
         self.history += done
         return done
 

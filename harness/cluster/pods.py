@@ -39,6 +39,23 @@ class PodEvent:
     what: str  # created, ready, not-ready, terminating, gone, container-killed, restarted
 
 
+@dataclass(frozen=True)
+class HarnessStep:
+    """Time the harness itself spent emulating the cluster (creating or deleting a pod's
+    namespace and daemons, a kubelet probe, the controller stand-in applying a config): the
+    host's work, reported apart from the SUT's convergence and never charged to it."""
+
+    what: str  # pod-deletion, pod-creation, container-kill, container-restart, partition,
+    # readiness-probe, reconciler-apply
+    pod: str
+    started: float  # time.monotonic()
+    ended: float
+
+    @property
+    def ms(self) -> float:
+        return (self.ended - self.started) * 1000.0
+
+
 @dataclass
 class Pod:
     name: str

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.cluster.discovery import DiscoveryReconciler
-from harness.cluster.pods import DeletionMode, Pod
+from harness.cluster.pods import DeletionMode, HarnessStep, Pod
+from harness.errors import WaitTimeout
 from harness.failover import measures as m
 from harness.failover.sampler import Sampler, sampler_for
+from harness.failover.wire import WireLoss, window_ms
+from harness.failover.witness import WireWitness, canonical, check_samples, disagreements
 from harness.model.topology import Role
 from harness.observe.samples import Sample
 from harness.observe.wait import await_no_problems, wait_until
@@ -40,6 +43,9 @@ class DrillRun:
     losses: list[m.Loss] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stale_kept: int = 0  # routes seen kept as stale (RFC 4724) after the fault
+    wire_losses: list[WireLoss] = field(default_factory=list)  # the primary witness's
+    disagreements: list[str] = field(default_factory=list)  # between the two witnesses
+    harness_ms: dict[str, float] = field(default_factory=dict)  # emulation step -> ms spent
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Drills:
     reconciler: DiscoveryReconciler
     timeout: float  # deadline for convergence after a fault (beyond hold timers)
     first_seen: dict[str, frozenset[str]] = field(default_factory=dict)  # per topology router
+    unfinished: list[str] = field(default_factory=list)  # the last drill's missed deadline
 
     # -- the lab's state ----------------------------------------------------------------------
     @property
@@ -109,7 +116,7 @@ class Drills:
         expected = self.await_whole_lab()
         victim, *survivors = self.rr_pods()
         clients = self.routers()
-        with self._sampling(clients) as sampler:
+        with self._wire(clients) as wire, self._sampling(clients) as sampler:
             if mode is DeletionMode.SILENT:
                 # A lost node: the API learns nothing until the node is evicted, which on a
                 # real cluster takes minutes; the lab evicts once every hold timer expired.
@@ -131,7 +138,13 @@ class Drills:
             final = {p.ip for p in self.rr_pods()}
             self._await_whole(sampler, expected, final, {victim.ip})
         drill_run = self._drill_run(
-            "rr-deleted", variant=mode.value, t0=t0, sampler=sampler, expected=expected, final=final
+            "rr-deleted",
+            variant=mode.value,
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=final,
+            wire=wire,
         )
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -143,7 +156,7 @@ class Drills:
         # Redundancy is the design's answer to a lost RR pod (Key Design Decision 2): with no
         # other replica alive, every loss is still a loss, and the check says why.
         why = "" if survivors else " (no other RR replica: the SUT runs a single one)"
-        drill_run.problems += [f"{loss}{why}" for loss in drill_run.losses]
+        drill_run.problems += [f"{loss}{why}" for loss in drill_run.wire_losses]
         drill_run.problems += self._sessions_dropped(drill_run, {p.ip for p in survivors})
         drill_run.problems += self._stale_neighbors({victim.ip})
         return drill_run
@@ -153,7 +166,7 @@ class Drills:
         expected = self.await_whole_lab()
         old = {p.ip for p in self.rr_pods()}
         clients = self.routers()
-        with self._sampling(clients) as sampler:
+        with self._wire(clients) as wire, self._sampling(clients) as sampler:
             t0 = time.monotonic()
             steps = list(self.pods.rollout_restart(self.timeout))
             final = {p.ip for p in self.rr_pods()}
@@ -165,6 +178,7 @@ class Drills:
             sampler=sampler,
             expected=expected,
             final=final,
+            wire=wire,
         )
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -173,7 +187,7 @@ class Drills:
             m.sessions_down([steps[0][0].ip]),
         )
         self._ready_mark(drill_run, steps[-1][1])
-        drill_run.problems += [str(loss) for loss in drill_run.losses]
+        drill_run.problems += [str(loss) for loss in drill_run.wire_losses]
         drill_run.problems += self._stale_neighbors(old)
         return drill_run
 
@@ -184,7 +198,7 @@ class Drills:
         expected = self.await_whole_lab()
         rrs = self.rr_pods()
         ips = {p.ip for p in rrs}
-        with self._sampling(self.routers()) as sampler:
+        with self._wire(self.routers()) as wire, self._sampling(self.routers()) as sampler:
             t0 = self.pods.kill_containers([p.name for p in rrs])
             # Wait until every router has reacted: no route via an RR is fresh any more (kept
             # stale with graceful restart, withdrawn without), then let the kubelet restart them.
@@ -202,7 +216,13 @@ class Drills:
             self._await_whole(sampler, expected, ips, set())
         variant = "graceful restart" if graceful_restart else "no graceful restart"
         drill_run = self._drill_run(
-            "all-rrs-down", variant=variant, t0=t0, sampler=sampler, expected=expected, final=ips
+            "all-rrs-down",
+            variant=variant,
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=ips,
+            wire=wire,
         )
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -218,7 +238,7 @@ class Drills:
         if graceful_restart:  # RFC 4724 §4.2: the helper keeps the routes, marked stale
             drill_run.problems += [
                 f"{loss} (graceful restart is enabled: it should have been kept as stale)"
-                for loss in drill_run.losses
+                for loss in drill_run.wire_losses
             ]
         else:  # without graceful restart the routes go at once (RFC 4271 §8.2.2, §9.1.2)
             drill_run.problems += [f"{k} kept as stale without graceful restart" for k in kept]
@@ -236,7 +256,7 @@ class Drills:
         rrs = self.rr_pods()
         ips = {p.ip for p in rrs}
         before = {p.name: self._rr_config(p) for p in rrs}
-        with self._sampling([*others, *rrs], routers=others) as sampler:
+        with self._wire(others) as wire, self._sampling([*others, *rrs], routers=others) as sampler:
             t0 = time.monotonic()
             replacement = self.pods.reschedule_router(victim.name)
             sampler.add(self.lab.sampling.sockets([replacement]), judged=False)
@@ -248,7 +268,17 @@ class Drills:
             sampler=sampler,
             expected=expected,
             final=ips,
+            wire=wire,
         )
+        # Every other router keeps every route that does not come from the rescheduled one:
+        # those it held, and the rescheduled router did not hold via the RRs (its own).
+        own = canonical({"v": frozenset(k for r in others for k in expected[r.name])})["v"]
+        own -= canonical({"v": expected[victim.name]})["v"]
+        drill_run.problems += [
+            f"{loss} (it does not come from the rescheduled router)"
+            for loss in drill_run.wire_losses
+            if loss.route not in own
+        ]
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
             t0,
@@ -272,8 +302,28 @@ class Drills:
         return drill_run
 
     # -- helpers ------------------------------------------------------------------------------
+    def _wire(self, routers: list[Pod]) -> WireWitness:
+        """The primary witness: every BGP segment at each judged router pod, kernel-stamped."""
+        return WireWitness(
+            {p.name: self.lab.run.namespace(p.name) for p in routers},
+            {p.name: p.ip for p in routers},
+            {p.ip for p in self.rr_pods()},
+            self.hold(),
+        )
+
     def _sampling(self, pods: list[Pod], routers: list[Pod] | None = None) -> Sampler:
         return sampler_for(self.lab.sampling, pods, routers)
+
+    def harness_steps(self, since: float) -> list[HarnessStep]:
+        """The harness's own emulation work that ended after `since`: pods deleted and created,
+        containers killed and restarted, readiness probes, the reconciler's applies."""
+        steps = [s for s in getattr(self.pods, "steps", []) if s.ended >= since]
+        steps += [
+            HarnessStep("reconciler-apply", r.pod, r.started, r.at)
+            for r in self.reconciler.history
+            if r.at >= since and r.started
+        ]
+        return sorted(steps, key=lambda s: s.ended)
 
     def _await(
         self,
@@ -282,14 +332,26 @@ class Drills:
         what: str,
         timeout: float,
     ) -> None:
-        wait_until(
-            lambda: {c: s for c, s in sampler.latest().items() if c in sampler.routers},
-            lambda latest: len(latest) == len(sampler.routers) and not problems(latest),
-            timeout=timeout,
-            what=what,
-            describe=lambda latest: "; ".join(problems(latest)[:8]) or "no samples yet",
-            fail_fast=self.lab.check_alive,
-        )
+        """Wait for `what`; the deadline is `timeout` after the harness last finished a step of
+        its own emulation (so a slow host is never charged to the SUT), and each wait says what
+        it saw last."""
+        since = time.monotonic()
+        while True:
+            done = max((s.ended for s in self.harness_steps(since)), default=since)
+            remaining = done + timeout - time.monotonic()
+            try:
+                wait_until(
+                    lambda: {c: s for c, s in sampler.latest().items() if c in sampler.routers},
+                    lambda latest: len(latest) == len(sampler.routers) and not problems(latest),
+                    timeout=max(remaining, 0.05),
+                    what=what,
+                    describe=lambda latest: "; ".join(problems(latest)[:8]) or "no samples yet",
+                    fail_fast=self.lab.check_alive,
+                )
+                return
+            except WaitTimeout:
+                if max((s.ended for s in self.harness_steps(since)), default=since) <= done:
+                    raise  # the harness did nothing more: the SUT had its whole time
 
     def _await_whole(
         self,
@@ -314,12 +376,17 @@ class Drills:
                 out += [f"{also.name}: {p}" for p in whole(sample, frozenset(held), rr_ips, gone)]
             return out
 
-        self._await(
-            sampler,
-            problems,
-            "full redundancy: every route via each RR pod",
-            self.hold() + self.timeout,
-        )
+        # The deadline counts from the harness's last emulation step (`_await`): missing it is
+        # the SUT's failure, judged with the drill's other findings, not an error of the run.
+        try:
+            self._await(
+                sampler,
+                problems,
+                "full redundancy: every route via each RR pod",
+                self.hold() + self.timeout,
+            )
+        except WaitTimeout as exc:
+            self.unfinished.append(f"no full redundancy by the deadline: {exc}")
 
     def _drill_run(
         self,
@@ -330,6 +397,7 @@ class Drills:
         sampler: Sampler,
         expected: Expected,
         final: set[str],
+        wire: WireWitness,
     ) -> DrillRun:
         samples = sampler.snapshot()
         routers = {c: expected[c] for c in sampler.routers}
@@ -352,6 +420,10 @@ class Drills:
         )
         rr_names = {p.ip: p.name for p in self.pods.every() if p.role is Role.ROUTE_REFLECTOR}
         drill_run = DrillRun(scenario, variant, t0, measures, samples, {}, rr_names, routers, found)
+        drill_run.problems += self.unfinished
+        self.unfinished = []
+        self._witnesses(drill_run, wire, sampler, seeded=set(wire.seeded))
+        self._harness_time(drill_run)
         replicas = self.lab.plan.sut.values.replicas
         if len(self.rr_pods()) != replicas:  # the Deployment's invariant, whatever happened
             drill_run.problems.append(
@@ -364,6 +436,42 @@ class Drills:
             "full redundancy": measures.full_redundancy_ms,
         }
         return drill_run
+
+    def _harness_time(self, drill_run: DrillRun) -> None:
+        """The harness's emulation steps since the fault, per kind (ms), and when it last
+        finished one before full redundancy: the SUT's share is what follows."""
+        t0, measures = drill_run.t0, drill_run.measures
+        steps = self.harness_steps(t0 - 1.0)
+        for step in steps:
+            if step.started >= t0 - 1.0:  # the fault's own step may begin just before t0
+                drill_run.harness_ms[step.what] = drill_run.harness_ms.get(step.what, 0) + step.ms
+        drill_run.harness_ms = {k: round(v, 1) for k, v in sorted(drill_run.harness_ms.items())}
+        if measures.full_redundancy_ms is not None:
+            whole = t0 + measures.full_redundancy_ms / 1000.0
+            done = max((s.ended for s in steps if s.ended <= whole), default=t0)
+            measures.harness_done_ms = max(m.ms(done, t0), 0.0)
+            measures.sut_full_redundancy_ms = measures.full_redundancy_ms - measures.harness_done_ms
+
+    def _witnesses(
+        self, drill_run: DrillRun, wire: WireWitness, sampler: Sampler, seeded: set[str]
+    ) -> None:
+        """The wire's losses, the samples' fitness to corroborate them, and the comparison."""
+        samples, t0 = drill_run.samples, drill_run.t0
+        end = max((s.at for s in samples if s.client in sampler.routers), default=t0)
+        # The fault window the samples must cover: until full redundancy, or, when it never
+        # came, until the last change the wire saw (a SUT waiting out its deadline changes
+        # nothing that the samples would have to corroborate).
+        full = drill_run.measures.full_redundancy_ms
+        window = t0 + full / 1000.0 if full is not None else (wire.last_change() or t0)
+        check_samples(samples, sampler.routers, t0, min(end, max(window, t0)))
+        expected = canonical(drill_run.expected)
+        rr_ips = set(drill_run.rr_names)
+        drill_run.wire_losses = wire.losses(expected, rr_ips, seeded, t0, end)
+        drill_run.measures.wire_loss_window_ms = window_ms(drill_run.wire_losses, (end - t0) * 1e3)
+        drill_run.disagreements = disagreements(
+            drill_run.wire_losses, samples, expected, rr_ips, t0
+        )
+        drill_run.problems += [f"witnesses disagree: {d}" for d in drill_run.disagreements]
 
     def _ready_mark(self, drill_run: DrillRun, pod: Pod) -> None:
         ready = pod.ready_at

@@ -32,10 +32,13 @@ class Loss:
 @dataclass
 class Measures:
     detection_ms: float | None = None
-    loss_window_ms: float = 0.0
+    loss_window_ms: float = 0.0  # from the samples
+    wire_loss_window_ms: float = 0.0  # from the wire (harness.failover.wire), µs-derived
     replacement_ready_ms: float | None = None
     established_ms: float | None = None
     full_redundancy_ms: float | None = None
+    harness_done_ms: float | None = None  # the harness's last emulation step before it ended
+    sut_full_redundancy_ms: float | None = None  # full redundancy after that: the SUT's share
     resolution_ms: float = 0.0
     sampler_lateness_ms: float = 0.0
     samples: int = 0

@@ -16,9 +16,12 @@ from harness.failover.figure import draw
 MEASURES = (
     "detection_ms",
     "loss_window_ms",
+    "wire_loss_window_ms",
     "replacement_ready_ms",
     "established_ms",
     "full_redundancy_ms",
+    "harness_done_ms",
+    "sut_full_redundancy_ms",
     "resolution_ms",
 )
 MAX_LOSSES_KEPT = 20
@@ -47,6 +50,11 @@ class FailoverReport:
                     "losses": [str(loss) for loss in o.losses[:MAX_LOSSES_KEPT]],
                     "losses_total": len(o.losses),
                     "stale_routes_seen": o.stale_kept,
+                    "wire_losses": [str(loss) for loss in o.wire_losses[:MAX_LOSSES_KEPT]],
+                    "wire_losses_total": len(o.wire_losses),
+                    "witnesses_agree": not o.disagreements,
+                    "disagreements": o.disagreements[:MAX_LOSSES_KEPT],
+                    "harness_ms": o.harness_ms,
                 }
                 for o in runs
             ],
@@ -59,6 +67,16 @@ class FailoverReport:
             for stat in ("p50", "p95", "max"):
                 properties[f"{measure.removesuffix('_ms')}_{stat}_ms"] = stats[stat]
         properties["sampler_lateness_max_ms"] = max(o.measures.sampler_lateness_ms for o in runs)
+        disagreements = [f"run {i + 1}: {d}" for i, o in enumerate(runs) for d in o.disagreements]
+        properties["witnesses_agree"] = "true" if not disagreements else "false"
+        if disagreements:
+            properties["witnesses_disagreement"] = "; ".join(disagreements[:MAX_LOSSES_KEPT])
+        for step in sorted({k for o in runs for k in o.harness_ms}):
+            properties[f"harness_{step.replace('-', '_')}_max_ms"] = max(
+                o.harness_ms.get(step, 0.0) for o in runs
+            )
+        self.drills[test_id]["witnesses_agree"] = not disagreements
+        self.write()
         return properties
 
     def write(self) -> Path:

@@ -22,7 +22,15 @@ from typing import Protocol
 
 from harness.backends.netns.fabric import Fabric
 from harness.backends.netns.probe import tcp_accepting
-from harness.cluster.pods import RR_LABELS, RR_SELECTOR, DeletionMode, Pod, PodEvent, node_of
+from harness.cluster.pods import (
+    RR_LABELS,
+    RR_SELECTOR,
+    DeletionMode,
+    HarnessStep,
+    Pod,
+    PodEvent,
+    node_of,
+)
 from harness.daemons.frr import FrrInstance
 from harness.errors import LabError
 from harness.log import logger
@@ -63,6 +71,7 @@ class NetnsPods:
         self._changed = threading.Condition()
         self.version = 0
         self.events: list[PodEvent] = []
+        self.steps: list[HarnessStep] = []  # the harness's own emulation work, timed
         self._used_ips: set[str] = {
             str(a.ip) for n in self.plan.topology.nodes for i in n.interfaces for a in i.addresses
         }
@@ -154,6 +163,8 @@ class NetnsPods:
         ok = tcp_accepting(
             self.lab.run.namespace(pod.name), BGP_PORT, timeout=min(1.0, self.probe.period)
         )
+        if pod.ready_at is None:  # probes that decide a pod's readiness
+            self.steps.append(HarnessStep("readiness-probe", pod.name, now, time.monotonic()))
         if ok:
             pod.probe_failures = 0
             if pod.ready_at is None:
@@ -170,8 +181,10 @@ class NetnsPods:
         """The pod's node drops off the network: its links go dark, its daemons keep running,
         nobody is told and the API still shows the pod as it was. Returns the moment."""
         pod = self.get(name)
+        started = time.monotonic()
         self.lab.fabric.go_dark(name)
         pod.partitioned_at = time.monotonic()
+        self.steps.append(HarnessStep("partition", name, started, pod.partitioned_at))
         self._record(pod, "partitioned", pod.partitioned_at)
         return pod.partitioned_at
 
@@ -199,6 +212,7 @@ class NetnsPods:
         if failures:
             raise LabError(f"deleting pod {name}: {'; '.join(failures)}")
         pod.gone_at = time.monotonic()
+        self.steps.append(HarnessStep("pod-deletion", name, pod.terminating_at, pod.gone_at))
         self._record(pod, "gone", pod.gone_at)
         return replacement
 
@@ -269,6 +283,7 @@ class NetnsPods:
             t.start()
         for t in threads:
             t.join()
+        self.steps += [HarnessStep("container-kill", n, at, time.monotonic()) for n in names]
         for n in names:
             self._record(self.get(n), "container-killed", at)
         return at
@@ -276,15 +291,20 @@ class NetnsPods:
     def restart_containers(self, names: list[str]) -> None:
         """The kubelet restarting crashed containers in place: same pod, same IP."""
         threads = [threading.Thread(target=self.lab.frr_instances[n].restart) for n in names]
+        started = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        self.steps += [
+            HarnessStep("container-restart", n, started, time.monotonic()) for n in names
+        ]
         for n in names:
             self._record(self.get(n), "restarted")
 
     def _create(self, old: Pod, node: str) -> Pod:
         """A new pod like `old` on `node`: new name, new IP, same spec and labels."""
+        started = time.monotonic()
         base = old.spec.name
         name = f"{base}-{''.join(secrets.choice(_NAME_CHARS) for _ in range(5))}"
         ip = self._free_ip(node, old.ip)
@@ -299,6 +319,7 @@ class NetnsPods:
         pod = Pod(name, old.role, old.labels, ip, node, spec, time.monotonic(), replaces=old.name)
         if old.role is Role.ROUTER:
             pod.ready_at = pod.created_at  # router pods have no readiness gate in the design
+        self.steps.append(HarnessStep("pod-creation", name, started, pod.created_at))
         self._add(pod)
         return pod
 
