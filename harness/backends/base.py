@@ -61,6 +61,7 @@ class Lab(Protocol):
     anycast_holders: dict[str, str]  # meshrr: side -> route server pod answering its anycast
     unrealised: dict[str, str]  # topology nodes this backend cannot stage -> why
     sampling: Any  # observe.samples.Access: how the failover sampler reaches pods' FRR
+    wire_capture: bool  # the failover drills can capture BGP segments at the router pods
 
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...

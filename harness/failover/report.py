@@ -68,7 +68,10 @@ class FailoverReport:
                 properties[f"{measure.removesuffix('_ms')}_{stat}_ms"] = stats[stat]
         properties["sampler_lateness_max_ms"] = max(o.measures.sampler_lateness_ms for o in runs)
         disagreements = [f"run {i + 1}: {d}" for i, o in enumerate(runs) for d in o.disagreements]
-        properties["witnesses_agree"] = "true" if not disagreements else "false"
+        if not all(o.wire for o in runs):
+            properties["witnesses_agree"] = "n/a: no wire capture on this backend (samples only)"
+        else:
+            properties["witnesses_agree"] = "true" if not disagreements else "false"
         if disagreements:
             properties["witnesses_disagreement"] = "; ".join(disagreements[:MAX_LOSSES_KEPT])
         for step in sorted({k for o in runs for k in o.harness_ms}):

@@ -348,7 +348,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "single-replica": ("failover::test_rr_pod_deleted_no_client_loses_a_route",),
     "no-min-ready-seconds": ("failover::test_rolling_restart_loses_nothing",),
     "graceful-restart-undeclared": ("failover::test_all_rrs_down_then_back",),
-    "listen-range-only-existing-pods": (),
+    "listen-range-only-existing-pods": (
+        "failover::test_router_pod_rescheduled_returns_through_listen_range",
+    ),
     "mesh-missing-one-peering": (STARTUP,),
     "route-server-reflects-between-mesh-peers": (
         "meshrr::test_mesh_learned_routes_go_to_clients_only_and_each_client_holds_one_path",
@@ -365,9 +367,6 @@ UNPROVEN: dict[str, str] = {
     "loop-prevention::test_rr_sets_originator_id_only_when_absent": "FRR cannot be configured "
     "to overwrite an ORIGINATOR_ID: it needs a deliberately broken RR played by the crafted "
     "speaker",
-    "failover::test_router_pod_rescheduled_returns_through_listen_range": "the drill's own "
-    "full-redundancy wait times out first (an error): the drill must own that wait",
-    "listen-range-only-existing-pods": "caught only by the failover drill above, through its wait",
     "meshrr::test_the_mesh_is_complete_and_reforms_when_a_side_scales": "the one mutant of the "
     "mesh now stops the run at start-up; a mesh that forms but does not re-form is needed",
     "meshrr::test_losing_a_side_b_replica": "its whole-lab wait before the fault is where the "

@@ -88,6 +88,8 @@ class KubeFrr:
 
 
 class KindLab(LabPeers):
+    wire_capture = False  # the failover drills judge from samples only (no capture in pods yet)
+
     def __init__(
         self,
         plan: LabPlan,

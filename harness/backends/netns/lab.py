@@ -43,6 +43,8 @@ log = logger("netns")
 
 
 class NetnsLab(LabPeers):
+    wire_capture = True  # failover's wire witness captures in the routers' namespaces
+
     def __init__(self, plan: LabPlan, run: Run, establish_timeout: float) -> None:
         self.plan = plan
         self.run = run
