@@ -256,9 +256,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, HarnessError):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
-        if call.when == "call" and report.failed and undecided(call.excinfo.value):
-            item.user_properties.append((VERDICT, UNDECIDED))
-            report.undecided = True  # type: ignore[attr-defined]
+    if (
+        call.excinfo is not None
+        and call.when == "call"
+        and report.failed
+        and undecided(call.excinfo.value)
+    ):
+        item.user_properties.append((VERDICT, UNDECIDED))
+        report.undecided = True  # type: ignore[attr-defined]
     if report.failed and call.when == "call":
         running = item.config.stash.get(LAB_KEY, None)
         evidence = getattr(running, "evidence", None)

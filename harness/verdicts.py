@@ -3,10 +3,10 @@
 - *failure*: the system under test broke the rule, shown by the check's own final assertion (an
   `AssertionError`, e.g. `ExpectationFailed`).
 - *error*: the harness could not decide — a precondition or setup wait that did not hold, a
-  missing witness, a daemon of the lab gone (any `HarnessError` that is not an assertion,
-  e.g. `PreconditionFailed`, `WaitTimeout`). pytest reports every exception raised in a test's
-  body as a failure; the plugin marks these checks (`VERDICT` property) and `undecided_to_errors`
-  turns their JUnit `<failure>` into an `<error>`.
+  missing witness, a daemon of the lab gone, a bug of the harness (any exception that is not
+  an assertion: `PreconditionFailed`, `WaitTimeout`, a `TypeError`). pytest reports every
+  exception raised in a test's body as a failure; the plugin marks these checks (`VERDICT`
+  property) and `undecided_to_errors` turns their JUnit `<failure>` into an `<error>`.
 - *expected failure*: a known deviation of a named implementation and version
   (`harness.deviations`), reported with its evidence.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.errors import HarnessError
+import pytest
 
 VERDICT = "verdict"  # the testcase property the plugin sets on an undecided check
 UNDECIDED = "error: the harness could not decide"
@@ -26,8 +26,10 @@ STARTUP_FAILURE = "startup_failure"
 
 
 def undecided(exc: BaseException) -> bool:
-    """True when `exc` means the harness could not decide, not that the SUT broke a rule."""
-    return isinstance(exc, HarnessError) and not isinstance(exc, AssertionError)
+    """True when `exc` means the harness could not decide, not that the SUT broke a rule: only
+    an assertion is a verdict on the SUT; a harness error, or a bug of the harness (a
+    `TypeError`, a `KeyError`), is no catch."""
+    return not isinstance(exc, (AssertionError, pytest.fail.Exception))
 
 
 def undecided_to_errors(junit: Path) -> int:

@@ -77,6 +77,7 @@ def test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn(
             lambda t: [f"{n} still holds {k}" for n, tb in t.items() for k in _type2(tb, host)],
             timeout=convergence_timeout,
             what=f"the host {mac} removed from {router.name} to be withdrawn everywhere",
+            precondition=True,
         ),
     ):
         await_originated(lab, router, convergence_timeout, expected={f"evpn type-2 mac {mac}"})
@@ -125,6 +126,7 @@ def test_cloud_routes_reach_the_router(lab, cloud, cloud_router, family, converg
             lambda t: leaked(t, {prefix}, "the cloud router withdrew it"),
             timeout=convergence_timeout,
             what=f"{prefix} withdrawn by the cloud router to be gone everywhere",
+            precondition=True,
         ),
     ):
         await_tables(

@@ -2,8 +2,10 @@
 
 The design relies on Kubernetes rescheduling RR pods and on the controller re-pointing router
 pods at the new pod IPs ("Key Design Decisions" 1-2, "Controller Changes"). Each drill runs
-`--repeat` times while every router pod is sampled every 10 ms; a route missing from any sample
-is a loss, named with its router and its moment. Measures (detection, loss window, replacement
+`--repeat` times while every BGP segment at each router pod is captured (netns) and every router
+pod is sampled every 10 ms: a route no RR session holds on the wire (or, without a capture,
+missing from a sample) is a loss, named with its router and its moment, and the two witnesses
+must agree. Measures (detection, loss window, replacement
 ready, sessions Established, full redundancy) go into JUnit properties as p50/p95/max, into
 failover.json beside the JUnit report, and a timeline figure per drill into failover/.
 

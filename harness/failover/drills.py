@@ -22,6 +22,7 @@ from harness.failover.sampler import Sampler, sampler_for
 from harness.failover.wire import WireLoss, window_ms
 from harness.failover.witness import WireWitness, canonical, check_samples, disagreements
 from harness.model.topology import Role
+from harness.observe.route_keys import from_listing
 from harness.observe.samples import Sample
 from harness.observe.wait import await_no_problems, wait_until
 
@@ -46,7 +47,7 @@ class DrillRun:
     wire_losses: list[WireLoss] = field(default_factory=list)  # the primary witness's
     disagreements: list[str] = field(default_factory=list)  # between the two witnesses
     harness_ms: dict[str, float] = field(default_factory=dict)  # emulation step -> ms spent
-    wire: bool = True  # the wire witness ran; a backend without capture leaves the samples
+    wire: bool = False  # the wire witness ran (netns); otherwise the samples are the witness
 
     @property
     def judged_losses(self) -> list[WireLoss] | list[m.Loss]:
@@ -242,9 +243,11 @@ class Drills:
         kept = sorted({k for smp in drill_run.samples if smp.at >= t0 for k in smp.stale})
         drill_run.stale_kept = len(kept)
         if graceful_restart:  # RFC 4724 §4.2: the helper keeps the routes, marked stale
+            # Whether a router kept a route as stale is in its own RIB, which only the samples
+            # see: the wire shows what the RRs sent, and keeps what the OPENs promise to keep.
             drill_run.problems += [
                 f"{loss} (graceful restart is enabled: it should have been kept as stale)"
-                for loss in drill_run.judged_losses
+                for loss in drill_run.losses
             ]
         else:  # without graceful restart the routes go at once (RFC 4271 §8.2.2, §9.1.2)
             drill_run.problems += [f"{k} kept as stale without graceful restart" for k in kept]
@@ -283,7 +286,8 @@ class Drills:
         drill_run.problems += [
             f"{loss} (it does not come from the rescheduled router)"
             for loss in drill_run.judged_losses
-            if loss.route not in own
+            # the samples name routes as FRR lists them; the wire, canonically
+            if (loss.route if drill_run.wire else from_listing(loss.route)) not in own
         ]
         drill_run.measures.detection_ms = m.first_time(
             drill_run.samples,
@@ -341,12 +345,20 @@ class Drills:
         timeout: float,
     ) -> None:
         """Wait for `what`; the deadline is `timeout` after the harness last finished a step of
-        its own emulation (so a slow host is never charged to the SUT), and each wait says what
-        it saw last."""
+        its own emulation (so a slow host is never charged to the SUT), at most `timeout`
+        beyond the first deadline (an emulation that keeps working does not stretch the wait
+        for ever), and each wait says what it saw last. Readiness probes are the kubelet's
+        routine, not a step of the fault: they move no deadline."""
         since = time.monotonic()
+        cap = since + 2 * timeout
+
+        def emulation_done() -> float:
+            steps = [s for s in self.harness_steps(since) if s.what != "readiness-probe"]
+            return max((s.ended for s in steps), default=since)
+
         while True:
-            done = max((s.ended for s in self.harness_steps(since)), default=since)
-            remaining = done + timeout - time.monotonic()
+            done = emulation_done()
+            remaining = min(done + timeout, cap) - time.monotonic()
             try:
                 wait_until(
                     lambda: {c: s for c, s in sampler.latest().items() if c in sampler.routers},
@@ -358,8 +370,8 @@ class Drills:
                 )
                 return
             except WaitTimeout:
-                if max((s.ended for s in self.harness_steps(since)), default=since) <= done:
-                    raise  # the harness did nothing more: the SUT had its whole time
+                if emulation_done() <= done or time.monotonic() >= cap:
+                    raise  # the harness did nothing more (or enough): the SUT had its time
 
     def _await_whole(
         self,
@@ -466,8 +478,8 @@ class Drills:
         """The wire's losses, the samples' fitness to corroborate them, and the comparison."""
         samples, t0 = drill_run.samples, drill_run.t0
         if not wire.namespaces:  # no capture on this backend: the samples are the witness
-            drill_run.wire = False
             return
+        drill_run.wire = True
         end = max((s.at for s in samples if s.client in sampler.routers), default=t0)
         # The fault window the samples must cover: until full redundancy, or, when it never
         # came, until the last change the wire saw (a SUT waiting out its deadline changes

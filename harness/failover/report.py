@@ -52,7 +52,7 @@ class FailoverReport:
                     "stale_routes_seen": o.stale_kept,
                     "wire_losses": [str(loss) for loss in o.wire_losses[:MAX_LOSSES_KEPT]],
                     "wire_losses_total": len(o.wire_losses),
-                    "witnesses_agree": not o.disagreements,
+                    "witnesses_agree": (not o.disagreements) if o.wire else None,
                     "disagreements": o.disagreements[:MAX_LOSSES_KEPT],
                     "harness_ms": o.harness_ms,
                 }

@@ -1,0 +1,45 @@
+"""Failure, error, expected failure: the JUnit side of a verdict (harness/verdicts.py)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness.errors import PreconditionFailed, WaitTimeout
+from harness.expect import ExpectationFailed
+from harness.verdicts import UNDECIDED, VERDICT, undecided, undecided_to_errors
+
+JUNIT = f"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="rr-harness" errors="0" failures="2" skipped="0" tests="3">
+<testcase classname="suites.test_a" name="test_rule_broken"><failure message="AssertionError: x"/>
+</testcase>
+<testcase classname="suites.test_a" name="test_undecided"><properties>
+<property name="{VERDICT}" value="{UNDECIDED}"/></properties>
+<failure message="PreconditionFailed: the sentinel never arrived"/></testcase>
+<testcase classname="suites.test_a" name="test_fine"/>
+</testsuite></testsuites>
+"""
+
+
+def test_only_an_assertion_is_a_verdict_on_the_sut():
+    assert not undecided(AssertionError("rule broken"))
+    assert not undecided(ExpectationFailed("rule broken"))
+    assert not undecided(pytest.fail.Exception("rule broken"))
+    assert undecided(PreconditionFailed("sentinel missing"))
+    assert undecided(WaitTimeout("x", 1.0, 3, "seen"))
+    assert undecided(TypeError("a bug of the harness"))
+
+
+def test_an_undecided_failure_becomes_an_error_with_the_counts(tmp_path):
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT)
+    assert undecided_to_errors(junit) == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.get("failures"), suite.get("errors")) == ("1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["test_rule_broken"].find("failure") is not None
+    error = cases["test_undecided"].find("error")
+    assert error is not None and cases["test_undecided"].find("failure") is None
+    assert error.get("message").startswith(UNDECIDED)
+    assert undecided_to_errors(junit) == 0  # nothing left to turn
