@@ -10,7 +10,7 @@ loop to do what OpenPERouter's controller would (design, "Controller Changes").
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,12 +153,7 @@ class Drills:
             final=final,
             wire=wire,
         )
-        drill_run.measures.detection_ms = m.first_time(
-            drill_run.samples,
-            t0,
-            expected,
-            m.sessions_down([victim.ip]),
-        )
+        self._detected(drill_run, [victim.ip])
         self._ready_mark(drill_run, replacement)
         # Redundancy is the design's answer to a lost RR pod (Key Design Decision 2): with no
         # other replica alive, every loss is still a loss, and the check says why.
@@ -187,12 +182,7 @@ class Drills:
             final=final,
             wire=wire,
         )
-        drill_run.measures.detection_ms = m.first_time(
-            drill_run.samples,
-            t0,
-            expected,
-            m.sessions_down([steps[0][0].ip]),
-        )
+        self._detected(drill_run, [steps[0][0].ip])
         self._ready_mark(drill_run, steps[-1][1])
         drill_run.problems += [str(loss) for loss in drill_run.judged_losses]
         drill_run.problems += self._stale_neighbors(old)
@@ -231,12 +221,7 @@ class Drills:
             final=ips,
             wire=wire,
         )
-        drill_run.measures.detection_ms = m.first_time(
-            drill_run.samples,
-            t0,
-            expected,
-            m.sessions_down(ips),
-        )
+        self._detected(drill_run, ips)
         restarted = [e.at for e in self.pods.events if e.what == "restarted" and e.at >= t0]
         drill_run.measures.replacement_ready_ms = m.ms(max(restarted), t0) if restarted else None
         drill_run.marks["replacement ready"] = drill_run.measures.replacement_ready_ms
@@ -289,12 +274,7 @@ class Drills:
             # the samples name routes as FRR lists them; the wire, canonically
             if (loss.route if drill_run.wire else from_listing(loss.route)) not in own
         ]
-        drill_run.measures.detection_ms = m.first_time(
-            drill_run.samples,
-            t0,
-            [p.name for p in rrs],
-            m.sessions_down([victim.ip]),
-        )
+        self._detected(drill_run, [victim.ip], clients=[p.name for p in rrs])
         # Established: the rescheduled router's sessions with every RR, through the listen range.
         drill_run.measures.established_ms = m.restored_at(
             drill_run.samples,
@@ -495,6 +475,19 @@ class Drills:
             drill_run.wire_losses, samples, expected, rr_ips, t0
         )
         drill_run.problems += [f"witnesses disagree: {d}" for d in drill_run.disagreements]
+
+    @staticmethod
+    def _detected(
+        drill_run: DrillRun, lost: Iterable[str], clients: Iterable[str] | None = None
+    ) -> None:
+        """Detection: the first moment every client (default: the judged routers) has its
+        session to each lost RR pod down."""
+        drill_run.measures.detection_ms = m.first_time(
+            drill_run.samples,
+            drill_run.t0,
+            drill_run.expected if clients is None else clients,
+            m.sessions_down(list(lost)),
+        )
 
     def _ready_mark(self, drill_run: DrillRun, pod: Pod) -> None:
         ready = pod.ready_at
