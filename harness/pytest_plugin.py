@@ -129,7 +129,8 @@ def lab(
     """The running lab: every pod up and every session Established."""
     run_id = pytestconfig.getoption("--run-id") or new_run_id()
     try:
-        run = Run(check_run_id(run_id))
+        junit = pytestconfig.option.xmlpath  # the run's folder goes beside its report
+        run = Run(check_run_id(run_id), reports=Path(junit).parent if junit else REPORTS_DIR)
     except InputError as exc:
         pytest.exit(f"rr-harness: {exc}", returncode=2)
     kubeconfig = pytestconfig.getoption("--kubeconfig")
@@ -144,7 +145,7 @@ def lab(
         f"on {backend.name}"
     )
     level = pytestconfig.getoption("--rr-log-level")
-    with run_log(run_folder(pytestconfig, run) / RUN_LOG, level) as log_path:
+    with run_log(run.kept / RUN_LOG, level) as log_path:
         if log_path is not None:
             record_testsuite_property("log", str(log_path))
         log.info(
@@ -205,7 +206,7 @@ def _lab_up(
         yield running
         del config.stash[LAB_KEY]
         if request.session.testsfailed:  # keep configs and logs before teardown removes them
-            kept = running.archive(run_folder(config, run))
+            kept = running.archive(run.kept)
             record_testsuite_property("logs", str(kept))
             say(f"rr-harness: tests failed; configs and daemon logs kept in {kept}")
         teardown_started = time.monotonic()
@@ -215,12 +216,6 @@ def _lab_up(
     record_testsuite_property("waited_s", round(WAITED.seconds - waited_before, 3))
     log.info("tests done; lab down in %.2f s", teardown)
     say(f"rr-harness: lab down in {teardown:.2f} s, nothing left behind")
-
-
-def run_folder(config: pytest.Config, run: Run) -> Path:
-    """Where a run's log and kept files go: `<run id>/` beside its JUnit report."""
-    junit = config.option.xmlpath
-    return (Path(junit).parent if junit else REPORTS_DIR) / run.run_id
 
 
 @pytest.fixture

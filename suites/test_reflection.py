@@ -10,7 +10,7 @@ originating VTEP) arrives unchanged. Every check runs once per router pod (`rout
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
 import pytest
@@ -18,7 +18,6 @@ import pytest
 from harness.backends.base import bgp_identifier
 from harness.errors import PreconditionFailed
 from harness.expect import (
-    ExpectationFailed,
     Reflector,
     TablePoll,
     attribute_problems,
@@ -49,10 +48,7 @@ class Reflection:
         """The router's routes reached every other client through every RR: the rule of the
         reach check, and only a `precondition` of the checks of what arrived."""
         mine = [p for p in self.poll.problems if p.endswith(f"(originated by {router})")]
-        if mine:
-            text = f"{self.poll.what}: still failing after {self.poll.elapsed:.1f} s:\n  - "
-            text += "\n  - ".join(mine[:25])
-            raise PreconditionFailed(text) if precondition else ExpectationFailed(text)
+        replace(self.poll, problems=mine).check(precondition=precondition)
 
 
 @pytest.fixture(scope="module")

@@ -123,11 +123,10 @@ def in_parallel(calls: list[Callable[[], object]], *, at_most: int | None = None
 
 
 def keep_logs(lab: Lab, run: Run) -> None:
-    """A run that failed keeps its configs and logs in reports/<run id> (said on stderr)."""
-    from harness.paths import REPORTS_DIR
-
+    """A run that failed keeps its configs and logs in its folder (`Run.kept`, said on
+    stderr)."""
     with contextlib.suppress(OSError, HarnessError):
-        kept = lab.archive(REPORTS_DIR / run.run_id)
+        kept = lab.archive(run.kept)
         tell(log, f"logs of run {run.run_id} kept in {kept}")
 
 

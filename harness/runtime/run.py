@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.paths import RUN_STATE_ROOT
+from harness.paths import REPORTS_DIR, RUN_STATE_ROOT
 
 NS_PREFIX = "rrh-"
 TAG_ENV = "RR_HARNESS_RUN"
@@ -48,10 +48,17 @@ class Run:
 
     run_id: str = field(default_factory=new_run_id)
     root: Path = RUN_STATE_ROOT
+    reports: Path = REPORTS_DIR  # where the run's report goes (its JUnit file's folder)
 
     @property
     def directory(self) -> Path:
         return self.root / self.run_id
+
+    @property
+    def kept(self) -> Path:
+        """The run's folder beside its report: its log, and the configs and daemon logs a
+        failed run keeps."""
+        return self.reports / self.run_id
 
     @property
     def manifest(self) -> Path:
