@@ -67,7 +67,7 @@ def frr(text: str) -> str:
     try:
         choice = frr_choice(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
     return str(Path(choice).expanduser().resolve()) if is_frr_path(choice) else choice
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import needs_root, rr_harness
 
 from harness.mutation.catalogue import mutation
 from harness.paths import DEFAULT_SUT
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
 
 
 def drills(report_dir):

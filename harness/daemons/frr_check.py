@@ -12,6 +12,7 @@ zebra), logging the same message, and is stopped once it has read it.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import tempfile
@@ -27,11 +28,13 @@ _MGMTD_READ = "finished reading config files"
 CHECK_TIMEOUT = 30.0
 
 
+@functools.lru_cache(maxsize=256)
 def rejected_lines(
     config: str, daemons: tuple[str, ...], runtime: FrrRuntime = HOST
 ) -> list[tuple[int, str]]:
     """(line number, text) of the lines every one of `daemons` rejects (plus mgmtd, where the
-    runtime has it and zebra is among them)."""
+    runtime has it and zebra is among them). Kept per process: `rr-harness run` and its pytest
+    plugin check the same configs."""
     per_daemon: list[dict[int, str]] = []
     with tempfile.TemporaryDirectory(prefix="rr-harness-check-", dir="/tmp") as tmp:
         directory = Path(tmp)

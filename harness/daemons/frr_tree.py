@@ -76,13 +76,23 @@ def tree(version: str, field: str) -> Tree:
     """The tree of Debian's FRR `version`, built now if it is not cached. `field` names the
     input that asked for it (`--frr`, or the profile's `frr:`) in every error."""
     with _locked(field):
-        answers = _answers()
-        seen: dict[str, str] = {}
-        for suite in SUITES:
-            package = _package(suite, answers, field)
-            seen[suite] = package
-            if ships(package, version):
-                return _built(suite, package, f"{field} {version}")
+        suite, package = _locate(version, field)
+        return _built(suite, package, f"{field} {version}")
+
+
+def locate(version: str, field: str) -> tuple[str, str]:
+    """The first suite of SUITES that ships upstream FRR `version`, and its package version."""
+    with _locked(field):
+        return _locate(version, field)
+
+
+def _locate(version: str, field: str) -> tuple[str, str]:
+    answers = _answers()
+    seen: dict[str, str] = {}
+    for suite in SUITES:
+        seen[suite] = _package(suite, answers, field)
+        if ships(seen[suite], version):
+            return suite, seen[suite]
     listed = ", ".join(f"{s} {v}" for s, v in seen.items())
     raise InputError(f"{field} {version}: no Debian suite ships FRR {version} ({listed})")
 

@@ -39,8 +39,7 @@ def frr_choice(text: str) -> str:
     if text == HOST_FRR or _FRR_VERSION.fullmatch(text) or is_frr_path(text):
         return text
     raise ValueError(
-        f"expected {HOST_FRR}, an FRR version such as 10.3, or a path to a root filesystem "
-        f"with FRR, got {text!r}"
+        f"expected {HOST_FRR}, an FRR version such as 10.3, or a path to a root filesystem with FRR"
     )
 
 
