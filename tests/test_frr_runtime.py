@@ -4,6 +4,7 @@ Debian suite that ships them; the profile's tree built once and reused; bad choi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -86,6 +87,19 @@ def test_a_version_no_suite_ships_is_named_with_what_the_suites_ship():
     line = result.stderr.strip()
     assert line.startswith("rr-harness validate: --frr 9.1: no Debian suite ships FRR 9.1 (")
     assert all(f"{suite} " in line for suite in SUITES) and "Traceback" not in line
+
+
+@needs_root
+def test_an_unreachable_archive_is_one_line_and_exits_2(tmp_path):
+    """Nothing cached (an empty cache) and the archive out of reach (a proxy that refuses)."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "http_proxy": "http://127.0.0.1:9"}
+    result = subprocess.run(
+        [*CLI, "validate", "--frr", "10.3"], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert line.startswith("rr-harness validate: --frr 10.3: cannot read Debian's package list")
+    assert "Traceback" not in line and len(line.splitlines()) == 1
 
 
 # -- resolution and the cache --------------------------------------------------------------------

@@ -24,6 +24,16 @@ from harness.runtime.processes import ManagedProcess
 
 START_TIMEOUT = 15.0
 MGMTD_BACKEND = "run-frr/mgmtd_be.sock"  # where zebra finds mgmtd (the pod's /run/frr)
+# Sockets the daemons make: a restart in place finds the killed ones' files, which must not
+# pass for the new daemons' (the waits below look for them).
+SOCKETS = (
+    "mgmtd.vty",
+    "zebra.vty",
+    "bgpd.vty",
+    "zserv.api",
+    MGMTD_BACKEND,
+    "run-frr/mgmtd_fe.sock",
+)
 
 
 @dataclass
@@ -97,6 +107,8 @@ class FrrInstance:
         for path in (d / "bgpd.conf", d / "zebra.conf"):
             path.write_text(self.config)
             self.runtime.own(path)
+        for name in SOCKETS:
+            (d / name).unlink(missing_ok=True)
         if self.with_mgmtd:
             mgmtd = self._spawn("mgmtd")
             self._await(mgmtd, "mgmtd.vty")

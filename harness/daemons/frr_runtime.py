@@ -102,16 +102,16 @@ class FrrRuntime:
     def prepare(self, pod: Path) -> None:
         """Make a pod's directory the daemons' own (and, for a tree, what is mounted from it)."""
         uid, gid = self.owner
-        _chown(pod, uid, gid)
+        os.chown(pod, uid, gid)
         if self.root is None:
             return
         for name in POD_SUBDIRS:
             (pod / name).mkdir(exist_ok=True)
-        _chown(pod / "run-frr", uid, gid)
+        os.chown(pod / "run-frr", uid, gid)
         (pod / "var-tmp").chmod(0o1777)
 
     def own(self, path: Path) -> None:
-        _chown(path, *self.owner)
+        os.chown(path, *self.owner)
 
     def command(self, argv: Sequence[str], pod: Path) -> list[str]:
         """The argv that runs daemon `argv` (its path under FRR_BIN) from this FRR, for a pod
@@ -123,17 +123,9 @@ class FrrRuntime:
         setup = ["sh", "-c", _SETUP, "rr-harness-frr", str(self.root), str(pod)]
         return ["unshare", "--mount", *setup, *argv]
 
-    def crash_directory(self, pod: Path) -> Path:
-        """Where FRR makes `<daemon>.<pid>` directories for this pod's daemons."""
-        return HOST_TMP if self.root is None else pod / "var-tmp" / "frr"
 
-
-HOST_TMP = Path("/var/tmp/frr")
+HOST_TMP = Path("/var/tmp/frr")  # the host's FRR makes its <daemon>.<pid> directories here
 HOST = FrrRuntime(None, HOST_FRR)
-
-
-def _chown(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid)
 
 
 def runtime_for(sut: SutProfile) -> FrrRuntime:
@@ -149,6 +141,8 @@ def resolve(choice: str, field: str) -> FrrRuntime:
         return HOST
     if is_frr_path(choice):
         root = Path(choice).expanduser().resolve()
+        if root == Path("/"):
+            raise InputError(f"{field} {choice}: that is the host's own FRR: pick host")
         needed = ("usr/lib/frr/bgpd", "usr/lib/frr/zebra", "etc/passwd", *TREE_DIRS)
         missing = [d for d in needed if not (root / d).exists()]
         if missing:

@@ -90,7 +90,7 @@ def _locate(version: str, field: str) -> tuple[str, str]:
     answers = _answers()
     seen: dict[str, str] = {}
     for suite in SUITES:
-        seen[suite] = _package(suite, answers, field)
+        seen[suite] = _package(suite, answers, f"{field} {version}")
         if ships(seen[suite], version):
             return suite, seen[suite]
     listed = ", ".join(f"{s} {v}" for s, v in seen.items())
@@ -130,7 +130,7 @@ def _package(suite: str, answers: dict[str, dict[str, object]], field: str) -> s
         if known:
             log.warning("%s; using what was read %.0f h ago", exc, age / 3600)
             return str(known["package"])
-        raise InputError(f"{field} asks for a Debian FRR: {exc}") from None
+        raise InputError(f"{field}: {exc}") from None
     _remember(suite, package)
     return package
 
@@ -195,9 +195,9 @@ def _read_list(suite: str) -> str:
         *(["-oAPT::Sandbox::User=root"] if os.geteuid() == 0 else []),
     ]
     log.info("reading the package list of %s from %s", suite, uri)
-    update = _apt(["apt-get", "-q", *options, "update"])
+    update = _apt(["apt-get", "-q", *options, "update", "--error-on=any"])
     if update.returncode != 0 or re.search(r"^(E|W): ", update.stdout, re.M):
-        why = [ln for ln in update.stdout.splitlines() if ln.startswith(("E:", "W:", "Err"))]
+        why = [ln.strip() for ln in update.stdout.splitlines() if ln.startswith(("E:", "W:"))]
         raise InputError(
             f"cannot read Debian's package list for {suite} from {uri}: "
             + ("; ".join(why[:3]) or f"apt-get update exited {update.returncode}")
@@ -213,7 +213,8 @@ def _apt(argv: list[str]) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
             argv,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # apt's warnings (W:) go to stderr
             text=True,
             timeout=APT_TIMEOUT,
             check=False,
