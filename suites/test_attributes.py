@@ -13,8 +13,6 @@ the Partial bit is judged on the wire, at the non-clients (the harness's own dec
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from harness.bgp.attributes import PARTIAL, Attributes
@@ -23,7 +21,7 @@ from harness.expect import await_tables, missing_reflections, reflectors
 from harness.inject import attributes_for, key_of
 from harness.model.base import Family
 from harness.model.topology import Role
-from harness.observe.route import Route
+from harness.transparency import comparable, differences
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -76,28 +74,6 @@ def _everything(lab, client, family: Family) -> Attributes:
     )
 
 
-def _comparable(path: Route | Attributes, unknown: list[tuple[int, int, str]]) -> dict[str, Any]:
-    """The attributes RFC 4456 §10 protects, in a form where only meaning counts: the members
-    of an AS_SET and of community lists are sets (RFC 4271 §5.1.2, RFC 1997, RFC 8092)."""
-    if isinstance(path, Attributes):
-        segments = [(kind, tuple(asns)) for kind, asns in path.segments()]
-    else:
-        segments = list(path.as_path_segments)
-    return {
-        "origin": path.origin,
-        "as_path": [(k, tuple(sorted(a)) if "set" in str(k) else a) for k, a in segments],
-        "next_hop": path.next_hop,
-        "med": path.med,
-        "local_pref": path.local_pref,
-        "atomic_aggregate": path.atomic_aggregate,
-        "aggregator": path.aggregator,
-        "communities": sorted(path.communities),
-        "large_communities": sorted(path.large_communities),
-        "ext_communities": sorted(path.ext_communities),
-        "unknown": sorted(unknown),
-    }
-
-
 def test_reflected_attributes_equal_what_the_client_sent(
     lab, injector, client, fresh, family, receivers, convergence_timeout, record_property
 ):
@@ -112,7 +88,7 @@ def test_reflected_attributes_equal_what_the_client_sent(
         lab, injector, client, route, family, attrs, [*receivers, *wire], convergence_timeout
     )
     sent_unknown = [((f | PARTIAL) & FLAGS_COMPARED, c, v.hex()) for f, c, v in UNKNOWN_TRANSITIVE]
-    record_property("attributes_sent", repr(_comparable(attrs, sent_unknown)))
+    record_property("attributes_sent", repr(comparable(attrs, sent_unknown)))
     kinds = {n.name: n.role for n in [*receivers, *wire]}
     problems = []
     for node, table in tables.items():
@@ -127,12 +103,10 @@ def test_reflected_attributes_equal_what_the_client_sent(
             else:  # ExaBGP sets Partial itself: values only
                 got_unknown = [(0, c, v) for _, c, v in path.unknown]
                 want_unknown = [(0, c, v) for _, c, v in sent_unknown]
-            got = _comparable(path, got_unknown)
-            want = _comparable(attrs, want_unknown)
+            got = comparable(path, got_unknown)
+            want = comparable(attrs, want_unknown)
             problems += [
-                f"at {node} via {rr_names[path.peer]}: {field} {got[field]!r}, sent {want[field]!r}"
-                for field in want
-                if got[field] != want[field]
+                f"at {node} via {rr_names[path.peer]}: {d}" for d in differences(got, want)
             ]
     assert not problems, "\n".join(problems)
 

@@ -43,6 +43,11 @@ class RouteServerDriver(Protocol):
         """Addresses of the neighbors configured now (not dynamic ones)."""
         ...
 
+    def advertised(self, instance: Any, peer: str, family: Family) -> set[str] | None:
+        """Keys of the routes in the Adj-RIB-Out towards `peer` (RFC 4271 §3.2), or None when
+        the implementation cannot show it."""
+        ...
+
 
 class FrrRouteServer:
     """FRR's bgpd alone (`-Z`: no zebra), configured and read over its vty."""
@@ -66,6 +71,9 @@ class FrrRouteServer:
 
     def neighbors(self, instance: Any) -> set[str]:
         return configured(instance.query_text("show running-config"))
+
+    def advertised(self, instance: Any, peer: str, family: Family) -> set[str] | None:
+        return frr.advertised_keys(instance.query(frr.advertised_listing(family, peer)), family)
 
 
 DRIVERS: dict[str, RouteServerDriver] = {d.name: d for d in (FrrRouteServer(),)}

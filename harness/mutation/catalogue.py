@@ -273,16 +273,22 @@ MESHRR_VARIANTS: tuple[Mutation, ...] = (
 # assertion (measured, then reviewed: each catch is the rule the variant breaks, or a rule that
 # the same breakage really violates). `STARTUP` when sessions the design implies never come up.
 STARTUP = "start-up::every-session-established"
+_TOR_EVPN = "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr"
 _REACH = (
     "reflection::test_evpn_routes_reach_every_client_via_every_rr",
     "reflection::test_new_route_and_its_withdrawal_reach_every_client",
+    "reflection::test_vtep_routes_reach_every_router_via_every_rr",
     "hybrid-flows::test_internal_evpn_reaches_the_other_routers_through_the_rr",
-    "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+    _TOR_EVPN,
     "cloud-router::test_evpn_keeps_flowing_between_routers_through_the_rrs",
     "cloud-router::test_router_routes_reach_the_cloud_router",
     "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
 )
 _ATTRIBUTES = "attributes::test_reflected_attributes_equal_what_the_client_sent"
+_ROUTER_SENT = "reflection::test_reflected_paths_carry_every_attribute_the_router_sent"
+# An RR rewriting an attribute the routers send too: the crafted client's route, the routers'
+# own routes and the ToR's route (as router-1 sent it) all show it.
+_REWRITTEN = (_ATTRIBUTES, _TOR_EVPN, _ROUTER_SENT)
 EXPECTED: dict[str, tuple[str, ...]] = {
     "rr-without-route-reflector-client": (
         *_REACH,
@@ -290,27 +296,24 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "reflection-rules::test_non_client_routes_reach_clients",
     ),
     "client-to-client-reflection-disabled": _REACH,
-    "next-hop-self-on-rr": (
-        _ATTRIBUTES,
-        "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
-        "reflection::test_reflected_paths_keep_the_vtep_next_hop",
-    ),
+    "next-hop-self-on-rr": (*_REWRITTEN, "reflection::test_reflected_paths_keep_the_vtep_next_hop"),
     "per-replica-cluster-ids": (
-        "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+        _TOR_EVPN,
         "loop-prevention::test_replicas_reflect_with_the_same_cluster_list",
         "loop-prevention::test_route_reflected_by_one_replica_is_dropped_by_the_other",
         "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
         "loop-prevention::test_route_with_own_cluster_id_is_not_reflected",
         "reflection::test_reflected_paths_carry_originator_id_and_cluster_list",
     ),
-    "rr-route-map-rewriting-local-pref": (_ATTRIBUTES,),
+    "rr-route-map-rewriting-local-pref": _REWRITTEN,
+    # The routers send ORIGIN IGP, what the variant sets: only the crafted route shows it.
     "rr-route-map-rewriting-origin": (_ATTRIBUTES,),
     "rr-route-map-adding-med": (
-        _ATTRIBUTES,
+        *_REWRITTEN,
         "attributes::test_a_route_without_med_arrives_without_med",
     ),
-    "rr-route-map-adding-communities": (_ATTRIBUTES,),
-    "rr-route-map-rewriting-aggregator": (_ATTRIBUTES,),
+    "rr-route-map-adding-communities": _REWRITTEN,
+    "rr-route-map-rewriting-aggregator": _REWRITTEN,
     "listen-range-too-narrow": (STARTUP,),
     "listen-range-too-wide": (
         "listen-range::test_would_be_client_outside_the_pod_cidr_gets_no_session",
@@ -339,7 +342,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     ),
     "no-evpn-to-external": (
         "allowas-in::test_tor_route_containing_the_local_asn_is_accepted",
-        "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr",
+        _TOR_EVPN,
         "hybrid-flows::test_internal_evpn_reaches_the_tor",
     ),
     "single-replica": ("failover::test_rr_pod_deleted_no_client_loses_a_route",),
