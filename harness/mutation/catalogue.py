@@ -239,6 +239,8 @@ FAILOVER: tuple[Mutation, ...] = (
 
 # Variants of the meshrr profile, run against the meshrr and sessions suites.
 _MESH_LOOP = "{% for peer in mesh %}"
+_START_UP = ("10.244.0.10", "10.244.1.10", "10.244.2.10")  # rs-a-0, rs-b-0, rs-b-1
+_SIDE_A_NODE = "10.244.0."  # side a's node: its route servers' pod addresses
 MESHRR_VARIANTS: tuple[Mutation, ...] = (
     Mutation(
         "mesh-missing-one-peering",
@@ -264,6 +266,37 @@ MESHRR_VARIANTS: tuple[Mutation, ...] = (
         "meshrr / RFC 4456 §7: each route server is its own cluster (sut.yaml "
         "cluster_id_scope), so routes cross the mesh",
         (_rr(" bgp cluster-id {{ pod.address }}", " bgp cluster-id 10.255.255.255"),),
+        (MESHRR_SUITE, "sessions"),
+        MESHRR,
+    ),
+    # The mesh written out for the route servers of the start-up (their pod addresses in
+    # fixtures/topologies/meshrr.yaml) instead of taken from discovery: it forms, and never
+    # takes in a route server added by scaling or rescheduled with a new address.
+    Mutation(
+        "mesh-of-the-start-up-route-servers-only",
+        "meshrr: the peer updater keeps the full mesh as route servers come and go "
+        '("automatically forming full-mesh iBGP peerings between route servers")',
+        (_rr(_MESH_LOOP, f"{{% for peer in {list(_START_UP)} if peer != pod.address %}}"),),
+        (MESHRR_SUITE, "sessions"),
+        MESHRR,
+    ),
+    # The same rule broken on one side only: side b's route servers have side a's written in
+    # by its start-up address (as when the sides run in two clusters, which the design allows,
+    # and side b's peer updater sees its own cluster only), side a's still discovers every
+    # one. Only a rescheduled side-a route server shows it: the whole-side drill's.
+    Mutation(
+        "side-b-meshes-side-a-by-its-start-up-address",
+        "meshrr: the peer updater keeps the full mesh as route servers come and go (a "
+        "rescheduled route server of the other side is meshed again)",
+        (
+            _rr(
+                _MESH_LOOP,
+                f'{{% if side.name == "b" %}}\n neighbor {_START_UP[0]} peer-group MESH\n'
+                f"{{% endif %}}\n"
+                f'{{% for peer in mesh if side.name == "a" or not peer.startswith('
+                f'"{_SIDE_A_NODE}") %}}',
+            ),
+        ),
         (MESHRR_SUITE, "sessions"),
         MESHRR,
     ),
@@ -358,6 +391,17 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "one-cluster-id-for-all-route-servers": (
         "meshrr::test_routes_cross_sides_with_cluster_list_and_originator_id",
     ),
+    # The new route server is never meshed (the mesh check), nor the replica that replaces a
+    # lost one (the replica drill's return); the drills after that one start from a lab that is
+    # not whole, so they cannot decide (errors, not catches).
+    "mesh-of-the-start-up-route-servers-only": (
+        "meshrr::test_losing_a_side_b_replica",
+        "meshrr::test_the_mesh_is_complete_and_reforms_when_a_side_scales",
+    ),
+    # Side a's rescheduled route server is never meshed with side b: its routes do not return.
+    "side-b-meshes-side-a-by-its-start-up-address": (
+        "meshrr::test_losing_a_whole_side_costs_only_that_sides_routes",
+    ),
 }
 
 # What the proof does not hold yet, each with why: checks that catch no variant through their
@@ -370,11 +414,6 @@ UNPROVEN: dict[str, str] = {
     "loop-prevention::test_rr_sets_originator_id_only_when_absent": "FRR cannot be configured "
     "to overwrite an ORIGINATOR_ID: it needs a deliberately broken RR played by the crafted "
     "speaker",
-    "meshrr::test_the_mesh_is_complete_and_reforms_when_a_side_scales": "the one mutant of the "
-    "mesh now stops the run at start-up; a mesh that forms but does not re-form is needed",
-    "meshrr::test_losing_a_side_b_replica": "its whole-lab wait before the fault is where the "
-    "meshrr mutants show (an error): the drill must own that wait",
-    "meshrr::test_losing_a_whole_side_costs_only_that_sides_routes": "as the replica drill",
 }
 
 CATALOGUE: tuple[Mutation, ...] = tuple(
