@@ -8,7 +8,7 @@
 #
 # Needs root (the lab is made of network namespaces): run as root, or as a user who has sudo,
 # and it runs itself again through sudo. Installs, only when missing: Debian packages (frr,
-# iproute2, python3-venv), the virtual environment in .venv, and the Python packages of
+# gobgpd, iproute2, python3-venv), the virtual environment in .venv, and the Python packages of
 # pyproject.toml (re-installed when it changes).
 set -euo pipefail
 
@@ -25,7 +25,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 cd "$(dirname "$0")"
 
-apt_packages=(frr iproute2 python3-venv)
+# gobgpd: the GoBGP profile's RR pods (fixtures/sut/gobgp-rr), small, installed always so CI
+# tests it too.
+apt_packages=(frr gobgpd iproute2 python3-venv)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -50,7 +50,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"{args.topology}: {len(plan.lab_nodes)} nodes ({len(plan.route_reflectors)} route "
         f"reflectors, {len(plan.routers)} routers, {len(plan.peers)} peers of the harness); "
-        f"SUT {plan.sut.values.name} from {args.sut}: configs render and FRR accepts them"
+        f"SUT {plan.sut.values.name} from {args.sut}: configs render and "
+        + (
+            "FRR accepts them"
+            if plan.sut.values.implementation == "frr"
+            else f"FRR and {plan.sut.values.implementation} accept them"
+        )
     )
     return EXIT_OK
 
@@ -69,8 +74,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if os.geteuid() != 0:
             raise InputError("--backend netns needs root (it creates network namespaces)")
         from harness.daemons.frr import require_frr
+        from harness.drivers.route_server import driver_for
 
-        require_frr()
+        require_frr()  # the router pods
+        driver_for(load_plan(args.topology, args.sut)).require()  # the RR pods
     elif args.kubeconfig is not None and args.backend != "kind":
         raise InputError("--kubeconfig: only for --backend kind")
     if args.backend == "kind":  # what the machine lacks, and what kind cannot stage, fail here

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness.backends import get_backend, unsupported
-from harness.backends.base import Backend, Lab, session_count
+from harness.backends.base import Backend, Lab, implementation, session_count
 from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
@@ -192,6 +192,7 @@ def _lab_up(
             log.error(text)
             pytest.exit(f"rr-harness: {text}", returncode=1)
         say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
+        impl, impl_version = implementation(running)
         for key, value in {
             "run_id": run.run_id,
             "backend": backend.name,
@@ -200,6 +201,8 @@ def _lab_up(
             "sut_dir": str(plan.sut.directory),
             "sessions": session_count(running),
             "lab_up_ms": round(up * 1000),
+            "implementation": impl,  # the RR pods' daemon and version, as they say
+            "implementation_version": impl_version,
         }.items():
             record_testsuite_property(key, value)
         config.stash[LAB_KEY] = running

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.backends.base import advertised
+from harness.backends.base import advertised, bgp_identifier
+from harness.deviations import judge
 from harness.errors import PreconditionFailed
 from harness.expect import (
     await_originated,
@@ -54,6 +55,45 @@ def test_client_routes_reach_non_clients(lab, injector, client, fresh, family, c
         lambda t: missing_reflections(t, keys, "a client", via),
         timeout=convergence_timeout,
         what="clients' routes to reach every non-client",
+    )
+
+
+def test_routes_reflected_to_non_clients_carry_originator_id_and_cluster_list(
+    lab, injector, client, fresh, family, convergence_timeout
+):
+    """§8: ORIGINATOR_ID "will be created by an RR in reflecting a route", and "when an RR
+    reflects a route, it MUST prepend the local CLUSTER_ID to the CLUSTER_LIST": a client's route
+    reflected to a non-client is no exception (a non-client may be another cluster's RR, whose
+    loop check needs both)."""
+    non_clients = list(_non_clients(lab))
+    via = reflectors(lab)
+    route = fresh.route(family)
+    for rr in via:
+        injector.announce(
+            client.name, family, [route], attributes_for(lab, client, family), peer=rr.name
+        )
+    tables = await_tables(
+        lab,
+        non_clients,
+        lambda t: missing_reflections(t, {key_of(route)}, client.name, via),
+        timeout=convergence_timeout,
+        what="a client's route to reach every non-client",
+        precondition=True,
+    )
+    want = (bgp_identifier(lab, client), [str(lab.plan.sut.values.cluster_id)])
+    names = {rr.address: rr.name for rr in via}
+    problems = [
+        f"at {node} via {names[r.peer]}: ORIGINATOR_ID {r.originator_id}, CLUSTER_LIST "
+        f"{list(r.cluster_list)}, expected {want[0]}, {want[1]}"
+        for node, table in tables.items()
+        for r in table.paths(key_of(route))
+        if r.peer in names and (r.originator_id, list(r.cluster_list)) != want
+    ]
+    judge(
+        lab,
+        "no-reflection-attributes-to-non-clients",
+        problems,
+        lambda p: ": ORIGINATOR_ID None, CLUSTER_LIST [], expected" in p,
     )
 
 

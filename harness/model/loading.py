@@ -96,5 +96,7 @@ def load_sut(directory: Path) -> SutProfile:
         raise InputError(f"--sut {directory}: no such directory")
     values = load_model(directory / SUT_FILE, SutValues)
     return SutProfile(
-        directory=directory, values=values, environment=template_environment(directory)
+        directory=directory,
+        values=values,
+        environment=template_environment(directory, values.templates),
     )

@@ -336,6 +336,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "loop-prevention::test_route_reflected_by_one_replica_is_dropped_by_the_other",
         "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
         "loop-prevention::test_route_with_own_cluster_id_is_not_reflected",
+        "reflection-rules::test_routes_reflected_to_non_clients_carry_originator_id_and_cluster_list",
         "reflection::test_reflected_paths_carry_originator_id_and_cluster_list",
     ),
     "rr-route-map-rewriting-local-pref": _REWRITTEN,
