@@ -18,9 +18,11 @@ from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
 from harness.drivers.route_server import FrrRouteServer, RouteServerDriver, driver_for
 from harness.errors import DaemonError, InputError, PreconditionFailed, WaitTimeout
+from harness.expect import await_tables, missing_reflections, reflectors
 from harness.model.base import Family
 from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
+from harness.observe.route import RouteTable
 from harness.observe.wait import await_no_problems, wait_until
 
 Nlri = str | EvpnRoute
@@ -111,6 +113,34 @@ class Injector:
     ) -> None:
         self.lab.speaker(speaker).announce(family, list(routes), attributes, peer)
         self.sent += [(speaker, peer, family, r) for r in routes]
+
+    def reflect(
+        self,
+        speaker: Node,
+        family: Family,
+        route: Nlri,
+        attributes: Attributes,
+        receivers: Sequence[Node],
+        *,
+        timeout: float,
+        what: str = "the route to be reflected through every replica",
+        precondition: bool = True,
+    ) -> tuple[dict[str, RouteTable], dict[str, str]]:
+        """Announce `route` to every RR replica and wait until each receiver holds it through
+        each (RFC 4456 §6): the receivers' tables then, and the replicas' names by address.
+        The wait is a `precondition` of the check that follows, unless it is the check."""
+        via = reflectors(self.lab)
+        for rr in via:
+            self.announce(speaker.name, family, [route], attributes, peer=rr.name)
+        tables = await_tables(
+            self.lab,
+            list(receivers),
+            lambda t: missing_reflections(t, {key_of(route)}, speaker.name, via),
+            timeout=timeout,
+            what=what,
+            precondition=precondition,
+        )
+        return tables, {rr.address: rr.name for rr in via}
 
     def withdraw_all(self, timeout: float) -> list[str]:
         """Withdraw everything announced, and wait until no router or peer of the harness holds

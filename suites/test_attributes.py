@@ -19,7 +19,6 @@ import pytest
 
 from harness.bgp.attributes import PARTIAL, Attributes
 from harness.deviations import judge
-from harness.expect import await_tables, missing_reflections, reflectors
 from harness.inject import attributes_for, key_of
 from harness.model.base import Family
 from harness.model.topology import Role
@@ -36,21 +35,6 @@ def _non_clients(lab) -> list:
     """Configured non-clients the harness plays (its decoder shows every attribute and flag)."""
     names = {n.name for rr in lab.plan.route_reflectors for n in lab.plan.non_clients(rr)}
     return [n for n in lab.plan.peers if n.name in names and n.role is Role.SPEAKER]
-
-
-def _reflect(lab, injector, client, route, family, attrs, receivers, timeout):
-    via = reflectors(lab)
-    for rr in via:
-        injector.announce(client.name, family, [route], attrs, peer=rr.name)
-    tables = await_tables(
-        lab,
-        receivers,
-        lambda t: missing_reflections(t, {key_of(route)}, client.name, via),
-        timeout=timeout,
-        what="the route to be reflected through every replica",
-        precondition=True,
-    )
-    return tables, {rr.address: rr.name for rr in via}
 
 
 def _everything(lab, client, family: Family) -> Attributes:
@@ -86,8 +70,8 @@ def test_reflected_attributes_equal_what_the_client_sent(
     attrs = _everything(lab, client, family)
     route = fresh.route(family)
     wire = _non_clients(lab)
-    tables, rr_names = _reflect(
-        lab, injector, client, route, family, attrs, [*receivers, *wire], convergence_timeout
+    tables, rr_names = injector.reflect(
+        client, family, route, attrs, [*receivers, *wire], timeout=convergence_timeout
     )
     sent_unknown = [((f | PARTIAL) & FLAGS_COMPARED, c, v.hex()) for f, c, v in UNKNOWN_TRANSITIVE]
     record_property("attributes_sent", repr(comparable(attrs, sent_unknown)))
@@ -133,8 +117,8 @@ def test_a_route_without_med_arrives_without_med(
     attrs = attributes_for(lab, client, family)
     assert attrs.med is None
     route = fresh.route(family)
-    tables, rr_names = _reflect(
-        lab, injector, client, route, family, attrs, receivers, convergence_timeout
+    tables, rr_names = injector.reflect(
+        client, family, route, attrs, receivers, timeout=convergence_timeout
     )
     problems = [
         f"at {node} via {rr_names[p.peer]}: MED {p.med}, sent none"

@@ -206,17 +206,13 @@ def test_replicas_reflect_with_the_same_cluster_list(
         pytest.skip("the SUT runs a single RR replica")
     route = fresh.route(family)
     key = key_of(route)
-    for rr in via:
-        injector.announce(
-            client.name, family, [route], attributes_for(lab, client, family), peer=rr.name
-        )
-    tables = await_tables(
-        lab,
+    tables, _ = injector.reflect(
+        client,
+        family,
+        route,
+        attributes_for(lab, client, family),
         receivers,
-        lambda t: missing_reflections(t, {key}, client.name, via),
         timeout=convergence_timeout,
-        what="the route to be reflected by every replica",
-        precondition=True,
     )
     cluster = (str(lab.plan.sut.values.cluster_id),)
     problems = []

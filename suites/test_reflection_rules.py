@@ -65,23 +65,17 @@ def test_routes_reflected_to_non_clients_carry_originator_id_and_cluster_list(
     reflects a route, it MUST prepend the local CLUSTER_ID to the CLUSTER_LIST": a client's route
     reflected to a non-client is no exception (a non-client may be another cluster's RR, whose
     loop check needs both)."""
-    non_clients = list(_non_clients(lab))
-    via = reflectors(lab)
     route = fresh.route(family)
-    for rr in via:
-        injector.announce(
-            client.name, family, [route], attributes_for(lab, client, family), peer=rr.name
-        )
-    tables = await_tables(
-        lab,
-        non_clients,
-        lambda t: missing_reflections(t, {key_of(route)}, client.name, via),
+    tables, names = injector.reflect(
+        client,
+        family,
+        route,
+        attributes_for(lab, client, family),
+        _non_clients(lab),
         timeout=convergence_timeout,
         what="a client's route to reach every non-client",
-        precondition=True,
     )
     want = (bgp_identifier(lab, client), [str(lab.plan.sut.values.cluster_id)])
-    names = {rr.address: rr.name for rr in via}
     problems = [
         f"at {node} via {names[r.peer]}: ORIGINATOR_ID {r.originator_id}, CLUSTER_LIST "
         f"{list(r.cluster_list)}, expected {want[0]}, {want[1]}"
