@@ -8,8 +8,8 @@
 #
 # Needs root (the lab is made of network namespaces): run as root, or as a user who has sudo,
 # and it runs itself again through sudo. Installs, only when missing: Debian packages (frr,
-# iproute2, python3-venv, and mmdebstrap, which builds the root filesystem of the FRR a SUT
-# profile ships on first use), the virtual environment in .venv, and the Python packages of
+# gobgpd, iproute2, python3-venv, and mmdebstrap, which builds the root filesystem of the FRR a
+# SUT profile ships on first use), the virtual environment in .venv, and the Python packages of
 # pyproject.toml (re-installed when it changes).
 set -euo pipefail
 
@@ -26,7 +26,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 cd "$(dirname "$0")"
 
-apt_packages=(frr iproute2 python3-venv mmdebstrap)
+# gobgpd: the GoBGP profile's RR pods (fixtures/sut/gobgp-rr), small, installed always so CI
+# tests it too. mmdebstrap: the root filesystem of the FRR a SUT profile ships (issue 14).
+apt_packages=(frr gobgpd iproute2 python3-venv mmdebstrap)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

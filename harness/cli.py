@@ -63,6 +63,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{args.topology}: {len(plan.lab_nodes)} nodes ({len(plan.route_reflectors)} route "
         f"reflectors, {len(plan.routers)} routers, {len(plan.peers)} peers of the harness); "
         f"SUT {plan.sut.values.name} from {args.sut}: configs render and {judged}"
+        + (
+            ""
+            if plan.sut.values.implementation == "frr"
+            else f"; {plan.sut.values.implementation} accepts the RR pods'"
+        )
     )
     return EXIT_OK
 
@@ -80,10 +85,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if os.geteuid() != 0:
             raise InputError("--backend netns needs root (it creates network namespaces)")
         from harness.daemons.frr_runtime import runtime_for
+        from harness.drivers.route_server import driver_for
 
         # bad input stops here, before anything starts; the SUT's FRR is resolved (built on
         # first use) and judges the configs
-        runtime_for(load_plan(args.topology, args.sut, frr=args.frr).sut)
+        plan = load_plan(args.topology, args.sut, frr=args.frr)
+        runtime_for(plan.sut)  # the router pods' (and an FRR RR's)
+        driver_for(plan).require()  # the RR pods' implementation
     elif args.kubeconfig is not None and args.backend != "kind":
         raise InputError("--kubeconfig: only for --backend kind")
     if args.backend == "kind":  # what the machine lacks, and what kind cannot stage, fail here

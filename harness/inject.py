@@ -10,19 +10,23 @@ afterwards (DESIGN pattern 8: a cheap per-test reset of a shared lab).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from harness.backends.base import Lab, routes
 from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
+from harness.drivers.route_server import FrrRouteServer, RouteServerDriver, driver_for
 from harness.errors import DaemonError, InputError, PreconditionFailed, WaitTimeout
+from harness.expect import await_tables, missing_reflections, reflectors
 from harness.model.base import Family
 from harness.model.plan import LabPlan
-from harness.model.topology import Node
+from harness.model.topology import Node, Role
+from harness.observe.route import RouteTable
 from harness.observe.wait import await_no_problems, wait_until
 
 Nlri = str | EvpnRoute
+FRR = FrrRouteServer()  # the routers' daemon, whatever the RR pods run
 _serial = itertools.count(1)
 
 
@@ -110,6 +114,34 @@ class Injector:
         self.lab.speaker(speaker).announce(family, list(routes), attributes, peer)
         self.sent += [(speaker, peer, family, r) for r in routes]
 
+    def reflect(
+        self,
+        speaker: Node,
+        family: Family,
+        route: Nlri,
+        attributes: Attributes,
+        receivers: Sequence[Node],
+        *,
+        timeout: float,
+        what: str = "the route to be reflected through every replica",
+        precondition: bool = True,
+    ) -> tuple[dict[str, RouteTable], dict[str, str]]:
+        """Announce `route` to every RR replica and wait until each receiver holds it through
+        each (RFC 4456 §6): the receivers' tables then, and the replicas' names by address.
+        The wait is a `precondition` of the check that follows, unless it is the check."""
+        via = reflectors(self.lab)
+        for rr in via:
+            self.announce(speaker.name, family, [route], attributes, peer=rr.name)
+        tables = await_tables(
+            self.lab,
+            list(receivers),
+            lambda t: missing_reflections(t, {key_of(route)}, speaker.name, via),
+            timeout=timeout,
+            what=what,
+            precondition=precondition,
+        )
+        return tables, {rr.address: rr.name for rr in via}
+
     def withdraw_all(self, timeout: float) -> list[str]:
         """Withdraw everything announced, and wait until no router or peer of the harness holds
         any of it: the next test starts from the lab as it was. Returns what could not be
@@ -148,10 +180,13 @@ class Injector:
         return problems
 
 
-def wrong_denial(evidence: list[str], reason: str) -> list[str]:
-    """A problem when FRR logged refusing the route, but never for `reason` (its wording after
-    `DENIED due to:`): the route was dropped, for another rule than the one under test."""
-    if not evidence or any(f"DENIED due to: {reason}" in line for line in evidence):
+def wrong_denial(
+    evidence: list[str], reason: str, says: Callable[[str, str], bool] = FRR.refused_for
+) -> list[str]:
+    """A problem when the node logged refusing the route, but never for `reason` (FRR's wording
+    after `DENIED due to:`; `says` reads another implementation's lines): the route was
+    dropped, for another rule than the one under test."""
+    if not evidence or any(says(line, reason) for line in evidence):
         return []
     return [f"dropped, but not because {reason!r}: {' | '.join(evidence)}"]
 
@@ -164,11 +199,13 @@ def refusal_verdict(
     A leak breaks the rule. Without one, the refusal must be witnessed: the sentinel shows the
     route was sent before it, but only the node's own `DENIED due to:` line shows the route was
     processed and refused (it does not rely on the order in which the node sends UPDATEs of
-    different prefixes). A node that logs updates and writes no such line by the deadline
-    leaves the check undecided (`PreconditionFailed`); a line for another reason breaks it."""
+    different prefixes); on an RR pod the SUT's driver reads the log (GoBGP: its debug lines).
+    A node that logs updates and writes no such line by the deadline leaves the check
+    undecided (`PreconditionFailed`); a line for another reason breaks it."""
+    says = _reader(lab, node).refused_for
     if leaks:
         evidence = denial_evidence(lab, node, route)
-        return leaks + wrong_denial(evidence, reason), evidence
+        return leaks + wrong_denial(evidence, reason, says), evidence
     try:
         evidence = wait_until(
             lambda: denial_evidence(lab, node, route),
@@ -182,14 +219,17 @@ def refusal_verdict(
             f"{node} did not reflect {key_of(route)}, but its log never says it refused it: "
             f"the refusal is not witnessed ({exc})"
         ) from None
-    return wrong_denial(evidence, reason), evidence
+    return wrong_denial(evidence, reason, says), evidence
 
 
 def denial_evidence(lab: Lab, node: str, route: Nlri) -> list[str]:
-    """FRR's own account of refusing a route: the `DENIED due to:` lines that name it."""
-    mark = needle(route)
-    return [
-        line.strip()
-        for line in lab.frr(node).log_text().splitlines()
-        if "DENIED due to" in line and mark in line
-    ]
+    """The node's own account of refusing a route: FRR's `DENIED due to:` lines that name it,
+    or the equivalent lines of the SUT's implementation on an RR pod."""
+    return _reader(lab, node).refusals(lab.frr(node), needle(route))
+
+
+def _reader(lab: Lab, node: str) -> RouteServerDriver:
+    """Who reads a node's log: the SUT's driver on an RR pod; routers run FRR."""
+    if lab.pods.get(node).role is Role.ROUTE_REFLECTOR:
+        return driver_for(lab.plan)
+    return FRR

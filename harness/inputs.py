@@ -2,9 +2,10 @@
 
 Everything that can be wrong with the inputs is found here, before a namespace exists: YAML and
 model errors, topology/SUT mismatches, templates that do not render, and rendered lines FRR
-itself rejects. Each becomes one `InputError` line naming the file (exit status 2). The FRR
-the SUT ships (`frr:`, or `--frr`) is resolved here too, its tree built on first use, and it is
-the FRR that judges the rendered configs.
+itself rejects (another RR implementation's config: what its driver says, e.g. gobgpd's own
+check). Each becomes one `InputError` line naming the file (exit status 2). The FRR the SUT
+ships (`frr:`, or `--frr`) is resolved here too, its tree built on first use, and it is the FRR
+that judges the rendered configs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from harness.drivers.route_server import driver_for
 from harness.errors import InputError
 from harness.model.loading import load_sut, load_topology
 from harness.model.plan import LabPlan
-from harness.model.sut import HOST_FRR, ROUTER_TEMPLATE, RR_TEMPLATE
+from harness.model.sut import HOST_FRR
 from harness.model.topology import Role
 
 
@@ -36,6 +37,15 @@ def load_plan(
     )
     driver = driver_for(plan)  # an implementation without a driver stops here
     configs = plan.render_all()
+    templates = plan.sut.values.templates
+    for name, config in configs.items():
+        if plan.topology.node(name).role is Role.ROUTE_REFLECTOR:
+            why = driver.rejects(config)  # FRR's: line by line, below
+            if why:
+                raise InputError(
+                    f"{plan.sut.directory / templates.route_reflector}: {driver.name} rejects "
+                    f"the config rendered for {name}: {why}"
+                )
     if check_with_frr and runtime is None:
         runtime = runtime_for(plan.sut) if plan.sut.values.frr != HOST_FRR else HOST
     if runtime is HOST and not HOST.has("bgpd"):
@@ -44,12 +54,14 @@ def load_plan(
         for name, config in configs.items():
             router = plan.topology.node(name).role is Role.ROUTER
             if not router and driver.name != "frr":
-                continue  # another implementation's config is its own to check
+                continue  # checked by its own implementation, above
             daemons = ("zebra", "bgpd") if router else ("bgpd",)
             bad = rejected_lines(config, daemons, runtime)
             if bad:
                 line, text = bad[0]
-                template = plan.sut.directory / (ROUTER_TEMPLATE if router else RR_TEMPLATE)
+                template = plan.sut.directory / (
+                    templates.router if router else templates.route_reflector
+                )
                 raise InputError(
                     f"{template}: FRR {runtime.version} ({'/'.join(daemons)}) rejects line "
                     f"{line} of the config "

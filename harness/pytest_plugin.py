@@ -211,7 +211,7 @@ def _lab_up(
             "sut_dir": str(plan.sut.directory),
             "sessions": session_count(running),
             "lab_up_ms": round(up * 1000),
-            **software(running),
+            **facts,  # implementation (and its version, as the RR pods say), the FRR run
         }.items():
             record_testsuite_property(key, value)
         config.stash[LAB_KEY] = running

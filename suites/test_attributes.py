@@ -5,27 +5,27 @@ optional transitive attribute is passed on with the Partial bit set, RFC 4271 §
 The crafted client sends a route with every attribute set to a value no default produces —
 ORIGIN EGP or INCOMPLETE, MED, LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR, communities, large
 communities, extended communities (route target, encapsulation, router MAC), an unknown
-optional transitive attribute — through both replicas, right after a second route with the same
-attributes and an AS_SET in its AS_PATH (RFC 9774 deprecates AS_SET, and FRR 10.7 treats such a
-route as withdrawn: a known deviation, judged apart, so it never hides the other attributes).
-Every other client and every configured non-client must hold exactly what was sent, as far as
-its observer can show it: FRR shows no unrecognised attribute at all, ExaBGP sets Partial on one
-itself, so the Partial bit is judged on the wire, at the non-clients (the harness's own decoder).
+optional transitive attribute — through both replicas, right after a second route whose AS_PATH
+holds an AS_SET (RFC 9774 deprecates AS_SET, and FRR 10.7 treats such a route as withdrawn: a
+known deviation, judged apart, so it never hides the other attributes). Every other client and
+every configured non-client must hold exactly what was sent, as far as its observer can show it:
+FRR shows no unrecognised attribute at all, ExaBGP sets Partial on one itself, so the Partial
+bit is judged on the wire, at the non-clients (the harness's own decoder).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import ast
 
 import pytest
 
 from harness.bgp.attributes import PARTIAL, Attributes
 from harness.deviations import judge
-from harness.expect import await_tables, missing_reflections, poll_tables, reflectors
+from harness.expect import poll_tables, reflectors
 from harness.inject import attributes_for, key_of
 from harness.model.base import Family
 from harness.model.topology import Role
-from harness.observe.route import Route
+from harness.transparency import comparable, differences
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -38,25 +38,6 @@ def _non_clients(lab) -> list:
     """Configured non-clients the harness plays (its decoder shows every attribute and flag)."""
     names = {n.name for rr in lab.plan.route_reflectors for n in lab.plan.non_clients(rr)}
     return [n for n in lab.plan.peers if n.name in names and n.role is Role.SPEAKER]
-
-
-def _reflect(lab, injector, client, route, family, attrs, receivers, timeout, before=None):
-    """Announce `route` through every replica (after `before`, a (route, attributes) sent
-    first on the same sessions, whose fate the arrival of `route` then decides)."""
-    via = reflectors(lab)
-    for rr in via:
-        if before is not None:
-            injector.announce(client.name, family, [before[0]], before[1], peer=rr.name)
-        injector.announce(client.name, family, [route], attrs, peer=rr.name)
-    tables = await_tables(
-        lab,
-        receivers,
-        lambda t: missing_reflections(t, {key_of(route)}, client.name, via),
-        timeout=timeout,
-        what="the route to be reflected through every replica",
-        precondition=True,
-    )
-    return tables, {rr.address: rr.name for rr in via}
 
 
 AS_SET = ("set", (64603, 64602))
@@ -85,28 +66,6 @@ def _everything(lab, client, family: Family, *extra_segments) -> Attributes:
     )
 
 
-def _comparable(path: Route | Attributes, unknown: list[tuple[int, int, str]]) -> dict[str, Any]:
-    """The attributes RFC 4456 §10 protects, in a form where only meaning counts: the members
-    of an AS_SET and of community lists are sets (RFC 4271 §5.1.2, RFC 1997, RFC 8092)."""
-    if isinstance(path, Attributes):
-        segments = [(kind, tuple(asns)) for kind, asns in path.segments()]
-    else:
-        segments = list(path.as_path_segments)
-    return {
-        "origin": path.origin,
-        "as_path": [(k, tuple(sorted(a)) if "set" in str(k) else a) for k, a in segments],
-        "next_hop": path.next_hop,
-        "med": path.med,
-        "local_pref": path.local_pref,
-        "atomic_aggregate": path.atomic_aggregate,
-        "aggregator": path.aggregator,
-        "communities": sorted(path.communities),
-        "large_communities": sorted(path.large_communities),
-        "ext_communities": sorted(path.ext_communities),
-        "unknown": sorted(unknown),
-    }
-
-
 def test_reflected_attributes_equal_what_the_client_sent(
     lab, injector, client, fresh, family, receivers, convergence_timeout, record_property
 ):
@@ -114,66 +73,21 @@ def test_reflected_attributes_equal_what_the_client_sent(
     LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR, communities, large communities and extended
     communities arrive as the client sent them; the unknown optional transitive attributes
     arrive with their values, and Partial set (RFC 4271 §9). The route with an AS_SET, sent
-    just before on the same sessions, arrives the same way, its AS_SET included (FRR 10.7
-    drops it, following RFC 9774: known deviation `as-set-treated-as-withdraw`)."""
+    just before on the same sessions, arrives with its AS_PATH as sent, AS_SET included (FRR
+    10.7 drops it, following RFC 9774: known deviation `as-set-treated-as-withdraw`)."""
     attrs = _everything(lab, client, family)
     route = fresh.route(family)
-    with_set = (fresh.route(family), _everything(lab, client, family, AS_SET))
+    with_set, set_attrs = fresh.route(family), _everything(lab, client, family, AS_SET)
     wire = _non_clients(lab)
     refused_before = {rr: len(lines) for rr, lines in _as_set_refusals(lab).items()}
-    tables, rr_names = _reflect(
-        lab,
-        injector,
-        client,
-        route,
-        family,
-        attrs,
-        [*receivers, *wire],
-        convergence_timeout,
-        before=with_set,
+    for rr in reflectors(lab):  # first on each session: `route` arriving means it was processed
+        injector.announce(client.name, family, [with_set], set_attrs, peer=rr.name)
+    tables, rr_names = injector.reflect(
+        client, family, route, attrs, [*receivers, *wire], timeout=convergence_timeout
     )
     sent_unknown = [((f | PARTIAL) & FLAGS_COMPARED, c, v.hex()) for f, c, v in UNKNOWN_TRANSITIVE]
-    record_property("attributes_sent", repr(_comparable(attrs, sent_unknown)))
+    record_property("attributes_sent", repr(comparable(attrs, sent_unknown)))
     kinds = {n.name: n.role for n in [*receivers, *wire]}
-    differences = _differences(tables, route, attrs, rr_names, kinds, sent_unknown)
-    assert not differences, "\n".join(differences)
-
-    # The route with an AS_SET went first on the same sessions, so every RR has processed it:
-    # it arrives as sent, or each RR says it refused it.
-    def fate(tables) -> list[str]:
-        problems = _differences(tables, with_set[0], with_set[1], rr_names, kinds, sent_unknown)
-        return problems + [
-            f"at {node} via {rr}: the route with an AS_SET was not reflected"
-            for node, table in tables.items()
-            for address, rr in rr_names.items()
-            if address not in {p.peer for p in table.paths(key_of(with_set[0]))}
-        ]
-
-    def refused() -> dict[str, list[str]]:
-        return {
-            rr: lines[refused_before.get(rr, 0) :] for rr, lines in _as_set_refusals(lab).items()
-        }
-
-    polled = poll_tables(
-        lab,
-        [*receivers, *wire],
-        lambda t: [] if all(refused().values()) else fate(t),
-        timeout=convergence_timeout,
-        what="the route with an AS_SET to be reflected, or refused by every RR",
-    )
-    evidence = [line for lines in refused().values() for line in lines]
-    if evidence:
-        record_property("evidence", " | ".join(evidence)[:2000])
-    judge(
-        lab,
-        "as-set-treated-as-withdraw",
-        fate(polled.tables),
-        lambda p: p.endswith("not reflected") and bool(evidence),
-    )
-
-
-def _differences(tables, route, attrs, rr_names, kinds, sent_unknown) -> list[str]:
-    """What differs from `attrs` in each path of `route` a receiver got through an RR."""
     problems = []
     for node, table in tables.items():
         for path in table.paths(key_of(route)):
@@ -187,14 +101,68 @@ def _differences(tables, route, attrs, rr_names, kinds, sent_unknown) -> list[st
             else:  # ExaBGP sets Partial itself: values only
                 got_unknown = [(0, c, v) for _, c, v in path.unknown]
                 want_unknown = [(0, c, v) for _, c, v in sent_unknown]
-            got = _comparable(path, got_unknown)
-            want = _comparable(attrs, want_unknown)
+            got = comparable(path, got_unknown)
+            want = comparable(attrs, want_unknown)
             problems += [
-                f"at {node} via {rr_names[path.peer]}: {field} {got[field]!r}, sent {want[field]!r}"
-                for field in want
-                if got[field] != want[field]
+                f"at {node} via {rr_names[path.peer]}: {d}" for d in differences(got, want)
             ]
-    return problems
+    judge(lab, "partial-bit-not-set", problems, _only_partial_unset)
+    _judge_the_as_set(
+        lab,
+        [*receivers, *wire],
+        (with_set, set_attrs),
+        rr_names,
+        refused_before,
+        timeout=convergence_timeout,
+        record_property=record_property,
+    )
+
+
+def _judge_the_as_set(
+    lab, nodes, sent_route, rr_names, refused_before, *, timeout, record_property
+):
+    """RFC 4456 §10 for the AS_PATH with an AS_SET: the route sent first on the same sessions,
+    so every RR has processed it. It arrives with that AS_PATH, or each RR says it refused it
+    (FRR 10.7's log), which only the known deviation may excuse. The other attributes are
+    the first route's to show."""
+    route, attrs = sent_route
+    sent = comparable(attrs)["as_path"]
+
+    def fate(tables) -> list[str]:
+        problems = [
+            f"at {node} via {rr_names[p.peer]}: as_path {comparable(p)['as_path']!r}, sent {sent!r}"
+            for node, table in tables.items()
+            for p in table.paths(key_of(route))
+            if p.peer in rr_names and comparable(p)["as_path"] != sent
+        ]
+        return problems + [
+            f"at {node} via {rr}: the route with an AS_SET was not reflected"
+            for node, table in tables.items()
+            for address, rr in rr_names.items()
+            if address not in {p.peer for p in table.paths(key_of(route))}
+        ]
+
+    def refused() -> dict[str, list[str]]:
+        return {
+            rr: lines[refused_before.get(rr, 0) :] for rr, lines in _as_set_refusals(lab).items()
+        }
+
+    polled = poll_tables(
+        lab,
+        nodes,
+        lambda t: [] if all(refused().values()) else fate(t),
+        timeout=timeout,
+        what="the route with an AS_SET to be reflected, or refused by every RR",
+    )
+    evidence = [line for lines in refused().values() for line in lines]
+    if evidence:
+        record_property("evidence", " | ".join(evidence)[:2000])
+    judge(
+        lab,
+        "as-set-treated-as-withdraw",
+        fate(polled.tables),
+        lambda p: p.endswith("not reflected") and bool(evidence),
+    )
 
 
 def _as_set_refusals(lab) -> dict[str, list[str]]:
@@ -210,16 +178,28 @@ def _as_set_refusals(lab) -> dict[str, list[str]]:
     }
 
 
+def _only_partial_unset(problem: str) -> bool:
+    """A problem of the unknown attributes alone, which arrived as sent but for the Partial bit
+    left clear (the wording above: `...: unknown [...], sent [...]`)."""
+    _, found, rest = problem.partition(": unknown ")
+    got, _, sent = rest.partition(", sent ")
+    if not found:
+        return False
+    got_flags, sent_flags = ast.literal_eval(got), ast.literal_eval(sent)
+    cleared = [(f & ~PARTIAL, c, v) for f, c, v in sent_flags]
+    return got_flags == cleared != sent_flags
+
+
 def test_a_route_without_med_arrives_without_med(
     lab, injector, client, fresh, family, receivers, convergence_timeout
 ):
-    """RFC 4456 §10: a route sent without MED is reflected without MED. (FRR 8.4 adds MED 0:
-    a known deviation, harness/deviations.py; any other MED is an RR inventing one.)"""
+    """RFC 4456 §10: a route sent without MED is reflected without MED. (FRR 8.4 and 10.3 add
+    MED 0: a known deviation, harness/deviations.py; any other MED is an RR inventing one.)"""
     attrs = attributes_for(lab, client, family)
     assert attrs.med is None
     route = fresh.route(family)
-    tables, rr_names = _reflect(
-        lab, injector, client, route, family, attrs, receivers, convergence_timeout
+    tables, rr_names = injector.reflect(
+        client, family, route, attrs, receivers, timeout=convergence_timeout
     )
     problems = [
         f"at {node} via {rr_names[p.peer]}: MED {p.med}, sent none"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from harness.backends.base import bgp_identifier
+from harness.deviations import judge
 from harness.expect import (
     Reflector,
     await_originated,
@@ -24,6 +25,7 @@ from harness.expect import (
 )
 from harness.inject import Fresh, attributes_for
 from harness.model.base import Family
+from harness.transparency import med_added, transparency_problems
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -40,7 +42,8 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
 ):
     """Row 1: a ToR EVPN route enters router-1 over eBGP, and router-1's RR sessions carry it
     to every other client: AS_PATH [ToR's AS], ORIGINATOR_ID router-1 (the RR's client it came
-    from, RFC 4456 §8), CLUSTER_LIST [cluster id], next hop still the ToR's."""
+    from, RFC 4456 §8), CLUSTER_LIST [cluster id], next hop still the ToR's, and every other
+    attribute as router-1 sent it to the RRs (RFC 4456 §10)."""
     edge = lab.plan.topology.node(tor.peers[0])
     route = Fresh.of(lab, tor).evpn()
     attrs = attributes_for(lab, tor, EVPN)
@@ -69,10 +72,14 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
         )
     ]
     record_property("clients", len(tables))
-    assert not problems, (
-        f"expected AS_PATH [{tor.asn}], ORIGINATOR_ID {edge_id}, CLUSTER_LIST "
-        f"{list(cluster)}, next hop {attrs.next_hop}:\n" + "\n".join(problems)
-    )
+    if problems:
+        problems.insert(
+            0,
+            f"expected AS_PATH [{tor.asn}], ORIGINATOR_ID {edge_id}, CLUSTER_LIST "
+            f"{list(cluster)}, next hop {attrs.next_hop}:",
+        )
+    problems += transparency_problems(lab, tables, edge, {route.key}, EVPN)
+    judge(lab, "med-zero-added", problems, med_added, exposed=attrs.med is None)
 
 
 def test_internal_evpn_reaches_the_other_routers_through_the_rr(lab, convergence_timeout):

@@ -61,7 +61,9 @@ def test_the_mesh_is_complete_and_reforms_when_a_side_scales(
 ):
     """Every route server peers with every other one: N route servers, N·(N-1)/2 sessions, all
     Established; scaling side b up by one and back down re-forms the mesh (meshrr's peer
-    updater: "automatically forming full-mesh iBGP peerings between route servers")."""
+    updater: "automatically forming full-mesh iBGP peerings between route servers"). A mesh
+    that forms at start-up but does not take in the new route server fails here (the
+    deadline covers two looks of the peer updater); side b is scaled back in any case."""
     servers = mesh_drills.route_servers()
     _await_mesh(mesh_drills, convergence_timeout, "the mesh")
     established = lab.timings.get("established_s")  # lab start -> every session, mesh included
@@ -71,12 +73,14 @@ def test_the_mesh_is_complete_and_reforms_when_a_side_scales(
     deadline = convergence_timeout + 2 * lab.plan.mesh.poll_interval
 
     created, _ = lab.pods.scale("b", side_b + 1)
-    record_property(
-        "mesh_reformed_after_scale_up_ms",
-        _await_mesh(mesh_drills, deadline, "the mesh with one more"),
-    )
-    assert len(mesh_drills.route_servers()) == len(servers) + 1
-    _, deleted = lab.pods.scale("b", side_b)
+    try:
+        record_property(
+            "mesh_reformed_after_scale_up_ms",
+            _await_mesh(mesh_drills, deadline, "the mesh with one more"),
+        )
+        assert len(mesh_drills.route_servers()) == len(servers) + 1
+    finally:  # side b back to its size whatever the verdict: the next checks start from it
+        _, deleted = lab.pods.scale("b", side_b)
     record_property(
         "mesh_reformed_after_scale_down_ms", _await_mesh(mesh_drills, deadline, "the mesh again")
     )
@@ -174,14 +178,18 @@ def test_losing_a_side_b_replica(mesh_drills, run_mesh_drill, holder):
     does moves the address to the other replica: the clients' sessions (one each, to the
     anycast address) re-form there and every route returns; the loss window that costs is
     measured and reported, as no single session survives its server without graceful
-    restart."""
+    restart. Either way the replica's replacement joins the mesh (meshrr's peer updater): a
+    lab not whole again by the deadline fails the drill. The whole lab before the fault is a
+    precondition (an error when missing): the mesh and cross-side checks judge it."""
     run_mesh_drill(lambda: mesh_drills.side_replica_lost(holder=holder))
 
 
 def test_losing_a_whole_side_costs_only_that_sides_routes(mesh_drills, run_mesh_drill):
     """Loss of a whole side (side a's only route server): the other side's clients lose only
     the lost side's routes and keep their own throughout; once the side's route server is back
-    (rescheduled), its clients return and every route is everywhere again."""
+    (rescheduled), the mesh takes it in again, its clients return and every route is
+    everywhere again by the deadline (else the drill fails). The whole lab before the fault is
+    a precondition, as in the replica drill."""
     run_mesh_drill(lambda: mesh_drills.side_lost("a"))
 
 

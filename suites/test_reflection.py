@@ -5,6 +5,9 @@ to other Router Pods. RFC 4456 §6: a route from a client is reflected to all ot
 §8: the RR sets ORIGINATOR_ID to the originator's router id and prepends its CLUSTER_ID to
 CLUSTER_LIST; §10: the RR does not change the path's attributes, so the next hop (the
 originating VTEP) arrives unchanged. Every check runs once per router pod (`router`).
+
+The routers' IPv4 unicast routes (their VTEP addresses, reflected by the RR merged upstream,
+openperouter PR #509) are held to the same rules where the SUT's RRs reflect IPv4.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from harness.backends.base import bgp_identifier
+from harness.deviations import judge
 from harness.errors import PreconditionFailed
 from harness.expect import (
     Reflector,
@@ -30,14 +34,18 @@ from harness.expect import (
     reflectors,
     without_rd,
 )
-from harness.observe.route import Route
+from harness.model.base import Family
+from harness.model.topology import Node
+from harness.observe.route import Route, RouteTable
+from harness.transparency import med_added, transparency_problems
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
 
 @dataclass
 class Reflection:
-    originated: dict[str, list[Route]]  # router -> its own EVPN paths
+    family: Family
+    originated: dict[str, list[Route]]  # router -> its own paths of the family
     poll: TablePoll  # every client's table once everything arrived (or the deadline passed)
     via: list[Reflector]
 
@@ -51,11 +59,11 @@ class Reflection:
         replace(self.poll, problems=mine).check(precondition=precondition)
 
 
-@pytest.fixture(scope="module")
-def reflection(lab, convergence_timeout) -> Reflection:
+def _reflection(
+    lab, family: Family, originated: dict[str, list[Route]], clients: list[Node], timeout: float
+) -> Reflection:
     """One wait for every router's routes to reach every other client; the checks share it."""
     via = reflectors(lab)
-    originated = {r.name: await_originated(lab, r, convergence_timeout) for r in lab.plan.routers}
 
     def problems(tables):
         return [
@@ -71,12 +79,49 @@ def reflection(lab, convergence_timeout) -> Reflection:
 
     poll = poll_tables(
         lab,
-        evpn_clients(lab),
+        clients,
         problems,
-        timeout=convergence_timeout,
-        what="EVPN routes of every router to reach every other client through every RR",
+        timeout=timeout,
+        what=f"{family} routes of every router to reach every other client through every RR",
     )
-    return Reflection(originated, poll, via)
+    return Reflection(family, originated, poll, via)
+
+
+@pytest.fixture(scope="module")
+def reflection(lab, convergence_timeout) -> Reflection:
+    """The routers' EVPN routes (what their VNIs' hosts and VTEPs imply) at every EVPN client."""
+    originated = {r.name: await_originated(lab, r, convergence_timeout) for r in lab.plan.routers}
+    return _reflection(lab, Family.L2VPN_EVPN, originated, evpn_clients(lab), convergence_timeout)
+
+
+def _ipv4_originated(lab, timeout: float) -> dict[str, list[Route]]:
+    """Each router's own IPv4 unicast paths, once every router originates at least one: what
+    the router announces (its VTEP address in the profiles), not what the topology says."""
+    polled = poll_tables(
+        lab,
+        list(lab.plan.routers),
+        lambda tables: [
+            f"{n} originates no IPv4 unicast route"
+            for n, t in tables.items()
+            if not t.local(Family.IPV4_UNICAST)
+        ],
+        timeout=timeout,
+        what="every router to originate its IPv4 unicast routes",
+    )
+    polled.check(precondition=True)
+    tables: dict[str, RouteTable] = dict(polled.tables)
+    return {n: tables[n].local(Family.IPV4_UNICAST) for n in tables}
+
+
+@pytest.fixture(scope="module")
+def vtep_reflection(lab, convergence_timeout) -> Reflection:
+    """The routers' IPv4 unicast routes at every other router (the IPv4 clients)."""
+    if Family.IPV4_UNICAST not in lab.plan.sut.values.families:
+        pytest.skip("the SUT's route reflectors do not reflect IPv4 unicast")
+    originated = _ipv4_originated(lab, convergence_timeout)
+    return _reflection(
+        lab, Family.IPV4_UNICAST, originated, list(lab.plan.routers), convergence_timeout
+    )
 
 
 def test_evpn_routes_reach_every_client_via_every_rr(reflection, router, record_property):
@@ -86,6 +131,37 @@ def test_evpn_routes_reach_every_client_via_every_rr(reflection, router, record_
     record_property("clients_checked", len(reflection.tables_without(router)))
     record_property("reflectors", len(reflection.via))
     reflection.check_reached(router)
+
+
+def test_vtep_routes_reach_every_router_via_every_rr(vtep_reflection, router, record_property):
+    """RFC 4456 §6: every IPv4 unicast route a router pod originates (its VTEP address) reaches
+    every other router pod once through each RR replica."""
+    record_property("routes_originated", len(vtep_reflection.originated[router]))
+    vtep_reflection.check_reached(router)
+
+
+def test_reflected_paths_carry_every_attribute_the_router_sent(
+    request, lab, family, router, record_property
+):
+    """RFC 4456 §10: a reflected path carries what its originator sent, attribute by
+    attribute — ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR,
+    communities, large and extended communities (route target, encapsulation, router MAC).
+    What the router sent is what each RR received from it (harness/transparency.py)."""
+    reflection = request.getfixturevalue(
+        "reflection" if family is Family.L2VPN_EVPN else "vtep_reflection"
+    )
+    reflection.check_reached(router, precondition=True)
+    sent = reflection.originated[router]
+    record_property("routes_compared", len(sent))
+    problems = transparency_problems(
+        lab,
+        reflection.tables_without(router),
+        lab.plan.topology.node(router),
+        {r.key for r in sent},
+        family,
+    )
+    exposed = any(r.med is None for r in sent)  # a route sent without MED
+    judge(lab, "med-zero-added", problems, med_added, exposed=exposed)
 
 
 def test_reflected_paths_carry_originator_id_and_cluster_list(

@@ -49,6 +49,18 @@ def test_frr_local_paths_are_marked_local(router2_table):
     assert all(r.peer == LOCAL and r.originator_id is None for r in local)
 
 
+def test_frr_adj_rib_out_keys_match_the_table_keys(router2_table):
+    """`advertised-routes` (router-1 towards rr-0, captured) names each route as the table
+    does: the Adj-RIB-Out witness and the tables speak of the same keys."""
+    evpn = json.loads((DATA / "frr-advertised-evpn.json").read_text())
+    keys = frr.advertised_keys(evpn, Family.L2VPN_EVPN)
+    assert ROUTER1_MAC in keys and len(keys) == 4
+    assert keys <= router2_table.keys(Family.L2VPN_EVPN)
+    ipv4 = json.loads((DATA / "frr-advertised-ipv4.json").read_text())
+    assert frr.advertised_keys(ipv4, V4) == {"100.65.0.1/32"}
+    assert frr.advertised_keys({}, V4) == set()
+
+
 def test_frr_summary_states():
     router = frr.session_states(json.loads((DATA / "frr-bgp-summary.json").read_text()))
     assert router == {

@@ -47,6 +47,7 @@ def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
     assert suite.get("errors") == "0"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
+    assert props["implementation"] == "frr" and props["implementation_version"][0].isdigit()
     assert int(props["teardown_ms"]) > 0
     latency = [case for case in suite.iter("testcase") if "withdrawal" in case.get("name")]
     assert len(latency) == 3

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from types import SimpleNamespace
 
 import pytest
 
+from harness.backends import base
+from harness.deviations import judge
 from harness.errors import PreconditionFailed, WaitTimeout
 from harness.expect import ExpectationFailed
+from harness.transparency import med_added
 from harness.verdicts import UNDECIDED, VERDICT, undecided, undecided_to_errors
 
 JUNIT = f"""<?xml version="1.0" encoding="utf-8"?>
@@ -43,3 +47,23 @@ def test_an_undecided_failure_becomes_an_error_with_the_counts(tmp_path):
     assert error is not None and cases["test_undecided"].find("failure") is None
     assert error.get("message").startswith(UNDECIDED)
     assert undecided_to_errors(junit) == 0  # nothing left to turn
+
+
+def test_a_known_deviation_is_an_expected_failure_only_where_it_can_show():
+    """harness/deviations.py: all problems deviant on the named version -> xfail; the deviation
+    declared but unseen -> failure; a check whose routes cannot show it, or another version ->
+    judged as any other check."""
+    deviant, other = "at r2 via rr-0: k: med 0, sent None", "at r2 via rr-0: k: med 7, sent None"
+    on_84 = SimpleNamespace(run=SimpleNamespace(run_id="judge-84"))
+    on_10 = SimpleNamespace(run=SimpleNamespace(run_id="judge-10"))
+    base._IMPLEMENTATIONS.update({"judge-84": ("frr", "8.4.4"), "judge-10": ("frr", "10.9")})
+    with pytest.raises(pytest.xfail.Exception, match=r"known deviation of frr 8\.4\.4"):
+        judge(on_84, "med-zero-added", [deviant], med_added)
+    with pytest.raises(AssertionError, match="no longer seen"):
+        judge(on_84, "med-zero-added", [], med_added)
+    with pytest.raises(AssertionError, match="med 7"):
+        judge(on_84, "med-zero-added", [deviant, other], med_added)
+    judge(on_84, "med-zero-added", [], med_added, exposed=False)
+    with pytest.raises(AssertionError, match="med 0"):
+        judge(on_10, "med-zero-added", [deviant], med_added)
+    judge(on_10, "med-zero-added", [], med_added)

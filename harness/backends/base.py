@@ -162,6 +162,13 @@ def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN
     return RouteTable(n.name, got)
 
 
+def advertised(lab: Lab, rr: Node | str, peer: str, family: Family) -> set[str] | None:
+    """Keys of the routes an RR pod's Adj-RIB-Out holds towards `peer` (through the SUT's
+    driver), or None when its implementation cannot show them."""
+    name = rr if isinstance(rr, str) else rr.name
+    return driver_for(lab.plan).advertised(lab.frr(name), peer, family)
+
+
 def await_established(lab: Lab, started: float, timeout: float) -> None:
     """Wait for every session the plan implies; what is still down at the deadline is kept in
     `lab.unready` (the pytest plugin then stops the run, naming those sessions; the bench
@@ -224,10 +231,13 @@ def implementation(lab: Lab) -> tuple[str, str]:
 
 def software(lab: Lab) -> dict[str, str]:
     """What the verdicts are about, for the record (JUnit run properties, the failover JSON):
-    the RR implementation, and the FRR the SUT's pods run."""
+    the RR implementation and its version (as the RR pods say), and the FRR the SUT's pods run
+    (`bgpd --version`, and where it came from)."""
+    impl, impl_version = implementation(lab)
     version, source = lab.frr_software
     return {
-        "implementation": lab.plan.sut.values.implementation,
+        "implementation": impl,
+        "implementation_version": impl_version,
         "frr_version": version,
         "frr_source": source,
     }

@@ -3,9 +3,9 @@
 Suites and drills never speak to a route server directly: they ask `routes(lab, node)` and
 `sessions(lab, node)` (harness.backends.base), the pods layer asks the driver to create the
 daemon of a new pod, and checks of configured neighbors ask `neighbors`. FRR is the driver built
-here (the design's RR pods run FRR, and meshrr's cRPD is played by FRR). Another implementation
-(cRPD, GoBGP, BIRD) is one more class in DRIVERS, with its configuration template in its SUT
-profile: no suite changes.
+here (the design's RR pods run FRR, and meshrr's cRPD is played by FRR), and GoBGP
+(harness/drivers/gobgp.py). Another implementation (cRPD, BIRD) is one more class in DRIVERS,
+with its configuration template in its SUT profile: no suite changes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cluster.frr_reload import neighbors as configured
+from harness.drivers.gobgp import GobgpRouteServer
 from harness.errors import InputError
 from harness.model.base import Family
 from harness.observe import frr
@@ -43,6 +44,34 @@ class RouteServerDriver(Protocol):
         """Addresses of the neighbors configured now (not dynamic ones)."""
         ...
 
+    def advertised(self, instance: Any, peer: str, family: Family) -> set[str] | None:
+        """Keys of the routes in the Adj-RIB-Out towards `peer` (RFC 4271 §3.2), or None when
+        the implementation cannot show it."""
+        ...
+
+    def configuration(self, instance: Any) -> str:
+        """The running configuration as the daemon shows it (dynamic neighbors never in it)."""
+        ...
+
+    def refusals(self, instance: Any, needle: str) -> list[str]:
+        """The daemon's own log lines saying it refused (or did not reflect) a route naming
+        `needle` (its prefix, or the MAC of an EVPN route)."""
+        ...
+
+    def refused_for(self, line: str, reason: str) -> bool:
+        """Whether a refusal line gives `reason` (FRR's words: `reflected from the same
+        cluster`, `originator is us`)."""
+        ...
+
+    def require(self) -> None:
+        """Raise DaemonError when the implementation is not installed on this machine."""
+        ...
+
+    def rejects(self, config: str) -> str | None:
+        """Why the implementation refuses a rendered RR config, checked before anything starts
+        (None: it takes it). FRR's configs are checked line by line in harness/inputs.py."""
+        ...
+
 
 class FrrRouteServer:
     """FRR's bgpd alone (`-Z`: no zebra), configured and read over its vty."""
@@ -67,8 +96,31 @@ class FrrRouteServer:
     def neighbors(self, instance: Any) -> set[str]:
         return configured(instance.query_text("show running-config"))
 
+    def advertised(self, instance: Any, peer: str, family: Family) -> set[str] | None:
+        return frr.advertised_keys(instance.query(frr.advertised_listing(family, peer)), family)
 
-DRIVERS: dict[str, RouteServerDriver] = {d.name: d for d in (FrrRouteServer(),)}
+    def configuration(self, instance: Any) -> str:
+        return str(instance.query_text("show running-config"))
+
+    def refusals(self, instance: Any, needle: str) -> list[str]:
+        return [
+            line.strip()
+            for line in instance.log_text().splitlines()
+            if "DENIED due to" in line and needle in line
+        ]
+
+    def refused_for(self, line: str, reason: str) -> bool:
+        return f"DENIED due to: {reason}" in line
+
+    def require(self) -> None:
+        """Nothing more to ask: the RR pods run the lab's FRR runtime, resolved with the plan
+        (harness.daemons.frr_runtime: the host's FRR checked, or a tree built)."""
+
+    def rejects(self, config: str) -> str | None:
+        return None
+
+
+DRIVERS: dict[str, RouteServerDriver] = {d.name: d for d in (FrrRouteServer(), GobgpRouteServer())}
 
 
 def driver_for(plan: LabPlan) -> RouteServerDriver:

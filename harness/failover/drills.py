@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode, HarnessStep, Pod
+from harness.drivers.route_server import driver_for
 from harness.errors import WaitTimeout
 from harness.failover import measures as m
 from harness.failover.sampler import Sampler, sampler_for
@@ -522,8 +523,9 @@ class Drills:
         return out
 
     def _rr_config(self, pod: Pod) -> str:
-        """The RR's running configuration (dynamic neighbors never appear in it)."""
-        return str(self.lab.frr(pod.name).query_text("show running-config"))
+        """The RR's running configuration (dynamic neighbors never appear in it), as the SUT's
+        implementation shows it."""
+        return driver_for(self.lab.plan).configuration(self.lab.frr(pod.name))
 
 
 def whole(sample: Sample, expected: frozenset[str], rr_ips: set[str], gone: set[str]) -> list[str]:

@@ -16,9 +16,10 @@ from typing import Any
 from harness.backends.base import sessions
 from harness.cluster.discovery import MeshReconciler
 from harness.cluster.pods import DeletionMode, Pod
+from harness.errors import WaitTimeout
 from harness.failover import measures as m
 from harness.failover.drills import DrillRun, Expected
-from harness.failover.sampler import sampler_for
+from harness.failover.sampler import Sampler, sampler_for
 from harness.model.topology import Node, Role
 from harness.observe.samples import Sample
 from harness.observe.wait import await_no_problems, wait_until
@@ -71,9 +72,19 @@ class MeshDrills:
             ]
         return out
 
+    @property
+    def mesh_poll_interval(self) -> float:
+        """How often meshrr's peer updater looks for route servers (sut.yaml)."""
+        mesh = self.lab.plan.mesh
+        assert mesh is not None  # MeshDrills run against a meshrr SUT only
+        return float(mesh.poll_interval)
+
     def await_whole_lab(self) -> Expected:
         """Wait for a whole lab: the full mesh, and every router holding every other router's
-        routes; return what each router holds."""
+        routes; return what each router holds. A precondition, not a verdict (timing out is an
+        error): a drill judges what a fault costs and that the lab returns, which it cannot
+        decide in a lab that was never whole; the mesh forming and routes crossing it are the
+        rules of the mesh and cross-side checks, which judge them on the same lab."""
         expected: dict[str, frozenset[str]] = {}
 
         def look() -> list[str]:
@@ -144,16 +155,7 @@ class MeshDrills:
             replacements = [self.lab.pods.delete(p.name, DeletionMode.GRACEFUL) for p in victims]
             new = [p for p in replacements if p is not None]
             sampler.add(self.lab.sampling.sockets(new), judged=False)
-            wait_until(
-                lambda: (sampler.latest(), self.mesh_problems()),
-                lambda seen: not self._missing(seen[0], expected, routers) and not seen[1],
-                timeout=self.lab.plan.sut.values.timers.hold + self.timeout,
-                what="every route back at every router, and the mesh whole again",
-                describe=lambda seen: "; ".join(
-                    (self._missing(seen[0], expected, routers) + seen[1])[:8]
-                ),
-                fail_fast=self.lab.check_alive,
-            )
+            unfinished = self._await_return(sampler, expected, routers)
         samples = sampler.snapshot()
         measures = m.Measures(samples=len(samples))
         judged = {c: expected[c] for c in sampler.routers}
@@ -164,8 +166,14 @@ class MeshDrills:
             [p.name for p in self.route_servers() if p not in new],
             m.sessions_down(gone),
         )
-        measures.full_redundancy_ms = m.restored_at(
-            samples, t0, judged, lambda latest: not self._missing(latest, expected, routers)
+        # Every route back at every router; never, when the lab was not whole by the deadline
+        # (the mesh did not re-form: no full redundancy, whatever the routers hold).
+        measures.full_redundancy_ms = (
+            None
+            if unfinished
+            else m.restored_at(
+                samples, t0, judged, lambda latest: not self._missing(latest, expected, routers)
+            )
         )
         measures.established_ms = m.restored_at(
             samples,
@@ -191,12 +199,38 @@ class MeshDrills:
             "established": measures.established_ms,
             "full redundancy": measures.full_redundancy_ms,
         }
+        drill_run.problems += unfinished
         if kept is not None:
             _, lost = m.losses(samples, t0, kept)
             drill_run.problems += [
                 f"{loss} (it did not depend on the lost route server)" for loss in lost
             ]
         return drill_run
+
+    def _await_return(self, sampler: Sampler, expected: Expected, routers: list[Pod]) -> list[str]:
+        """Wait for the lab to be whole again: every route back at every router, the mesh
+        re-formed with the replacements. That return is the drill's own rule (meshrr's peer
+        updater meshes a rescheduled route server, its clients peer with it again), so missing
+        the deadline is a finding on the SUT, returned and judged with the drill's others; the
+        deadline counts from the end of the harness's emulation of the fault (the pods deleted,
+        their replacements started) and covers a hold time, the convergence timeout and two
+        looks of meshrr's peer updater."""
+        values = self.lab.plan.sut.values
+        deadline = values.timers.hold + self.timeout + 2 * self.mesh_poll_interval
+        try:
+            wait_until(
+                lambda: (sampler.latest(), self.mesh_problems()),
+                lambda seen: not self._missing(seen[0], expected, routers) and not seen[1],
+                timeout=deadline,
+                what="every route back at every router, and the mesh whole again",
+                describe=lambda seen: "; ".join(
+                    (self._missing(seen[0], expected, routers) + seen[1])[:8]
+                ),
+                fail_fast=self.lab.check_alive,
+            )
+        except WaitTimeout as exc:
+            return [f"not whole again {deadline:.1f} s after the fault: {exc.last}"]
+        return []
 
     @staticmethod
     def _missing(

@@ -113,6 +113,6 @@ def load_sut(directory: Path, frr: str | None = None) -> SutProfile:
     return SutProfile(
         directory=directory,
         values=values,
-        environment=template_environment(directory),
+        environment=template_environment(directory, values.templates),
         frr_field=field,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.model.base import Family
-from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, Mesh, SutProfile
+from harness.model.sut import Mesh, SutProfile
 from harness.model.topology import IpInterface, Node, Role, Topology
 
 
@@ -274,7 +274,7 @@ class LabPlan:
         if mesh is None:
             mesh = [self.cluster_ip(n) for n in self.route_reflectors if n is not node]
         return self.sut.render(
-            RR_TEMPLATE,
+            self.sut.values.templates.route_reflector,
             pod=pod,
             non_clients=self.non_clients(node),
             mesh=sorted(mesh),
@@ -302,7 +302,7 @@ class LabPlan:
             "vni": evpn.vni if evpn else None,
         }
         return self.sut.render(
-            ROUTER_TEMPLATE,
+            self.sut.values.templates.router,
             router=router,
             route_reflectors=route_reflectors,
             neighbors=[*route_reflectors, *self.external_neighbors(node)],

@@ -4,6 +4,10 @@
     route-reflector.conf.j2  FRR config of one RR pod
     router.conf.j2           FRR config of one router pod
 
+`templates` in sut.yaml names other files for either (paths relative to the profile): an RR
+implementation with its own config format (`gobgpd.toml.j2`), or a router template shared with
+another profile (`../standalone-rr/router.conf.j2`) rather than copied.
+
 The default profile reproduces OpenPERouter's standalone route-reflector design; `--sut DIR`
 points the same suites at another directory of the same shape (a release candidate's templates,
 a broken variant).
@@ -13,6 +17,7 @@ Templates render with StrictUndefined: a name the harness does not provide is an
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -121,6 +126,17 @@ class Mesh(Frozen):
         return self
 
 
+class Templates(Frozen):
+    """The profile's two templates, as paths relative to its directory."""
+
+    route_reflector: str = Field(
+        RR_TEMPLATE,
+        min_length=1,
+        description="config of one RR pod, in its implementation's format",
+    )
+    router: str = Field(ROUTER_TEMPLATE, min_length=1, description="FRR config of one router pod")
+
+
 class SutValues(Frozen):
     """Contents of sut.yaml (the Helm values of the design, `routeReflector.*`)."""
 
@@ -143,6 +159,7 @@ class SutValues(Frozen):
         description="the FRR the SUT ships, which its pods run: host, a version (10.3), or a "
         "path to a root filesystem (relative to the profile); `--frr` overrides it",
     )
+    templates: Templates = Templates()
     timers: Timers = Timers()
     readiness: Readiness = Readiness()
     min_ready_seconds: float = Field(
@@ -205,22 +222,26 @@ class SutProfile:
             ) from None
 
 
-def template_environment(directory: Path) -> jinja2.Environment:
-    """Compile both templates now, so a syntax error stops the run before anything starts."""
+def template_environment(directory: Path, templates: Templates | None = None) -> jinja2.Environment:
+    """Compile both templates now, so a syntax error stops the run before anything starts. A
+    template is found by its path relative to the profile (`..` included: a shared file)."""
+    templates = templates or Templates()
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(directory),
+        loader=jinja2.FunctionLoader(lambda name: _source(directory, name)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
     )
-    for name in (RR_TEMPLATE, ROUTER_TEMPLATE):
+    for field, name in templates.model_dump().items():
         path = directory / name
         if not path.is_file():
             raise InputError(
                 f"{path}: missing (a SUT profile holds {SUT_FILE}, {RR_TEMPLATE}, "
                 f"{ROUTER_TEMPLATE})"
+                if name == Templates.model_fields[field].default
+                else f"{directory / SUT_FILE}: templates.{field}: {name}: no such file"
             )
         try:
             env.get_template(name)
@@ -229,3 +250,10 @@ def template_environment(directory: Path) -> jinja2.Environment:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: cannot read: {exc}") from None
     return env
+
+
+def _source(directory: Path, name: str) -> tuple[str, str, Callable[[], bool]]:
+    path = directory / name
+    text = path.read_text()
+    mtime = path.stat().st_mtime
+    return text, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime

@@ -211,3 +211,32 @@ def read_routes(instance: Queryable, family: Family) -> list[Route]:
         detail = instance.query(unicast_detail(family, prefix))
         out += unicast_routes(detail, family, instance.node)
     return out
+
+
+def advertised_listing(family: Family, peer: str) -> str:
+    """The Adj-RIB-Out towards `peer` (RFC 4271 §3.2): what bgpd advertised, or is about to."""
+    afi = "l2vpn evpn" if family is Family.L2VPN_EVPN else UNICAST_AFI[family]
+    return f"show bgp {afi} neighbors {peer} advertised-routes json"
+
+
+def advertised_keys(data: dict[str, Any], family: Family) -> set[str]:
+    """Route keys of `show bgp ... neighbors X advertised-routes json`: `advertisedRoutes` is
+    keyed by prefix (unicast), or by RD and then prefix, each entry holding the EVPN fields
+    of the route (`routeType`, `ethTag`, `mac`, `ip`, `ipLen`)."""
+    table = data.get("advertisedRoutes") or {}
+    if family is not Family.L2VPN_EVPN:
+        return set(table)
+    return {
+        evpn_key(
+            int(entry["routeType"]),
+            str(rd),
+            eth_tag=int(entry.get("ethTag", 0)),
+            mac=entry.get("mac"),
+            ip=entry.get("ip"),
+            prefix=f"{entry.get('ip')}/{entry.get('ipLen')}" if entry["routeType"] == 5 else None,
+        )
+        for rd, routes in table.items()
+        if isinstance(routes, dict)
+        for entry in routes.values()
+        if isinstance(entry, dict) and "routeType" in entry
+    }

@@ -47,6 +47,11 @@ def manifests(plan: LabPlan, run_id: str, frr_image: str = FRR_IMAGE) -> list[di
             "--backend kind: the meshrr profile runs on netns only for now (its per-route-server "
             "config needs each pod's IP, which kind assigns at scheduling)"
         )
+    if plan.sut.values.implementation != "frr":
+        raise InputError(
+            f"--backend kind: the {plan.sut.values.implementation} profile runs on netns only "
+            f"for now (the RR Deployment runs the FRR image)"
+        )
     nodes = [n for n in realisable_nodes(plan) if n.role is not Role.ROUTE_REFLECTOR]
     return [
         namespace_object(run_id),

@@ -9,11 +9,13 @@ down whatever exists (DESIGN pattern 1), and teardown verifies that nothing of t
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import cast
 
 from harness.backends.base import (
     LabPeers,
@@ -25,22 +27,26 @@ from harness.backends.base import (
 from harness.backends.netns.anycast import Anycast
 from harness.backends.netns.cleanup import find_leftovers
 from harness.backends.netns.fabric import Fabric
-from harness.backends.netns.pods import NetnsPods
+from harness.backends.netns.pods import NetnsPods, PodDaemon
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FrrInstance
 from harness.daemons.frr_runtime import FrrRuntime, runtime_for
+from harness.daemons.gobgp import GobgpInstance
 from harness.drivers.route_server import driver_for
 from harness.errors import LabError
 from harness.log import logger
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
-from harness.observe.samples import Access, take_sample
+from harness.observe import gobgp
+from harness.observe.samples import LOCAL as SAMPLER
+from harness.observe.samples import Access, Sample, take_sample
 from harness.runtime.processes import terminate_tagged
 from harness.runtime.run import TAG_ENV, Run
 from harness.runtime.signals import signals_deferred
 
 log = logger("netns")
+GOBGP_SAMPLER = (sys.executable, "-m", "harness.failover.gobgp_sample_process")
 
 
 class NetnsLab(LabPeers):
@@ -55,8 +61,10 @@ class NetnsLab(LabPeers):
         self.unready: dict[str, dict[str, str]] = {}
         self.unrealised: dict[str, str] = {}  # a namespace can stage any node
         self.fabric = Fabric(run)
-        self.frr_instances: dict[str, FrrInstance] = {}
-        self.retired: list[FrrInstance] = []  # instances of deleted pods (stopped with them)
+        # Every pod's daemons: FRR, or the SUT's own RR implementation in an RR pod (the name
+        # says FRR because the suites ask `lab.frr(pod)` for either).
+        self.frr_instances: dict[str, PodDaemon] = {}
+        self.retired: list[PodDaemon] = []  # instances of deleted pods (stopped with them)
         self.peers: dict[str, ExabgpPeer | CraftedSpeaker] = {}
         self.timings: dict[str, float] = {}
         self.pods = NetnsPods(self)
@@ -76,10 +84,30 @@ class NetnsLab(LabPeers):
 
     @property
     def sampling(self) -> Access:
-        """Samples come from a process of the harness, on each pod's bgpd vty socket."""
+        """Samples come from a process of the harness, on each pod's bgpd vty socket; a GoBGP
+        RR pod's from a process asking its API inside its namespace (the namespace stands where
+        the socket would)."""
+
+        def where(name: str) -> Path:
+            instance = self.frr(name)
+            if isinstance(instance, GobgpInstance):
+                return Path(instance.namespace)
+            return cast(FrrInstance, instance).vty.path
+
+        def take(name: str) -> Sample:
+            instance = self.frr(name)
+            if isinstance(instance, GobgpInstance):
+                return gobgp.take_sample(instance.query, name)
+            return take_sample(cast(FrrInstance, instance).vty, name)
+
         return Access(
-            sockets=lambda pods: {p.name: self.frr(p.name).vty.path for p in pods},
-            take=lambda name: take_sample(self.frr(name).vty, name),
+            sockets=lambda pods: {p.name: where(p.name) for p in pods},
+            take=take,
+            channel=lambda name: (
+                GOBGP_SAMPLER
+                if isinstance(self.frr_instances.get(name), GobgpInstance)
+                else SAMPLER
+            ),
         )
 
     @property
@@ -87,19 +115,19 @@ class NetnsLab(LabPeers):
         """meshrr: the route server pod answering each side's anycast address."""
         return dict(self.anycast.holders) if self.anycast is not None else {}
 
-    def frr(self, node: str) -> FrrInstance:
+    def frr(self, node: str) -> PodDaemon:
         return self.frr_instances[node]
 
     def set_evpn_host(self, node: str, mac: str, ip: IPv4Address | None, *, present: bool) -> None:
         vni = self.vni_of(node, mac)
         self.fabric.set_host(self.fabric.handle(node), vni, mac, ip, present=present)
 
-    # -- life cycle -----------------------------------------------------------------------------
     @property
     def frr_software(self) -> tuple[str, str]:
         """The FRR the pods run: its version (`bgpd --version`) and where it came from."""
         return self.frr_runtime.version, self.frr_runtime.source
 
+    # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
         started = time.monotonic()
         self.fabric.build(self.plan.topology, list(self.plan.lab_nodes))
@@ -131,16 +159,16 @@ class NetnsLab(LabPeers):
                 env=self.run.environment(node.name),
             )
         # Route reflectors first: they only listen, and clients connect sooner when they are up.
-        in_parallel([i.start for i in self.frr_instances.values() if not i.with_zebra])
+        in_parallel([self.frr_instances[n.name].start for n in self.plan.route_reflectors])
         in_parallel(
-            [i.start for i in self.frr_instances.values() if i.with_zebra]
+            [self.frr_instances[n.name].start for n in self.plan.routers]
             + [p.start for p in self.peers.values()]
         )
         self.timings["daemons_s"] = time.monotonic() - started
         log.info("daemons of every pod and peer started at %.2f s", self.timings["daemons_s"])
         self.pods.start_prober()
         for instance in self.frr_instances.values():
-            instance.vty.run("debug bgp updates in")  # evidence: "DENIED due to: ..." lines
+            _log_updates(instance)
         await_established(self, started, self.establish_timeout)
         if self.unready:
             log.warning("sessions still down at the start-up deadline: %s", self.unready)
@@ -163,14 +191,26 @@ class NetnsLab(LabPeers):
         self.frr_instances[node] = instance
         return instance
 
-    def start_pod(self, pod: str, config: str, role: Role) -> FrrInstance:
+    def register_gobgp(self, node: str, config: str) -> GobgpInstance:
+        """Register (for teardown) the gobgpd of an RR pod; `start()` it to run it."""
+        instance = GobgpInstance(
+            node=node,
+            namespace=self.run.namespace(node),
+            directory=self.run.node_dir(node),
+            config=config,
+            env=self.run.environment(node),
+        )
+        self.frr_instances[node] = instance
+        return instance
+
+    def start_pod(self, pod: str, config: str, role: Role) -> PodDaemon:
         """Start the daemons of a pod created after start-up (a replacement, a rescheduled
         pod): the SUT's RR implementation, or FRR with zebra for a router."""
         if role is Role.ROUTE_REFLECTOR:
             instance = self.driver.create(self, pod, config).start()
         else:
             instance = self.register_frr(pod, config, with_zebra=True).start()
-        instance.vty.run("debug bgp updates in")
+        _log_updates(instance)
         return instance
 
     def teardown(self) -> list[str]:
@@ -229,6 +269,13 @@ class NetnsLab(LabPeers):
             f"### {name} (last 40 log lines)\n" + "\n".join(d.log_text().splitlines()[-40:])
             for name, d in daemons
         )
+
+
+def _log_updates(instance: PodDaemon) -> None:
+    """FRR logs the updates it receives, for the evidence of its refusals ("DENIED due to: ...");
+    gobgpd logs at debug level from its start (harness/daemons/gobgp.py)."""
+    if isinstance(instance, FrrInstance):
+        instance.vty.run("debug bgp updates in")
 
 
 class NetnsBackend:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from ipaddress import IPv4Address, IPv4Interface
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.backends.netns.fabric import Fabric
 from harness.backends.netns.probe import tcp_accepting
@@ -31,7 +31,6 @@ from harness.cluster.pods import (
     PodEvent,
     node_of,
 )
-from harness.daemons.frr import FrrInstance
 from harness.errors import LabError
 from harness.log import logger
 from harness.model.plan import LabPlan
@@ -47,17 +46,34 @@ FIRST_NEW_HOST = 100  # replacement pods take addresses from .100 of their node'
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name alphabet
 
 
+class PodDaemon(Protocol):
+    """A pod's daemons as the pods layer drives them: FRR (harness.daemons.frr), or the SUT's
+    own RR implementation (harness.daemons.gobgp)."""
+
+    node: str
+    config: str
+
+    def start(self) -> Any: ...
+    def stop(self, grace: float = 3.0) -> None: ...
+    def kill(self) -> None: ...
+    def restart(self) -> Any: ...
+    def check_alive(self) -> None: ...
+    def query(self, command: str) -> Any: ...
+    def query_text(self, command: str) -> str: ...
+    def log_text(self) -> str: ...
+
+
 class PodHost(Protocol):
-    """What the pods need of the netns lab: its namespaces and the FRR instances in them."""
+    """What the pods need of the netns lab: its namespaces and the daemons in them."""
 
     plan: LabPlan
     run: Run
     fabric: Fabric
-    frr_instances: dict[str, FrrInstance]
-    retired: list[FrrInstance]  # instances of deleted pods, stopped at teardown
+    frr_instances: dict[str, PodDaemon]
+    retired: list[PodDaemon]  # instances of deleted pods, stopped at teardown
 
     def check_alive(self) -> None: ...
-    def start_pod(self, pod: str, config: str, role: Role) -> FrrInstance: ...
+    def start_pod(self, pod: str, config: str, role: Role) -> PodDaemon: ...
 
 
 class NetnsPods:
