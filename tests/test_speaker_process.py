@@ -49,18 +49,21 @@ def peer():
 def records(path):
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    *lines, _ = path.read_text().split("\n")  # the last one is still being written, if any
+    return [json.loads(line) for line in lines]
 
 
 class Speaker:
     """The process under test, in `directory`, with one session to PEER."""
 
-    def __init__(self, directory: Path, hold_time: int = 9) -> None:
+    def __init__(
+        self, directory: Path, hold_time: int = 9, open_message: bytes = SPEAKER_OPEN
+    ) -> None:
         self.directory = directory
         config = {
             "hold_time": hold_time,
             "connect_retry": 0.2,
-            "sessions": [{"peer": PEER, "local": "127.0.0.1", "open": SPEAKER_OPEN.hex()}],
+            "sessions": [{"peer": PEER, "local": "127.0.0.1", "open": open_message.hex()}],
         }
         (directory / "speaker.json").write_text(json.dumps(config))
         self.process = subprocess.Popen(
@@ -214,6 +217,12 @@ BAD_REQUESTS = {
     "send is a number": json.dumps({"peer": PEER, "send": 5}).encode() + b"\n",
     "send is not hex": json.dumps({"peer": PEER, "send": "zz"}).encode() + b"\n",
     "send is empty": json.dumps({"peer": PEER, "send": ""}).encode() + b"\n",
+    "oversize is not true or false": json.dumps(
+        {"peer": PEER, "send": "00", "oversize": "yes"}
+    ).encode()
+    + b"\n",
+    # the session's maximum is 4096 octets (SPEAKER_OPEN carries no capability, RFC 8654 §4)
+    "a message over the session's maximum": valid(b"\x02" * 4097),
     "send_file is a number": json.dumps({"peer": PEER, "send_file": 7}).encode() + b"\n",
     "send_file is missing": json.dumps({"peer": PEER, "send_file": "/nonexistent"}).encode()
     + b"\n",

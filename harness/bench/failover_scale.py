@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from harness.backends.netns.capture import Capture, Flow
 from harness.backends.netns.lab import NetnsBackend, NetnsLab
 from harness.bench.wire import routes_complete_at
+from harness.bgp.stream import UPDATE
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode
 from harness.errors import LabError
@@ -54,6 +55,8 @@ class ScaledFailover:
     full_redundancy_ms: float | None
     wire_detection_ms: float | None  # every client's session to the deleted pod closed (FIN/RST)
     wire_complete_ms: float | None  # the replacement's UPDATEs complete at every client
+    wire_max_message: int | None  # the replacement's sessions' maximum size, from their OPENs
+    wire_largest_update: int  # octets: the largest UPDATE the replacement sent a client
     min_held: int
     resolution_ms: float
     lateness_ms: float
@@ -90,6 +93,7 @@ def failover_at(plan: LabPlan, routes: int, timeout: float) -> ScaledFailover:
         if reconciler.errors:
             raise LabError(f"discovery loop: {reconciler.errors[-1]}")
     names = list(held)
+    flows = [f for c in names for f in captures[c].from_peer(replacement.ip)]
     resolution, lateness = m.gaps_ms(samples, t0, SAMPLE_INTERVAL)
     after = [s for s in samples if s.at >= t0 and not s.error]
     return ScaledFailover(
@@ -106,11 +110,27 @@ def failover_at(plan: LabPlan, routes: int, timeout: float) -> ScaledFailover:
             [routes_complete_at(captures[c].from_peer(replacement.ip), held[c]) for c in names],
             t0,
         ),
+        wire_max_message=_negotiated(flows),
+        wire_largest_update=max(
+            (len(m) for f in flows for _, m in f.messages() if m[18] == UPDATE), default=0
+        ),
         min_held=min((max(s.received.values(), default=0) for s in after), default=0),
         resolution_ms=resolution,
         lateness_ms=lateness,
         samples=len(samples),
     )
+
+
+def _negotiated(flows: list[Flow]) -> int | None:
+    """The maximum message size of the sessions (RFC 8654 §4, from their captured OPENs) when
+    they all agree; None when they do not or it is not known. A connection that carried no OPEN
+    either way (refused before the pod listened) is no session."""
+    sizes = {
+        f.max_message_size
+        for f in flows
+        if f.open_message() is not None or (f.reverse and f.reverse.open_message() is not None)
+    }
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def _ended(flows: list[Flow]) -> float | None:

@@ -103,6 +103,18 @@ def failover(s: Settings, out: Results) -> None:
             [x.wire_complete_ms for x in runs],
             "ms",
         )
+        sizes = {x.wire_max_message for x in runs}
+        size = sizes.pop() if len(sizes) == 1 else None
+        out.add(
+            "failover",
+            "largest UPDATE from the replacement, on the wire",
+            max(x.wire_largest_update for x in runs),
+            "octets",
+            "session maximum unknown (OPENs not captured, or sessions differ)"
+            if size is None
+            else f"session maximum {size} octets, from both OPENs (RFC 8654 §4)",
+            **p,
+        )
         low = min(x.min_held for x in runs)
         lost = "" if low >= min(r.held.values()) else "LOSS: fewer routes than before"
         out.add("failover", "fewest routes held from the best RR", low, "routes", lost, **p)

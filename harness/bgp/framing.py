@@ -2,16 +2,31 @@
 
 scapy builds the header, OPEN, KEEPALIVE, NOTIFICATION and the UPDATE frame with its
 well-known attributes; the rest of `harness.bgp` is ours where scapy does not encode or decode
-correctly. Here: the header constants, message type codes, address families (RFC 4760 §3,
-RFC 7432 §7), a whole message built with its size check (RFC 4271 §4), and a TCP byte stream
-split into messages (RFC 4271 §4.1, §6.1).
+correctly. Here: address families (RFC 4760 §3, RFC 7432 §7) and a whole message built with
+its size check (RFC 4271 §4, RFC 8654 §4); the header constants, the session's maximum message
+size and a TCP byte stream split into messages (RFC 4271 §4.1, §6.1) are `harness.bgp.stream`'s
+(standard library only), re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 from ipaddress import IPv4Address
 
+from harness.bgp.stream import (
+    HEADER_SIZE,
+    KEEPALIVE,
+    MARKER,
+    MAX_EXTENDED_MESSAGE_SIZE,
+    MAX_MESSAGE_SIZE,
+    NOTIFICATION,
+    OPEN,
+    ROUTE_REFRESH,
+    UPDATE,
+    check_size,
+    split_messages,
+)
 from harness.model.base import Family
 
 _scapy_log = logging.getLogger("scapy.runtime")
@@ -26,10 +41,6 @@ finally:
 # 4-octet AS everywhere (RFC 6793): AS_PATH segments carry 4-octet ASNs. Process-wide, on purpose.
 scapy_bgp.bgp_module_conf.use_2_bytes_asn = False
 
-MARKER = b"\xff" * 16
-HEADER_SIZE = 19
-MAX_MESSAGE_SIZE = 4096  # RFC 4271 §4
-OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE_REFRESH = 1, 2, 3, 4, 5
 
 AFI_SAFI: dict[Family, tuple[int, int]] = {
     Family.IPV4_UNICAST: (1, 1),
@@ -55,41 +66,21 @@ def parse_ipv4(text: str, what: str) -> IPv4Address:
         raise ValueError(f"{what} {text!r} is not an IPv4 address") from None
 
 
-def build_message(message: Packet) -> bytes:
-    """A scapy message's octets; ValueError over 4096 octets (RFC 4271 §4)."""
-    data = bytes(message)
-    if len(data) > MAX_MESSAGE_SIZE:
+def build_message(message: Packet, max_size: int = MAX_MESSAGE_SIZE) -> bytes:
+    """A scapy message's octets; ValueError over the session's maximum `max_size` (4096 octets,
+    RFC 4271 §4; up to 65535 with extended messages, never for OPEN or KEEPALIVE: RFC 8654 §4)."""
+    try:
+        data = bytes(message)
+    except struct.error as exc:  # a Length over 65535, which no header can say
         raise ValueError(
-            f"message is {len(data)} octets, over the {MAX_MESSAGE_SIZE}-octet limit "
-            "(RFC 4271 §4): send fewer NLRI per UPDATE"
-        )
+            f"message is over the {MAX_EXTENDED_MESSAGE_SIZE}-octet limit (RFC 8654 §4; scapy: "
+            f"{exc}): send fewer NLRI per UPDATE"
+        ) from None
+    try:
+        check_size(data, max_size)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: send fewer NLRI per UPDATE") from None
     return data
-
-
-def split_messages(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    """Whole messages (type, bytes) at the start of a TCP byte stream, and the unconsumed tail.
-
-    A marker that is not all ones, or a length outside 19..4096, raises ValueError (RFC 4271
-    §4.1, §6.1): the stream cannot be resynchronised after that.
-    """
-    messages: list[tuple[int, bytes]] = []
-    pos = 0
-    while True:
-        head = buffer[pos : pos + HEADER_SIZE]
-        if head[:16] != MARKER[: len(head[:16])]:
-            raise ValueError(f"BGP message at offset {pos}: marker is not all ones")
-        if len(head) < HEADER_SIZE:
-            return messages, bytes(buffer[pos:])
-        length = int.from_bytes(head[16:18])
-        if not HEADER_SIZE <= length <= MAX_MESSAGE_SIZE:
-            raise ValueError(
-                f"BGP message at offset {pos}: length {length} is outside "
-                f"{HEADER_SIZE}..{MAX_MESSAGE_SIZE}"
-            )
-        if pos + length > len(buffer):
-            return messages, bytes(buffer[pos:])
-        messages.append((head[18], bytes(buffer[pos : pos + length])))
-        pos += length
 
 
 def message_body(message: bytes, kind: int) -> bytes:
@@ -102,3 +93,28 @@ def message_body(message: bytes, kind: int) -> bytes:
     if message[18] != kind:
         raise ValueError(f"BGP message type is {message[18]}, expected {kind}")
     return message[HEADER_SIZE:]
+
+
+__all__ = [  # the header constants and stream splitting are re-exported from `stream`
+    "AFI_SAFI",
+    "FAMILY_OF",
+    "HEADER_SIZE",
+    "KEEPALIVE",
+    "MARKER",
+    "MAX_EXTENDED_MESSAGE_SIZE",
+    "MAX_MESSAGE_SIZE",
+    "NOTIFICATION",
+    "OPEN",
+    "ROUTE_REFRESH",
+    "U8",
+    "U16",
+    "U24",
+    "U32",
+    "UPDATE",
+    "build_message",
+    "check_uint",
+    "message_body",
+    "parse_ipv4",
+    "scapy_bgp",
+    "split_messages",
+]

@@ -23,6 +23,7 @@ from harness.bgp.framing import (
     parse_ipv4,
     scapy_bgp,
 )
+from harness.bgp.stream import EXTENDED_MESSAGE
 from harness.model.base import Family
 
 AS_TRANS = 23456  # RFC 6793 §9
@@ -32,9 +33,16 @@ def _families(families: Iterable[Family | str]) -> list[Family]:
     return list(dict.fromkeys(Family(f) for f in families))
 
 
-def build_open(asn: int, hold_time: int, router_id: str, families: Iterable[Family | str]) -> bytes:
+def build_open(
+    asn: int,
+    hold_time: int,
+    router_id: str,
+    families: Iterable[Family | str],
+    extended_message: bool = True,
+) -> bytes:
     """OPEN (RFC 4271 §4.2) with capabilities (RFC 5492): multiprotocol per family (RFC 4760
-    §8), route refresh (RFC 2918) and 4-octet AS (RFC 6793 §3; My AS is AS_TRANS above 65535).
+    §8), route refresh (RFC 2918), 4-octet AS (RFC 6793 §3; My AS is AS_TRANS above 65535) and,
+    unless `extended_message` is false, BGP Extended Message (RFC 8654 §3), as FRR sends it.
     """
     check_uint(asn, U32, "AS number")
     check_uint(hold_time, U16, "hold time")
@@ -43,6 +51,8 @@ def build_open(asn: int, hold_time: int, router_id: str, families: Iterable[Fami
         for afi, safi in (AFI_SAFI[f] for f in _families(families))
     ]
     capabilities.append(scapy_bgp.BGPCapGeneric(code=2))
+    if extended_message:
+        capabilities.append(scapy_bgp.BGPCapGeneric(code=EXTENDED_MESSAGE))
     capabilities.append(scapy_bgp.BGPCapFourBytesASN(asn=asn))
     return build_message(
         scapy_bgp.BGPHeader(type=OPEN)
@@ -66,6 +76,11 @@ class OpenMessage:
     router_id: str
     families: tuple[Family, ...]
     capabilities: tuple[tuple[int, bytes], ...]  # (code, value) in the order received
+
+    @property
+    def extended_message(self) -> bool:
+        """It carries the BGP Extended Message capability (RFC 8654 §3)."""
+        return any(code == EXTENDED_MESSAGE for code, _ in self.capabilities)
 
 
 def decode_open(message: bytes) -> OpenMessage:

@@ -26,6 +26,7 @@ from harness.bgp.evpn import EvpnRoute
 from harness.bgp.framing import (
     AFI_SAFI,
     HEADER_SIZE,
+    MAX_MESSAGE_SIZE,
     UPDATE,
     build_message,
     message_body,
@@ -50,15 +51,17 @@ def build_update(
     announce: Sequence[str | EvpnRoute] = (),
     withdraw: Sequence[str | EvpnRoute] = (),
     attributes: Attributes | None = None,
+    max_size: int = MAX_MESSAGE_SIZE,
 ) -> bytes:
-    """One UPDATE (RFC 4271 §4.3) for one family, with any number of NLRI up to 4096 octets.
+    """One UPDATE (RFC 4271 §4.3) for one family, with any number of NLRI up to `max_size`
+    octets: the session's maximum, 4096 or 65535 with extended messages (RFC 8654 §4).
 
     IPv4 unicast uses the Withdrawn Routes and NLRI fields and NEXT_HOP (left out when
     `next_hop` is None, to provoke errors); IPv6 unicast and EVPN use MP_REACH_NLRI and
     MP_UNREACH_NLRI (RFC 4760 §3, §4). Path attributes are sent when announcing or when
     `attributes` is given, in type-code order (RFC 4271 §5), MP_* and `raw` ones included.
     Nothing at all is the family's End-of-RIB marker (RFC 4724 §2).
-    Raises ValueError beyond 4096 octets.
+    Raises ValueError beyond `max_size` octets.
     """
     family = Family(family)
     afi_safi = AFI_SAFI[family][0].to_bytes(2) + bytes([AFI_SAFI[family][1]])
@@ -83,7 +86,8 @@ def build_update(
             withdrawn_routes=[Raw(load=withdrawn)] if withdrawn else [],
             path_attr=by_type_code(path),
             nlri=[Raw(load=nlri)] if nlri else [],
-        )
+        ),
+        max_size,
     )
 
 

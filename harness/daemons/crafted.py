@@ -5,6 +5,11 @@ speaker sends (a foreign CLUSTER_LIST, somebody else's ORIGINATOR_ID, raw malfor
 The harness encodes such UPDATEs itself (`harness.bgp`, on scapy's BGP layers with our own EVPN
 NLRI codec) and hands the bytes to a small session-keeping process in the node's namespace
 (`speaker_process`). One speaker is one BGP speaker: one session per configured peer.
+
+Its OPEN carries the BGP Extended Message capability unless the topology says
+`extended_message: false` (RFC 8654 §3); what each session negotiated is in its recording
+(`SpeakerRib.max_message_size`), and the UPDATEs it builds stay within it (RFC 8654 §4). A
+message over that size goes out only when a test asks for it (`send(..., oversize=True)`).
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute
 from harness.bgp.session import build_open
+from harness.bgp.stream import MAX_MESSAGE_SIZE
 from harness.bgp.update import build_update
 from harness.daemons.api_socket import read_log, request
 from harness.errors import DaemonError
@@ -44,7 +50,9 @@ def prepare(directory: Path, sessions: list[PeerSession], connect_retry: float) 
             {
                 "peer": s.peer_address,
                 "local": s.local_address,
-                "open": build_open(s.local_asn, s.hold_time, s.router_id, s.families).hex(),
+                "open": build_open(
+                    s.local_asn, s.hold_time, s.router_id, s.families, s.extended_message
+                ).hex(),
             }
             for s in sessions
         ],
@@ -103,14 +111,31 @@ class CraftedSpeaker:
                 return s.peer_address
         raise DaemonError(self.node, f"has no session to {peer!r}")
 
-    def send(self, message: bytes, peer: str | None = None, timeout: float = 10.0) -> None:
-        """Send one whole BGP message on an Established session."""
+    def send(
+        self,
+        message: bytes,
+        peer: str | None = None,
+        timeout: float = 10.0,
+        *,
+        oversize: bool = False,
+    ) -> None:
+        """Send one whole BGP message on an Established session. The speaker refuses a message
+        over the session's maximum size (RFC 8654 §4) unless `oversize`: a test that sends one
+        on purpose (a robustness case) says so."""
         self.check_alive()
         address = self.peer_address(peer)
-        line = json.dumps({"peer": address, "send": message.hex()})
+        request: dict[str, object] = {"peer": address, "send": message.hex()}
+        if oversize:
+            request["oversize"] = True
+        line = json.dumps(request)
         reply = self.request(line, timeout)
         if reply != "done":
             raise DaemonError(self.node, f"could not send to {address}: {reply}")
+
+    def max_message_size(self, peer: str | None = None) -> int:
+        """The session's maximum message size as last negotiated (RFC 8654 §4); 4096 before
+        any session came up."""
+        return self.rib.max_message_size(self.peer_address(peer)) or MAX_MESSAGE_SIZE
 
     def request(self, line: str, timeout: float) -> str:
         """One line to the speaker process's API, its one-line reply."""
@@ -138,12 +163,23 @@ class CraftedSpeaker:
         attributes: Attributes,
         peer: str | None = None,
     ) -> None:
-        self.send(build_update(family, announce=routes, attributes=attributes), peer)
+        self.send(self._update(peer, family, announce=routes, attributes=attributes), peer)
 
     def withdraw(
         self, family: Family, routes: Sequence[str | EvpnRoute], peer: str | None = None
     ) -> None:
-        self.send(build_update(family, withdraw=routes), peer)
+        self.send(self._update(peer, family, withdraw=routes), peer)
+
+    def _update(self, peer: str | None, family: Family, **parts: Any) -> bytes:
+        """An UPDATE within the session's maximum size (RFC 8654 §4): the recording is read
+        only for one over 4096 octets."""
+        try:
+            return build_update(family, **parts)
+        except ValueError:
+            limit = self.max_message_size(peer)
+            if limit == MAX_MESSAGE_SIZE:
+                raise
+            return build_update(family, **parts, max_size=limit)
 
     def stop(self) -> None:
         if self.process is not None:

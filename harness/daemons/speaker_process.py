@@ -2,10 +2,15 @@
 
 Run in a node's namespace as `python -m harness.daemons.speaker_process STATE_DIR`; reads
 `STATE_DIR/speaker.json`, which carries each session's OPEN already encoded: the process is
-stdlib only (no scapy import), so dozens of speakers start in a fraction of a second.
+stdlib only (no scapy import; `harness.bgp.stream` is stdlib too), so dozens of speakers start
+in a fraction of a second.
 For each configured session it connects to the peer (TCP 179), sends
 OPEN, answers with KEEPALIVE, keeps the hold timer (RFC 4271 §4.2, §4.4, §8), and reconnects
-after `connect_retry` seconds when the session ends.
+after `connect_retry` seconds when the session ends. Each connection's maximum message size is
+4096 octets until both OPENs are known, then 65535 if both carry the Extended Message capability
+(RFC 8654 §4, `harness.bgp.stream.negotiated_max_size`): a longer message from the peer is a
+Message Header Error, Bad Message Length (1/2, RFC 4271 §6.1), and the speaker refuses to send
+one unless told to (`oversize`, below).
 
 What happens on each connection attempt is appended to `STATE_DIR/received.jsonl`, one JSON
 object a line, each `{"peer": ADDR, "kind": KIND, ..., "time": UNIX_SECONDS}`; decoding is the
@@ -15,7 +20,8 @@ harness's job (`harness.observe.speaker`, `harness.observe.refusals`):
   NOTIFICATION of its own (hold timer expired, a malformed header from the peer);
 - `{"kind": "open"|"update"|"notification", "hex"}`: a message received (keepalives are not
   recorded);
-- `{"kind": "state", "state": "up"}`: Established (the peer's KEEPALIVE after its OPEN);
+- `{"kind": "state", "state": "up", "max_message_size"}`: Established (the peer's KEEPALIVE
+  after its OPEN), with the session's maximum message size (65535: extended messages in use);
 - `{"kind": "state", "state": "down", "closed_by", "reason"}`: the attempt is over.
   `closed_by` is `"peer"` when the peer ended the connection: EOF, RST, or a NOTIFICATION
   (RFC 4271 §4.5: its sender closes the connection); `"self"` when the speaker did: its hold
@@ -24,7 +30,9 @@ harness's job (`harness.observe.speaker`, `harness.observe.refusals`):
 
 `STATE_DIR/api.sock` takes one JSON request per connection, each answered on its own thread:
 `{"peer": ADDR, "send": HEX}` sends a whole BGP message on that session and answers `done`;
-`{"peer": ADDR, "send_file": PATH}` sends a file of messages (a burst). Anything else (not
+`{"peer": ADDR, "send_file": PATH}` sends a file of messages (a burst). A message longer than
+the session's maximum (`harness.bgp.stream.size_limit`) is refused unless the request also says
+`"oversize": true`: an over-size message is a robustness case of its own. Anything else (not
 JSON, not an object, an unknown peer, non-hex data, a request over `MAX_REQUEST` bytes, a
 session not Established) is answered `error: ...`, and the process and its sessions live on.
 """
@@ -43,21 +51,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-MSG_OPEN, MSG_UPDATE, MSG_NOTIFICATION, MSG_KEEPALIVE = 1, 2, 3, 4
-KINDS = {MSG_OPEN: "open", MSG_UPDATE: "update", MSG_NOTIFICATION: "notification"}
-MARKER = b"\xff" * 16
-HEADER = 19
+from harness.bgp.stream import (
+    BAD_MESSAGE_LENGTH,
+    HEADER_SIZE,
+    KEEPALIVE,
+    MARKER,
+    MAX_MESSAGE_SIZE,
+    NOTIFICATION,
+    OPEN,
+    UPDATE,
+    FramingError,
+    check_size,
+    negotiated_max_size,
+    split_messages,
+)
+
+KINDS = {OPEN: "open", UPDATE: "update", NOTIFICATION: "notification"}
 PEER, SELF = "peer", "self"  # who ended a connection
 MAX_REQUEST = 1 << 18  # octets: a request line carries at most one message in hex (< 132 KiB)
 API_TIMEOUT = 5.0  # seconds a client of the API may take to send its request line
-
-
-class HeaderError(Exception):
-    """The peer's bytes are not BGP messages: RFC 4271 §6.1, Message Header Error."""
-
-    def __init__(self, subcode: int, text: str) -> None:
-        super().__init__(text)
-        self.subcode = subcode
+MESSAGE_HEADER_ERROR = 1  # RFC 4271 §4.5
 
 
 class Ended(Exception):
@@ -74,23 +87,14 @@ class RequestError(ValueError):
 
 def frame(kind: int, body: bytes = b"") -> bytes:
     """RFC 4271 §4.1: marker, length, type."""
-    return MARKER + (HEADER + len(body)).to_bytes(2, "big") + bytes([kind]) + body
+    return MARKER + (HEADER_SIZE + len(body)).to_bytes(2, "big") + bytes([kind]) + body
 
 
-def split(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    """Whole messages at the head of a TCP stream, and the rest."""
-    out = []
-    while len(buffer) >= HEADER:
-        if buffer[:16] != MARKER:
-            raise HeaderError(1, "bad BGP marker from peer")  # Connection Not Synchronized
-        length = int.from_bytes(buffer[16:18], "big")
-        if length < HEADER:
-            raise HeaderError(2, f"bad BGP length {length} from peer")  # Bad Message Length
-        if len(buffer) < length:
-            break
-        out.append((buffer[18], buffer[:length]))
-        buffer = buffer[length:]
-    return out, buffer
+def header_error(exc: FramingError) -> str:
+    """The reason recorded for a peer's bytes that break framing (RFC 4271 §6.1)."""
+    if exc.subcode == BAD_MESSAGE_LENGTH:
+        return f"bad BGP length {int.from_bytes(exc.data, 'big')} from peer: {exc}"
+    return "bad BGP marker from peer"
 
 
 SO_SNDBUFFORCE = 32  # linux/asm-generic/socket.h (not exported by Python's socket module)
@@ -135,6 +139,7 @@ class Session:
     connect_retry: float
     recorder: Recorder
     sock: socket.socket | None = None
+    max_size: int = MAX_MESSAGE_SIZE  # this connection's maximum message size (RFC 8654 §4)
     established: threading.Event = field(default_factory=threading.Event)
     send_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -156,6 +161,7 @@ class Session:
         except OSError as exc:
             return None, f"no connection: {exc}"
         self.sock = sock
+        self.max_size = MAX_MESSAGE_SIZE  # until both OPENs are known
         try:
             self.record("state", state="connected")
             self._converse(sock)
@@ -185,30 +191,48 @@ class Session:
                 raise Ended(SELF, "hold timer expired") from None
             if not chunk:
                 raise Ended(PEER, "peer closed the connection")
-            try:
-                messages, buffer = split(buffer + chunk)
-            except HeaderError as exc:
-                self._notify(1, exc.subcode)  # Message Header Error (RFC 4271 §6.1)
-                raise Ended(SELF, str(exc)) from None
-            for kind, message in messages:
-                if kind == MSG_OPEN:
-                    hold = min(hold, float(int.from_bytes(message[22:24], "big")))
-                    sock.settimeout(hold if hold else None)
-                    self.send(frame(MSG_KEEPALIVE))
-                    if hold:
-                        self._start_keepalives(hold / 3)
-                elif kind == MSG_KEEPALIVE and not self.established.is_set():
-                    self.established.set()
-                    self.record("state", state="up")
-                if kind in KINDS:
-                    self.record(KINDS[kind], hex=message.hex())
-                if kind == MSG_NOTIFICATION:  # its sender closes the connection (§4.5)
-                    code = "/".join(str(b) for b in message[HEADER : HEADER + 2]) or "?"
-                    raise Ended(PEER, f"notification {code} received")
+            buffer += chunk
+            while True:  # one message at a time: the peer's OPEN sets the maximum for the rest
+                try:
+                    messages, _ = split_messages(buffer[: self._next_end(buffer)], self.max_size)
+                except FramingError as exc:  # Message Header Error (RFC 4271 §6.1)
+                    self._notify(MESSAGE_HEADER_ERROR, exc.subcode, exc.data)
+                    raise Ended(SELF, header_error(exc)) from None
+                if not messages:
+                    break
+                buffer = buffer[len(messages[0][1]) :]
+                hold = self._receive(sock, *messages[0], hold)
 
-    def _notify(self, code: int, subcode: int) -> None:
+    @staticmethod
+    def _next_end(buffer: bytes) -> int:
+        """Where the first message of `buffer` ends, as far as its header says (a length under
+        19 is left for `split_messages` to refuse)."""
+        if len(buffer) < HEADER_SIZE:
+            return len(buffer)
+        return max(HEADER_SIZE, int.from_bytes(buffer[16:18], "big"))
+
+    def _receive(self, sock: socket.socket, kind: int, message: bytes, hold: float) -> float:
+        """One message from the peer (RFC 4271 §8): the hold time as it now stands."""
+        if kind == OPEN:
+            hold = min(hold, float(int.from_bytes(message[22:24], "big")))
+            self.max_size = negotiated_max_size(self.open_message, message) or MAX_MESSAGE_SIZE
+            sock.settimeout(hold if hold else None)
+            self.send(frame(KEEPALIVE))
+            if hold:
+                self._start_keepalives(hold / 3)
+        elif kind == KEEPALIVE and not self.established.is_set():
+            self.established.set()
+            self.record("state", state="up", max_message_size=self.max_size)
+        if kind in KINDS:
+            self.record(KINDS[kind], hex=message.hex())
+        if kind == NOTIFICATION:  # its sender closes the connection (§4.5)
+            code = "/".join(str(b) for b in message[HEADER_SIZE : HEADER_SIZE + 2]) or "?"
+            raise Ended(PEER, f"notification {code} received")
+        return hold
+
+    def _notify(self, code: int, subcode: int, data: bytes = b"") -> None:
         """Send a NOTIFICATION of our own, if the connection still takes it, and record it."""
-        message = frame(MSG_NOTIFICATION, bytes([code, subcode]))
+        message = frame(NOTIFICATION, bytes([code, subcode]) + data)
         with contextlib.suppress(OSError):
             self.send(message)
             self.record("sent", message="notification", hex=message.hex())
@@ -219,7 +243,7 @@ class Session:
         def loop() -> None:
             while not threading.Event().wait(every):
                 try:
-                    self.send(frame(MSG_KEEPALIVE), on=sock)
+                    self.send(frame(KEEPALIVE), on=sock)
                 except OSError:
                     return  # this connection is over; a new one starts its own keepalives
 
@@ -260,27 +284,55 @@ def handle(sessions: dict[str, Session], line: bytes) -> str:
     session = sessions.get(peer) if isinstance(peer, str) else None
     if session is None:
         raise RequestError(f"no session to {peer!r} (sessions: {', '.join(sessions)})")
+    oversize = request.get("oversize", False)
+    if not isinstance(oversize, bool):
+        raise RequestError(f"`oversize` is true or false, not {oversize!r}")
+    message, send_file = _what_to_send(request)
+    if not session.established.is_set():
+        raise OSError(f"session to {peer} is not Established")
+    if send_file is not None:  # a burst: bytes encoded beforehand, timed here
+        data = Path(send_file).read_bytes()
+        if not oversize:
+            _within(data, session.max_size)
+        return session.send_burst(data)
+    if not oversize:
+        _within(message, session.max_size, whole=True)
+    session.send(message)
+    return "done"
+
+
+def _what_to_send(request: dict[str, Any]) -> tuple[bytes, str | None]:
+    """The message of `send` (hex), or the path of `send_file` (then the message is empty)."""
     send, send_file = request.get("send"), request.get("send_file")
     if send_file is not None:
         if not isinstance(send_file, str):
             raise RequestError(f"`send_file` is a path, not {type(send_file).__name__}")
-    elif send is not None and not isinstance(send, str):
-        raise RequestError(f"`send` is hex (a string), not {type(send).__name__}")
-    elif send is not None:
-        try:
-            message = bytes.fromhex(send)
-        except ValueError as exc:
-            raise RequestError(f"`send` is not hex: {exc}") from None
-        if not message:
-            raise RequestError("`send` is empty")
-    else:
+        return b"", send_file
+    if send is None:
         raise RequestError("a request says what to send: `send` (hex) or `send_file` (a path)")
-    if not session.established.is_set():
-        raise OSError(f"session to {peer} is not Established")
-    if send_file is not None:  # a burst: bytes encoded beforehand, timed here
-        return session.send_burst(Path(send_file).read_bytes())
-    session.send(message)
-    return "done"
+    if not isinstance(send, str):
+        raise RequestError(f"`send` is hex (a string), not {type(send).__name__}")
+    try:
+        message = bytes.fromhex(send)
+    except ValueError as exc:
+        raise RequestError(f"`send` is not hex: {exc}") from None
+    if not message:
+        raise RequestError("`send` is empty")
+    return message, None
+
+
+def _within(data: bytes, max_size: int, whole: bool = False) -> None:
+    """RequestError when a message (`whole`: `data` is one message) or any message of a burst
+    is longer than the session's maximum (RFC 8654 §4); a burst must be whole messages."""
+    try:
+        if whole:
+            check_size(data, max_size)
+            return
+        _, rest = split_messages(data, max_size)
+    except ValueError as exc:
+        raise RequestError(f"{exc}; say `oversize` to send it anyway") from None
+    if rest:
+        raise RequestError(f"the burst ends inside a message ({len(rest)} octets left over)")
 
 
 def answer(conn: socket.socket, sessions: dict[str, Session]) -> None:

@@ -10,54 +10,25 @@ for their sessions only (MODE makes no difference): their tables are never judge
 
 from __future__ import annotations
 
-import json
 import os
-import pickle
-import queue
 import sys
-import threading
-import time
 
 from harness.daemons.gobgp import query
+from harness.failover.sample_process import Loop, every, stream
 from harness.observe.gobgp import take_sample
 
 
 def main() -> None:
     interval = float(sys.argv[1])
-    outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-    stop = threading.Event()
     env = dict(os.environ)
 
-    def sample(client: str, namespace: str) -> None:
-        while not stop.is_set():
-            started = time.monotonic()
-            taken = take_sample(lambda command: query(client, namespace, command, env), client)
-            outbox.put(pickle.dumps(taken))
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+    def open_pod(client: str, namespace: str) -> Loop:
+        return every(
+            interval,
+            lambda: take_sample(lambda command: query(client, namespace, command, env), client),
+        )
 
-    def write() -> None:
-        out = sys.stdout.buffer
-        while (data := outbox.get()) is not None:
-            try:
-                out.write(data)
-                out.flush()
-            except (BrokenPipeError, ValueError):
-                stop.set()  # the harness is gone
-                return
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    threads = []
-    for line in sys.stdin:  # ends at EOF: the harness closed our stdin, or exited
-        for client, namespace in json.loads(line).items():
-            thread = threading.Thread(target=sample, args=(client, namespace), daemon=True)
-            thread.start()
-            threads.append(thread)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=15)
-    outbox.put(None)
-    writer.join(timeout=5)
+    stream(open_pod, join_timeout=15)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ class PeerSession:
     router_id: str
     families: tuple[Family, ...]
     hold_time: int
+    extended_message: bool = True  # a crafted speaker's OPEN carries capability 6 (RFC 8654 §3)
 
 
 class LabPlan:
@@ -231,6 +232,7 @@ class LabPlan:
                     router_id=str(peer.router_id or local.ip),
                     families=peer.families,
                     hold_time=self.sut.values.timers.hold,
+                    extended_message=peer.extended_message,
                 )
             )
         for name in peer.peers:
@@ -254,6 +256,7 @@ class LabPlan:
                     router_id=str(peer.router_id or local.ip),
                     families=peer.families,
                     hold_time=self.sut.values.timers.hold,
+                    extended_message=peer.extended_message,
                 )
             )
         return sessions

@@ -91,6 +91,11 @@ class Node(Frozen):
         description="for a peer of the route reflectors: false makes it a configured iBGP "
         "non-client (RFC 4456 §6) instead of a listen-range client",
     )
+    extended_message: bool = Field(
+        True,
+        description="for a crafted speaker: its OPEN carries the BGP Extended Message capability "
+        "(RFC 8654 §3), as FRR's does; false keeps its sessions to 4096-octet messages",
+    )
 
     def interface_on(self, segment: str) -> Interface | None:
         return next((i for i in self.interfaces if i.segment == segment), None)
@@ -207,6 +212,8 @@ def _role_problems(topo: Topology, i: int, node: Node, clusters: list[str]) -> l
 
 def _peer_problems(topo: Topology, here: str, node: Node) -> list[str]:
     out: list[str] = []
+    if not node.extended_message and node.role is not Role.SPEAKER:
+        out.append(f"{here}.extended_message: only a {Role.SPEAKER}'s OPEN is the harness's own")
     if not node.families:
         out.append(f"{here}.families: a {node.role} needs at least one family")
     if not node.peers and node.side is None:

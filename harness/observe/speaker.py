@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.bgp.stream import MAX_MESSAGE_SIZE
 from harness.observe.refusals import notification_code
 from harness.observe.replay import ReplayedRib
 from harness.observe.wire import decode_update
@@ -40,6 +41,22 @@ class SpeakerRib(ReplayedRib):
             self._table.pop((peer, family, key), None)
         for route in announced:
             self._table[(peer, route.family, route.key)] = route
+
+    def max_message_size(self, peer: str) -> int | None:
+        """The maximum message size of the session to `peer` that came up last, as the speaker
+        recorded it on Established: 65535 when both OPENs carried the Extended Message
+        capability, 4096 otherwise (RFC 8654 §4); None before any came up."""
+        ups = [
+            e
+            for e in self.refresh().events
+            if e["kind"] == "state" and e["state"] == "up" and e["peer"] == peer
+        ]
+        return int(ups[-1].get("max_message_size", MAX_MESSAGE_SIZE)) if ups else None
+
+    def extended_messages(self, peer: str) -> bool | None:
+        """Whether the last session to `peer` negotiated extended messages (RFC 8654 §4)."""
+        size = self.max_message_size(peer)
+        return None if size is None else size > MAX_MESSAGE_SIZE
 
     def notifications(self, peer: str | None = None) -> list[tuple[int, int] | None]:
         """(code, subcode) of every NOTIFICATION received (RFC 4271 §4.5); None for one too

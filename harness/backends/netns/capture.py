@@ -10,12 +10,22 @@ for a session already up when the capture began, from its first segment that sta
 marker; it is cut into BGP messages (RFC 4271 §4.1), each timed by the segment that completed it.
 A session ends (RFC 4271 §8.2.2, §6) at its first FIN, RST or NOTIFICATION, in either direction.
 
+Each session is read within its own maximum message size, learned from its two OPENs: 65535
+octets when both carry the Extended Message capability, else 4096 (RFC 8654 §4; OPEN and
+KEEPALIVE always within 4096). A session already up when the capture began shows no OPEN, and
+nothing on the wire tells what it negotiated: its stream is read up to 65535 octets a message,
+the most any BGP header can say, and `Flow.max_message_size` is None. That reader judges
+nothing it cannot know: it neither rejects a message that the session may well have negotiated
+(FRR advertises the capability by default, and sent a 65261-octet UPDATE at 10k EVPN routes)
+nor claims the message was within what was negotiated; every marker is still checked.
+
 Used by the failover drills (`harness.failover.wire`) and the bench (`harness.bench.wire`).
 Only traffic the lab's own daemons exchange is read, inside a namespace of the run.
 """
 
 from __future__ import annotations
 
+import math
 import socket
 import struct
 import threading
@@ -24,7 +34,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from harness.backends.netns.probe import socket_in
-from harness.bgp.framing import MARKER, NOTIFICATION, split_messages
+from harness.bgp.stream import (
+    HEADER_SIZE,
+    MARKER,
+    MAX_EXTENDED_MESSAGE_SIZE,
+    MAX_MESSAGE_SIZE,
+    NOTIFICATION,
+    OPEN,
+    negotiated_max_size,
+    split_messages,
+)
 
 ETH_P_ALL = 0x0003  # both directions: a protocol-specific packet socket sees no outgoing frame
 SO_TIMESTAMPNS = 35
@@ -52,6 +71,7 @@ class Flow:
     segments: list[Segment] = field(default_factory=list)
     sport: int = 0
     dport: int = 0
+    reverse: Flow | None = field(default=None, repr=False, compare=False)  # the other direction
 
     @property
     def opened(self) -> bool:
@@ -77,25 +97,50 @@ class Flow:
         first = next((s for s in ordered if s.payload[:16] == MARKER), None)
         return None if first is None else first.seq
 
-    def messages(self) -> Iterator[tuple[float, bytes]]:
-        """(arrival of its last byte, message) for every whole BGP message since the start."""
+    def _stream(self, upto: float = math.inf) -> tuple[bytes, list[tuple[int, float]]]:
+        """The bytes sent since the start, whole up to the first gap (or once `upto` octets are
+        read), and (stream offset reached, arrival time) of each segment that added to them."""
         ordered = sorted(self.segments, key=lambda s: s.at)
         expected = self._start(ordered)
-        if expected is None:
-            return  # no message boundary known
         stream = bytearray()
-        ends: list[tuple[int, float]] = []  # stream offset reached -> arrival time
+        ends: list[tuple[int, float]] = []
+        if expected is None:
+            return b"", ends  # no message boundary known
         for s in ordered:
             if not s.payload:
                 continue
             offset = (s.seq - expected) & 0xFFFFFFFF
             if offset >= 1 << 31 or offset + len(s.payload) <= len(stream):
                 continue  # a retransmission, or bytes from before the start
-            if offset > len(stream):
+            if offset > len(stream) or len(stream) >= upto:
                 break  # a gap: a segment was not captured; the stream is whole up to here
             stream += s.payload[len(stream) - offset :]
             ends.append((len(stream), s.at))
-        whole, _ = split_messages(bytes(stream))
+        return bytes(stream), ends
+
+    def open_message(self) -> bytes | None:
+        """The OPEN this side sent, when the session began during the capture (its first
+        message, RFC 4271 §8); None otherwise."""
+        if not self.opened:
+            return None
+        head = self._stream(upto=MAX_MESSAGE_SIZE)[0]
+        length = int.from_bytes(head[16:18]) if len(head) >= HEADER_SIZE else 0
+        if head[:16] != MARKER or head[18:19] != bytes([OPEN]) or len(head) < length:
+            return None
+        return head[:length] if HEADER_SIZE <= length <= MAX_MESSAGE_SIZE else None
+
+    @property
+    def max_message_size(self) -> int | None:
+        """The session's maximum message size from the OPENs captured (`negotiated_max_size`,
+        RFC 8654 §4); None when they do not tell (the session was already up)."""
+        back = self.reverse.open_message() if self.reverse is not None else None
+        return negotiated_max_size(self.open_message(), back)
+
+    def messages(self) -> Iterator[tuple[float, bytes]]:
+        """(arrival of its last byte, message) for every whole BGP message since the start,
+        within the session's maximum message size (see the module)."""
+        stream, ends = self._stream()
+        whole, _ = split_messages(stream, self.max_message_size or MAX_EXTENDED_MESSAGE_SIZE)
         at, i = 0, 0
         for _, message in whole:
             at += len(message)
@@ -157,7 +202,13 @@ class Capture:
         total = int.from_bytes(packet[2:4])
         payload = tcp[(tcp[12] >> 4) * 4 : total - ihl]
         key = (src, sport, dst, dport)
-        flow = self.flows.setdefault(key, Flow(src, dst, sport=sport, dport=dport))
+        flow = self.flows.get(key)
+        if flow is None:
+            flow = Flow(src, dst, sport=sport, dport=dport)
+            flow.reverse = self.flows.get((dst, dport, src, sport))
+            if flow.reverse is not None:
+                flow.reverse.reverse = flow
+            self.flows[key] = flow
         flow.segments.append(Segment(at, seq, tcp[13], bytes(payload)))
 
     def from_peer(self, src: str) -> list[Flow]:
