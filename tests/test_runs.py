@@ -43,7 +43,7 @@ def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
     assert "lab up," in result.stdout and "sessions Established" in result.stdout
     suite = junit(report)
     assert suite.get("name") == "rr-harness"
-    assert int(suite.get("tests")) == 12 and suite.get("failures") == "0"
+    assert int(suite.get("tests")) == 21 and suite.get("failures") == "0"
     assert suite.get("errors") == "0"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
@@ -82,9 +82,9 @@ def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_pa
         if case.find("failure") is not None
     }
     # The reach checks fail; the checks of what arrived cannot be decided (nothing arrived).
-    assert len(failures) == 6, sorted(failures)
+    assert len(failures) == 9, sorted(failures)
     errors = [case for case in suite.iter("testcase") if case.find("error") is not None]
-    assert len(errors) == 6, [c.get("name") for c in errors]
+    assert len(errors) == 12, [c.get("name") for c in errors]
     assert all("could not decide" in c.find("error").get("message", "") for c in errors)
     message = failures["test_evpn_routes_reach_every_client_via_every_rr[router-1]"]
     assert (
