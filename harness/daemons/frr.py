@@ -36,6 +36,12 @@ SOCKETS = (
 )
 
 
+# zebra's netlink receive buffer (`-s`, octets). The default overruns when a pod's bridge learns
+# 100k MACs at once (measured: `netlink-listen recvmsg overrun: No buffer space available`, and
+# zebra loses MACs); as a node running many workloads would size it.
+NETLINK_BUFFER = 64 << 20
+
+
 @dataclass
 class FrrInstance:
     node: str
@@ -73,6 +79,8 @@ class FrrInstance:
         ]
         if daemon == "bgpd" and not self.with_zebra:
             argv.append("-Z")
+        if daemon == "zebra":
+            argv += ["-s", str(NETLINK_BUFFER)]
         return self.runtime.command(argv, d)
 
     def _spawn(self, daemon: str) -> ManagedProcess:
