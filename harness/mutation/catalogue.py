@@ -379,7 +379,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         _TOR_EVPN,
         "hybrid-flows::test_internal_evpn_reaches_the_tor",
     ),
-    "single-replica": ("failover::test_rr_pod_deleted_no_client_loses_a_route",),
+    # With one replica, a rollout restart keeps routes only if every router has its routes from
+    # the new pod before the old one goes: on FRR 10.3 the routers' first connection to the
+    # new pod takes longer than minReadySeconds covers (measured: 163 ms lost, 30 routes).
+    "single-replica": (
+        "failover::test_rolling_restart_loses_nothing",
+        "failover::test_rr_pod_deleted_no_client_loses_a_route",
+    ),
     "no-min-ready-seconds": ("failover::test_rolling_restart_loses_nothing",),
     "graceful-restart-undeclared": ("failover::test_all_rrs_down_then_back",),
     "listen-range-only-existing-pods": (
