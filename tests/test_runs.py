@@ -43,7 +43,7 @@ def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
     assert "lab up," in result.stdout and "sessions Established" in result.stdout
     suite = junit(report)
     assert suite.get("name") == "rr-harness"
-    assert int(suite.get("tests")) == 21 and suite.get("failures") == "0"
+    assert int(suite.get("tests")) == 22 and suite.get("failures") == "0"  # 21 + the closing check
     assert suite.get("errors") == "0"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
