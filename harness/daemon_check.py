@@ -4,7 +4,7 @@ A suite can pass while a daemon of the SUT crashed and came back in between (wat
 inside a container, and the pod's restart count stays 0): every conformance suite therefore
 ends with one more check, `sut_daemons_survived`, which fails naming each daemon that died or
 left a crash record during the suite, with the record as evidence (the lab's
-`daemon_crashes()`, harness/observe/crashes.py). Each record is reported once, by the suite
+`daemon_crashes()`, harness/runtime/crashes.py). Each record is reported once, by the suite
 during which it appeared.
 """
 

@@ -1,4 +1,4 @@
-"""Crash detection (harness/observe/crashes.py, harness/daemon_check.py): a SUT daemon that dies
+"""Crash detection (harness/runtime/crashes.py, harness/daemon_check.py): a SUT daemon that dies
 or crashes during a suite fails the check that closes the suite, with its record as evidence;
 what the harness ends itself (a drill) is no crash."""
 
@@ -15,9 +15,9 @@ from harness.backends.netns.cleanup import find_leftovers
 from harness.backends.netns.lab import NetnsBackend
 from harness.daemon_check import sut_daemons_survived
 from harness.inputs import load_plan
-from harness.observe.crashes import crash_lines
 from harness.observe.wait import wait_until
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY
+from harness.runtime.crashes import crash_lines
 from harness.runtime.run import Run, new_run_id
 
 # FRR 8.4.4's bgpd on SIGSEGV (captured here), and a Go runtime's panic.

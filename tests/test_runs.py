@@ -96,8 +96,9 @@ def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_pa
 
 
 def _start(run_id: str, *options: str) -> subprocess.Popen[str]:
+    """A run that lasts minutes (the failover suite), so the signal always meets it running."""
     return subprocess.Popen(
-        [*CLI, "run", "reflection", "--run-id", run_id, "--junitxml", "/dev/null", *options],
+        [*CLI, "run", "failover", "--run-id", run_id, "--junitxml", "/dev/null", *options],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

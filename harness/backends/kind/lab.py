@@ -49,9 +49,9 @@ from harness.log import logger, tell
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.observe import frr
-from harness.observe.crashes import crash_lines
 from harness.observe.samples import Access, Sample
 from harness.observe.wait import wait_until
+from harness.runtime.crashes import crash_lines
 from harness.runtime.run import Run
 from harness.runtime.signals import signals_deferred
 

@@ -39,9 +39,9 @@ from harness.log import logger
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
 from harness.observe import gobgp
-from harness.observe.crashes import daemon_problems
 from harness.observe.samples import LOCAL as SAMPLER
 from harness.observe.samples import Access, Sample, take_sample
+from harness.runtime.crashes import daemon_problems
 from harness.runtime.processes import terminate_tagged
 from harness.runtime.run import TAG_ENV, Run
 from harness.runtime.signals import signals_deferred
@@ -264,7 +264,7 @@ class NetnsLab(LabPeers):
         return destination
 
     def daemon_crashes(self) -> list[str]:
-        """Crash records of the SUT's daemons (harness.observe.crashes): the pods' now, and
+        """Crash records of the SUT's daemons (harness.runtime.crashes): the pods' now, and
         those of deleted pods (the harness stopped them: only their records count)."""
         out = []
         for daemon in [*self.frr_instances.values(), *self.retired]:
