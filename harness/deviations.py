@@ -24,6 +24,7 @@ class Deviation:
     versions: tuple[str, ...]  # version prefixes it was measured on ("8.4" covers 8.4.4)
     rule: str  # what the RFC asks
     evidence: str  # what was measured, and where
+    cases: tuple[str, ...] = ()  # robustness cases it covers (harness/robustness/cases.py)
 
     def applies(self, name: str, version: str) -> bool:
         return name == self.implementation and version.startswith(self.versions)
@@ -38,6 +39,61 @@ KNOWN: tuple[Deviation, ...] = (
         "without MED",
         "FRR 8.4.4 reflects a route sent without MED with MED 0: measured on the wire at a "
         "non-client and in the clients' tables (tests/data/frr-reflected-attributes.hex)",
+    ),
+    # Robustness (suites/test_robustness.py), measured on Debian's FRR 8.4.4 with the source
+    # read at the frr-8.4.4 tag (github.com/FRRouting/frr).
+    Deviation(
+        "ibgp-update-errors-reset-the-session",
+        "frr",
+        ("8.4",),
+        "RFC 7606 §2, §7: a malformed attribute is handled by treat-as-withdraw or attribute "
+        "discard, never by a session reset; the approaches apply to iBGP as to eBGP",
+        "FRR 8.4.4 answers every malformed attribute from an iBGP peer (the RR's clients) with "
+        "a NOTIFICATION and resets the session: 3/5 Attribute Length Error (ORIGIN, NEXT_HOP, "
+        "MED, LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR, ORIGINATOR_ID, CLUSTER_LIST lengths; an "
+        "attribute length past the path attributes), 3/6 (ORIGIN 7), 3/11 Malformed AS_PATH, "
+        "3/9 Optional Attribute Error (communities of all kinds), 3/4 Attribute Flags Error; "
+        'bgpd/bgp_attr.c bgp_attr_malformed(): "Only relax error handling for eBGP peers". '
+        "The session comes back at once and no other session flaps; a missing well-known "
+        "attribute is treated as withdraw, as RFC 7606 §3 d asks",
+        (
+            "origin-length-2",
+            "origin-undefined",
+            "as-path-unknown-segment-type",
+            "as-path-segment-overrun",
+            "as-path-segment-underrun",
+            "as-path-zero-length-segment",
+            "next-hop-length-5",
+            "med-length-2",
+            "med-length-2-evpn",
+            "local-pref-length-2",
+            "atomic-aggregate-length-1",
+            "aggregator-length-7",
+            "communities-length-3",
+            "communities-length-0",
+            "ext-communities-length-15",
+            "large-communities-length-11",
+            "originator-id-length-3",
+            "cluster-list-length-0",
+            "cluster-list-length-6",
+            "origin-optional-bit",
+            "local-pref-optional-bit",
+            "extended-length-misread",
+            "attribute-overruns-total-length",
+            "attribute-header-truncated",
+        ),
+    ),
+    Deviation(
+        "repeated-attribute-resets-the-session",
+        "frr",
+        ("8.4",),
+        "RFC 7606 §3 g: an attribute other than MP_REACH_NLRI / MP_UNREACH_NLRI that appears "
+        "twice is kept once (the first), the others discarded, and the UPDATE processed",
+        "FRR 8.4.4 answers a second MED with NOTIFICATION 3/1 Malformed Attribute List and "
+        'resets the session (bgpd/bgp_attr.c bgp_attr_parse(): "If any attribute appears more '
+        "than once in the UPDATE message, then the Error Subcode is set to Malformed Attribute "
+        "List\", RFC 4271 §6.3's rule before RFC 7606)",
+        ("duplicate-med",),
     ),
     # GoBGP as the RR (fixtures/sut/gobgp-rr), measured on Debian's gobgpd 3.10.0 with its
     # source read at the v3.10.0 tag (github.com/osrg/gobgp).
@@ -70,8 +126,10 @@ KNOWN: tuple[Deviation, ...] = (
         "RFC 4271 §9 (§5): an unrecognised optional transitive attribute passed on to other "
         "peers has its Partial bit set",
         "GoBGP 3.10.0 passes it on with the flags it arrived with (0xC0: Partial clear), values "
-        "intact: decoded on the wire at both non-clients, EVPN and IPv4 (attributes suite); its "
-        "source sets BGP_ATTR_FLAG_PARTIAL nowhere (pkg/packet/bgp, pkg/server)",
+        "intact: decoded on the wire at both non-clients, EVPN and IPv4 (attributes suite; "
+        "robustness suite, type 241); its source sets BGP_ATTR_FLAG_PARTIAL nowhere "
+        "(pkg/packet/bgp, pkg/server)",
+        ("unknown-optional-transitive",),
     ),
     Deviation(
         "idle-dynamic-neighbor-refuses-connections",
@@ -87,6 +145,12 @@ KNOWN: tuple[Deviation, ...] = (
         "suite). No session ever comes up",
     ),
 )
+
+
+def for_case(lab: Lab, case: str) -> Deviation | None:
+    """The known deviation of the SUT's implementation and version a robustness case meets."""
+    impl, version = implementation(lab)
+    return next((d for d in KNOWN if case in d.cases and d.applies(impl, version)), None)
 
 
 def judge(

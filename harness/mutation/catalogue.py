@@ -31,6 +31,7 @@ class Edit:
 
 FAILOVER_SUITE = "failover"
 MESHRR_SUITE = "meshrr"
+ROBUSTNESS_SUITE = "robustness"
 STANDALONE, MESHRR = "standalone-rr", "meshrr"
 # Each variant edits one profile; `rr-harness mutate` runs that profile's baseline too.
 PROFILES: dict[str, tuple[Path, Path]] = {
@@ -408,7 +409,27 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 # What the proof does not hold yet, each with why: checks that catch no variant through their
 # final assertion, and variants that no check catches that way. The project's test holds this
 # list to the measured table, so it can only shrink.
+_NO_ERROR_HANDLING_KNOB = (
+    "FRR 8.4 has no configuration that changes how bgpd handles a malformed UPDATE (its "
+    "error handling is compiled in: every malformed attribute from an iBGP peer resets the "
+    "session, harness/deviations.py), so no variant of the profile can break the rule. FRR "
+    ">= 9.1 has one, `neighbor X path-attribute discard|treat-as-withdraw TYPE`: on FRR 10.3 "
+    "a variant with it on the RRs' CLIENTS peer group would prove this check"
+)
 UNPROVEN: dict[str, str] = {
+    "robustness::test_treat_as_withdraw": _NO_ERROR_HANDLING_KNOB
+    + " (`path-attribute discard 4`: the two-octet MED's route reflected without MED instead "
+    "of withdrawn)",
+    "robustness::test_attribute_discard": _NO_ERROR_HANDLING_KNOB
+    + " (`path-attribute treat-as-withdraw 7`: the route with a 7-octet AGGREGATOR withdrawn "
+    "instead of reflected without it)",
+    "robustness::test_passed_on_with_partial": _NO_ERROR_HANDLING_KNOB
+    + " (`path-attribute discard 241`: the unknown optional transitive attribute dropped "
+    "instead of passed on)",
+    "robustness::test_session_reset": _NO_ERROR_HANDLING_KNOB
+    + " (`path-attribute discard 243`: the unrecognised well-known attribute discarded where "
+    "RFC 4271 §6.3 resets the session, if FRR 10.3 takes the knob for that type: to be "
+    "measured)",
     "loop-prevention::test_client_rejects_route_with_its_own_originator_id": "a router that "
     "accepts a route carrying its own identifier as ORIGINATOR_ID cannot be configured in FRR; "
     "it needs a router pod played by the crafted speaker",

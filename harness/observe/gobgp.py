@@ -33,6 +33,7 @@ from harness.errors import HarnessError
 from harness.model.base import Family
 from harness.observe.route import LOCAL, Route, large_communities, unknown_attributes
 from harness.observe.samples import Sample
+from harness.observe.sessions import SessionLife
 
 RIB = {Family.L2VPN_EVPN: "evpn", Family.IPV4_UNICAST: "ipv4", Family.IPV6_UNICAST: "ipv6"}
 NEIGHBORS = "neighbor"
@@ -202,6 +203,33 @@ def session_states(neighbors: Any) -> dict[str, str]:
         for p in _peers(neighbors)
         if (p.get("state") or {}).get("neighbor_address")
     }
+
+
+def session_lives(neighbors: Any, now: float | None = None) -> dict[str, SessionLife]:
+    """`gobgp -j neighbor` -> {peer address: its session's life}: state, uptime (from
+    `timers.state.uptime`, when it came up), OPENs received and NOTIFICATIONs sent (they move
+    on a flap), messages received and sent, the connection's ports (`transport`)."""
+    now = time.time() if now is None else now
+    lives = {}
+    for p in _peers(neighbors):
+        state = p.get("state") or {}
+        if not state.get("neighbor_address"):
+            continue
+        messages = state.get("messages") or {}
+        received, sent = messages.get("received") or {}, messages.get("sent") or {}
+        since = (((p.get("timers") or {}).get("state") or {}).get("uptime") or {}).get("seconds")
+        transport = p.get("transport") or {}
+        ports = (transport.get("local_port"), transport.get("remote_port"))
+        lives[str(state["neighbor_address"])] = SessionLife(
+            state=_state_name(state.get("session_state", 0)),
+            uptime_ms=int((now - int(since)) * 1000) if since else 0,
+            established=int(received.get("open", 0)),
+            dropped=int(sent.get("notification", 0)),
+            received=int(received.get("total", 0)),
+            sent=int(sent.get("total", 0)),
+            connection=(int(ports[0]), int(ports[1])) if None not in ports else None,
+        )
+    return lives
 
 
 def peer_identifiers(neighbors: Any) -> dict[str, str]:
