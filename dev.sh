@@ -8,7 +8,8 @@
 #
 # Needs root (the lab is made of network namespaces): run as root, or as a user who has sudo,
 # and it runs itself again through sudo. Installs, only when missing: Debian packages (frr,
-# gobgpd, iproute2, python3-venv), the virtual environment in .venv, and the Python packages of
+# gobgpd, iproute2, python3-venv, and mmdebstrap, which builds the root filesystem of the FRR a
+# SUT profile ships on first use), the virtual environment in .venv, and the Python packages of
 # pyproject.toml (re-installed when it changes).
 set -euo pipefail
 
@@ -26,8 +27,8 @@ fi
 cd "$(dirname "$0")"
 
 # gobgpd: the GoBGP profile's RR pods (fixtures/sut/gobgp-rr), small, installed always so CI
-# tests it too.
-apt_packages=(frr gobgpd iproute2 python3-venv)
+# tests it too. mmdebstrap: the root filesystem of the FRR a SUT profile ships (issue 14).
+apt_packages=(frr gobgpd iproute2 python3-venv mmdebstrap)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

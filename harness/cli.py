@@ -45,17 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.daemons.frr_runtime import HOST, runtime_for
     from harness.inputs import load_plan
 
-    plan = load_plan(args.topology, args.sut)
+    # A tree FRR needs root (to build it, to chroot into it): without root, the host's judges.
+    runtime = None if os.geteuid() == 0 else HOST
+    plan = load_plan(args.topology, args.sut, frr=args.frr, runtime=runtime)
+    if runtime is None and (plan.sut.values.frr != "host" or HOST.has("bgpd")):
+        runtime = runtime_for(plan.sut)  # resolved once: the one that judged
+    if runtime is HOST and not HOST.has("bgpd"):
+        runtime = None
+    judged = (
+        f"FRR {runtime.version} ({runtime.source}) accepts them"
+        if runtime is not None
+        else "no FRR here judged them"
+    )
     print(
         f"{args.topology}: {len(plan.lab_nodes)} nodes ({len(plan.route_reflectors)} route "
         f"reflectors, {len(plan.routers)} routers, {len(plan.peers)} peers of the harness); "
-        f"SUT {plan.sut.values.name} from {args.sut}: configs render and "
+        f"SUT {plan.sut.values.name} from {args.sut}: configs render and {judged}"
         + (
-            "FRR accepts them"
+            ""
             if plan.sut.values.implementation == "frr"
-            else f"FRR and {plan.sut.values.implementation} accept them"
+            else f"; {plan.sut.values.implementation} accepts the RR pods'"
         )
     )
     return EXIT_OK
@@ -68,25 +80,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runtime.run import check_run_id
 
     suites = resolve_suites(args.suites)
-    load_plan(args.topology, args.sut)  # bad input stops here, before anything starts
     if args.run_id:
         check_run_id(args.run_id)
     if args.backend == "netns":
         if os.geteuid() != 0:
             raise InputError("--backend netns needs root (it creates network namespaces)")
-        from harness.daemons.frr import require_frr
+        from harness.daemons.frr_runtime import runtime_for
         from harness.drivers.route_server import driver_for
 
-        require_frr()  # the router pods
-        driver_for(load_plan(args.topology, args.sut)).require()  # the RR pods
+        # bad input stops here, before anything starts; the SUT's FRR is resolved (built on
+        # first use) and judges the configs
+        plan = load_plan(args.topology, args.sut, frr=args.frr)
+        runtime_for(plan.sut)  # the router pods' (and an FRR RR's)
+        driver_for(plan).require()  # the RR pods' implementation
     elif args.kubeconfig is not None and args.backend != "kind":
         raise InputError("--kubeconfig: only for --backend kind")
     if args.backend == "kind":  # what the machine lacks, and what kind cannot stage, fail here
         from harness.backends.kind import preflight
-        from harness.backends.kind.manifests import manifests
+        from harness.backends.kind.manifests import FRR_IMAGE, manifests
+        from harness.daemons.frr_runtime import HOST
 
+        if args.frr is not None:
+            raise InputError(f"--frr: only for --backend netns (kind runs {FRR_IMAGE})")
+        plan = load_plan(args.topology, args.sut, runtime=HOST)
         preflight.check(args.kubeconfig)
-        manifests(load_plan(args.topology, args.sut), "check")
+        manifests(plan, "check")
     args.junitxml.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         *map(str, suites),
@@ -131,9 +149,9 @@ def cmd_mutate(args: argparse.Namespace) -> int:
             print(f"{m.name:<45} {'(must pass) ' if m.must_pass else ''}{m.breaks}")
         return EXIT_OK
     chosen = [mutation(n) for n in args.variants] if args.variants else [*CATALOGUE, *EQUIVALENT]
-    load_plan(args.topology, args.sut)
     if os.geteuid() != 0:
         raise InputError("needs root (each variant runs the netns lab)")
+    load_plan(args.topology, args.sut, frr=args.frr)  # the FRR tree is built once, here
 
     def progress(result: VariantResult) -> None:
         if result.must_pass or result.variant.startswith("baseline"):
@@ -201,12 +219,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise InputError(
                 f"--suites: unknown suite {name!r} (known: {', '.join(known_suites())})"
             )
-    plan = load_plan(args.topology, args.sut)
     if os.geteuid() != 0:
         raise InputError("needs root (the bench runs the netns lab)")
-    from harness.daemons.frr import require_frr
+    from harness.daemons.frr_runtime import runtime_for
 
-    require_frr()
+    plan = load_plan(args.topology, args.sut, frr=args.frr)
+    runtime = runtime_for(plan.sut)
     settings = Settings(
         plan=plan,
         sut_dir=args.sut.resolve(),
@@ -229,7 +247,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "kernel": platform.release(),
         "python": sys.version.split()[0],
     }
-    path = results.write(args.json, machine)
+    software = {
+        "implementation": plan.sut.values.implementation,
+        "frr_version": runtime.version,
+        "frr_source": runtime.source,
+    }
+    path = results.write(args.json, machine, software)
     print(results.table())
     print(f"\nrr-harness bench: figures in {path}", file=sys.stderr)
     return EXIT_OK
@@ -242,14 +265,14 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.robustness.fuzz_files import load, write_summary
     from harness.robustness.fuzz_run import fuzz, replay
 
-    plan = load_plan(args.topology, args.sut)
     messages = load(args.replay) if args.replay is not None else None
     if os.geteuid() != 0:
         raise InputError("needs root (the fuzzer runs the netns lab)")
-    from harness.daemons.frr import require_frr
+    from harness.daemons.frr_runtime import runtime_for
     from harness.drivers.route_server import driver_for
 
-    require_frr()
+    plan = load_plan(args.topology, args.sut, frr=args.frr)
+    runtime_for(plan.sut)  # the router pods' (and an FRR RR's), built on first use
     driver_for(plan).require()
 
     def say(line: str) -> None:

@@ -5,6 +5,8 @@ A check that meets a known deviation of the SUT's implementation and version rep
 expected failure (xfail) only when everything it found is that deviation; anything else is an
 ordinary failure. When the deviation is declared for the SUT's version but no longer seen, the
 check fails, saying so: the table below must follow the software, not the other way round.
+Deviations are keyed by version: one name may hold an entry per version it was measured on,
+each with its own evidence; a version with no entry must pass the check.
 """
 
 from __future__ import annotations
@@ -30,15 +32,43 @@ class Deviation:
         return name == self.implementation and version.startswith(self.versions)
 
 
+_NO_MED = (
+    "RFC 4456 §10: a reflected route keeps its attributes; one sent without MED arrives without MED"
+)
+_AS_SET = (
+    "RFC 4456 §10 (with RFC 4271 §5.1.2): a reflected route keeps its AS_PATH, an AS_SET "
+    "included. RFC 9774 §3 (2025) deprecates AS_SET and asks for treat-as-withdraw: the "
+    "newer RFC is what FRR 10.7 follows"
+)
 KNOWN: tuple[Deviation, ...] = (
     Deviation(
         "med-zero-added",
         "frr",
         ("8.4",),
-        "RFC 4456 §10: a reflected route keeps its attributes; one sent without MED arrives "
-        "without MED",
+        _NO_MED,
         "FRR 8.4.4 reflects a route sent without MED with MED 0: measured on the wire at a "
         "non-client and in the clients' tables (tests/data/frr-reflected-attributes.hex)",
+    ),
+    Deviation(
+        "med-zero-added",
+        "frr",
+        ("10.3",),
+        _NO_MED,
+        "FRR 10.3 (Debian trixie 10.3-3+deb13u1) reflects a route sent without MED with MED 0, "
+        "as 8.4 does: measured at the observer (ExaBGP decoding the RR's UPDATEs) and in every "
+        "client's table, through both replicas, EVPN and IPv4 (`rr-harness run attributes "
+        "--frr 10.3`). FRR 10.7.1 reflects it without MED",
+    ),
+    Deviation(
+        "as-set-treated-as-withdraw",
+        "frr",
+        ("10.7",),
+        _AS_SET,
+        "FRR 10.7.1 (Debian sid 10.7.1-6) treats a route whose AS_PATH holds an AS_SET as "
+        'withdrawn (`bgp reject-as-sets` is on by default): the RR logs "AS_SET and '
+        'AS_CONFED_SET are deprecated from <client>" and "`bgp reject-as-sets` is enabled, and '
+        'AS-path (64600 64601 {64602,64603}) contains AS_SET/AS_CONFED_SET", and no client nor '
+        "the observer receives it. FRR 8.4.4 and 10.3 reflect it unchanged",
     ),
     # Robustness (suites/test_robustness.py), measured on Debian's FRR 8.4.4 with the source
     # read at the frr-8.4.4 tag (github.com/FRRouting/frr).
@@ -147,6 +177,14 @@ KNOWN: tuple[Deviation, ...] = (
 )
 
 
+def deviation_for(lab: Lab, name: str) -> Deviation | None:
+    """Deviation `name` as declared for the SUT's implementation and version (None: none)."""
+    if not any(d.name == name for d in KNOWN):
+        raise KeyError(f"no deviation {name!r} in harness/deviations.py")
+    impl, version = implementation(lab)
+    return next((d for d in KNOWN if d.name == name and d.applies(impl, version)), None)
+
+
 def for_case(lab: Lab, case: str) -> Deviation | None:
     """The known deviation of the SUT's implementation and version a robustness case meets."""
     impl, version = implementation(lab)
@@ -166,9 +204,9 @@ def judge(
     for anything else, and a failure when it applies but was not seen. `exposed`: whether what
     the check sent could show the deviation at all (e.g. a route sent without MED); when not,
     the check is judged as any other."""
-    deviation = next(d for d in KNOWN if d.name == name)
+    deviation = deviation_for(lab, name)
     impl, version = implementation(lab)
-    if exposed and deviation.applies(impl, version):
+    if exposed and deviation is not None:
         assert problems, (
             f"known deviation {name} of {impl} {version} no longer seen ({deviation.rule}): "
             "remove it from harness/deviations.py"

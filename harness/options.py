@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.model.sut import frr_choice, is_frr_path
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, REPORTS_DIR
 
 BACKENDS = ("netns", "kind")
@@ -59,6 +60,15 @@ def count(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def frr(text: str) -> str:
+    """`host`, an FRR version (`10.3`), or a path to a root filesystem (made absolute)."""
+    try:
+        choice = frr_choice(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+    return str(Path(choice).expanduser().resolve()) if is_frr_path(choice) else choice
 
 
 def names(text: str) -> list[str]:
@@ -139,6 +149,14 @@ ESTABLISH = _lab(
     metavar="SECONDS",
     help="deadline for every BGP session at start-up",
 )
+FRR = _lab(
+    "--frr",
+    type=frr,
+    metavar="VERSION",
+    help="the FRR the SUT's pods run (default: the profile's `frr:`): host (the installed "
+    "FRR), 8.4, 10.3, 10.7 (Debian's package, in a root filesystem built on first use), or "
+    "a path to a root filesystem with FRR",
+)
 REPEAT = _lab(
     "--repeat",
     type=count(1),
@@ -167,6 +185,7 @@ LAB: tuple[Option, ...] = (
     ),
     SUT,
     TOPOLOGY,
+    FRR,
     RUN_ID,
     CONVERGENCE,
     ESTABLISH,
@@ -199,12 +218,13 @@ RUN: tuple[Option, ...] = (
     Option(("-q", "--quiet"), action="store_true", help="one character per test"),
 )
 
-VALIDATE: tuple[Option, ...] = (SUT, TOPOLOGY)
+VALIDATE: tuple[Option, ...] = (SUT, TOPOLOGY, FRR)
 
 MUTATE: tuple[Option, ...] = (
     Option(("variants",), nargs="*", metavar="VARIANT", help="default: the whole catalogue"),
     SUT,
     TOPOLOGY,
+    FRR,
     Option(("--reports",), type=Path, default=REPORTS_DIR / "mutations", metavar="DIR"),
     replace(
         CONVERGENCE,
@@ -226,7 +246,9 @@ MUTATE: tuple[Option, ...] = (
 
 # What `rr-harness mutate` passes on to each variant's `rr-harness run` (the variant brings its
 # own --sut and --topology).
-VARIANT_RUN_OPTIONS = frozenset({"convergence_timeout", "establish_timeout", "repeat", "log_level"})
+VARIANT_RUN_OPTIONS = frozenset(
+    {"frr", "convergence_timeout", "establish_timeout", "repeat", "log_level"}
+)
 
 BENCH: tuple[Option, ...] = (
     Option(
@@ -245,6 +267,7 @@ BENCH: tuple[Option, ...] = (
     replace(REPEAT, default=1, help="failover: runs per size"),
     SUT,
     TOPOLOGY,
+    FRR,
     Option(("--json",), type=Path, default=REPORTS_DIR / "bench.json", metavar="PATH"),
     Option(("--timeout",), type=seconds, default=120.0, metavar="SECONDS"),
     Option(
@@ -273,6 +296,7 @@ FUZZ: tuple[Option, ...] = (
     ),
     SUT,
     TOPOLOGY,
+    FRR,
     Option(
         ("--replay",),
         type=Path,

@@ -43,3 +43,13 @@ def _state_root() -> Path:
 
 
 RUN_STATE_ROOT = _state_root()
+
+
+def _cache_root() -> Path:
+    """What is worth keeping between runs (FRR root filesystems): $XDG_CACHE_HOME/rr-harness,
+    or ~/.cache/rr-harness."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rr-harness"
+
+
+CACHE_DIR = _cache_root()

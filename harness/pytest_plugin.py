@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from harness.backends import get_backend, unsupported
-from harness.backends.base import Backend, Lab, implementation, session_count
+from harness.backends.base import Backend, Lab, session_count, software
+from harness.daemons.frr_runtime import HOST
 from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
@@ -94,8 +95,14 @@ def harness_plan(config: pytest.Config) -> LabPlan:
     """The run's plan, loaded once; bad input ends the session with exit status 2."""
     if PLAN_KEY not in config.stash:
         try:
+            kind = config.getoption("--backend") == "kind"  # the image's FRR runs there
+            if kind and config.getoption("--frr") is not None:
+                raise InputError("--frr: only for --backend netns (kind runs the image's FRR)")
             config.stash[PLAN_KEY] = load_plan(
-                Path(config.getoption("--topology")), Path(config.getoption("--sut"))
+                Path(config.getoption("--topology")),
+                Path(config.getoption("--sut")),
+                frr=config.getoption("--frr"),
+                runtime=HOST if kind else None,
             )
         except InputError as exc:
             pytest.exit(f"rr-harness: {exc}", returncode=2)
@@ -191,8 +198,11 @@ def _lab_up(
             record_testsuite_property(STARTUP_FAILURE, text)
             log.error(text)
             pytest.exit(f"rr-harness: {text}", returncode=1)
-        say(f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s")
-        impl, impl_version = implementation(running)
+        facts = software(running)
+        say(
+            f"rr-harness: lab up, {session_count(running)} sessions Established in {up:.2f} s "
+            f"(FRR {facts['frr_version']}, {facts['frr_source']})"
+        )
         for key, value in {
             "run_id": run.run_id,
             "backend": backend.name,
@@ -201,8 +211,7 @@ def _lab_up(
             "sut_dir": str(plan.sut.directory),
             "sessions": session_count(running),
             "lab_up_ms": round(up * 1000),
-            "implementation": impl,  # the RR pods' daemon and version, as they say
-            "implementation_version": impl_version,
+            **facts,  # implementation (and its version, as the RR pods say), the FRR run
         }.items():
             record_testsuite_property(key, value)
         config.stash[LAB_KEY] = running

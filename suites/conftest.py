@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.backends.base import software
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.expect import evpn_clients, reflectors, require_node
 from harness.failover.drills import DrillRun, Drills
@@ -70,9 +71,11 @@ def drills(lab, convergence_timeout, pytestconfig) -> Iterator[Drills]:
 
 
 @pytest.fixture(scope="session")
-def failover_report(pytestconfig) -> FailoverReport:
+def failover_report(pytestconfig, lab) -> FailoverReport:
     junit = Path(pytestconfig.option.xmlpath or REPORTS_DIR / "junit.xml")
-    return FailoverReport(junit, routes_added=int(pytestconfig.getoption("--routes")))
+    return FailoverReport(
+        junit, routes_added=int(pytestconfig.getoption("--routes")), software=software(lab)
+    )
 
 
 def _run_repeated(request, pytestconfig, failover_report, record_property, drill, errors):

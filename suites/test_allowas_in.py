@@ -22,6 +22,7 @@ from harness.expect import (
     require_node,
 )
 from harness.inject import Fresh, attributes_for, key_of, refusal_verdict
+from harness.observe.frr import allowas_in
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -64,31 +65,38 @@ def _neighbor_lines(running_config: str, address: str) -> list[str]:
 
 def test_rr_neighbors_carry_no_allowas_in(lab, record_property):
     """Design: no allowas-in on the rr@<ip> (iBGP) neighbors, and allowas-in on the eBGP ones.
-    Read from each router's running configuration: FRR 8.4's `show bgp neighbor X json` does
-    not report allowas-in at all (checked for `allowAsInCount` too, for later FRR versions)."""
-    problems, checked = [], 0
+    Judged from each router's running configuration, and from bgpd's own state where its
+    `show bgp neighbors json` reports allowas-in (`allowAsInCount`, FRR 10.x; 8.4 does not
+    report it at all): the stronger evidence, used whenever it exists."""
+    problems, checked, evidence = [], 0, []
     for router in lab.plan.routers:
         frr = lab.frr(router.name)
         running = frr.query_text("show running-config")
+        state = allowas_in(frr.query("show bgp neighbors json"))
+        evidence.append(
+            f"{router.name}: running config"
+            + (" (its JSON reports no allowas-in)" if state is None else ", allowAsInCount")
+        )
         for rr_ip in lab.plan.rr_ips(router):
             checked += 1
             if any("allowas-in" in ln for ln in _neighbor_lines(running, rr_ip)):
                 problems.append(f"{router.name}: RR neighbor {rr_ip} has allowas-in")
-            info = frr.query(f"show bgp neighbor {rr_ip} json").get(rr_ip, {})
-            for af, data in (info.get("addressFamilyInfo") or {}).items():
-                if "allowAsInCount" in data:
-                    problems.append(
-                        f"{router.name}: RR neighbor {rr_ip} {af} allowAsInCount "
-                        f"{data['allowAsInCount']}"
-                    )
+            for af, count in ((state or {}).get(rr_ip) or {}).items():
+                problems.append(f"{router.name}: RR neighbor {rr_ip} {af} allowAsInCount {count}")
         for ext in lab.plan.external_neighbors(router):
-            if ext.asn != router.asn and not any(
-                "allowas-in" in ln for ln in _neighbor_lines(running, ext.address)
-            ):
+            if ext.asn == router.asn:
+                continue
+            if not any("allowas-in" in ln for ln in _neighbor_lines(running, ext.address)):
                 problems.append(
                     f"{router.name}: eBGP neighbor {ext.name} ({ext.address}) lacks allowas-in"
                 )
+            if state is not None and not state.get(ext.address):
+                problems.append(
+                    f"{router.name}: eBGP neighbor {ext.name} ({ext.address}) reports no "
+                    "allowAsInCount"
+                )
     record_property("rr_neighbors_checked", checked)
+    record_property("allowas_in_evidence", "; ".join(evidence))
     assert checked, "no RR neighbor found to check"
     assert not problems, "\n".join(problems)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,50 @@ def frr_messages(name: str) -> list[tuple[str, str, bytes]]:
             sender, receiver = flow.split(">")
             out.append((sender, receiver, bytes.fromhex(hexa)))
     return out
+
+
+@dataclass(frozen=True)
+class ProfileFrr:
+    """The FRR the default profile ships, as resolved for this session."""
+
+    root: Path
+    outputs: tuple[str, ...]  # what each resolving process printed (one builds at most)
+
+
+RESOLVE = (
+    "from harness.daemons.frr_runtime import runtime_for\n"
+    "from harness.model.loading import load_sut\n"
+    "from harness.paths import DEFAULT_SUT\n"
+    "print('root', runtime_for(load_sut(DEFAULT_SUT)).root)\n"
+)
+
+
+@pytest.fixture(scope="session")
+def profile_frr() -> ProfileFrr:
+    """The default profile's FRR (a Debian tree), resolved once per session before any lab of
+    it starts: built here when the cache lacks it. Two processes ask at once, as `mutate --jobs`
+    children do: one builds, the other waits for it and reuses the tree."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (building and running an FRR tree)")
+    asking = [
+        subprocess.Popen(
+            [sys.executable, "-c", RESOLVE],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
+        for _ in range(2)
+    ]
+    outputs = tuple(p.communicate(timeout=900)[0] for p in asking)
+    roots = {
+        line.split(" ", 1)[1]
+        for out in outputs
+        for line in out.splitlines()
+        if line.startswith("root ")
+    }
+    assert all(p.returncode == 0 for p in asking) and len(roots) == 1, outputs
+    return ProfileFrr(Path(roots.pop()), outputs)
 
 
 @pytest.fixture

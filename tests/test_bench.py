@@ -90,7 +90,7 @@ def test_bad_bench_arguments_are_one_line_and_exit_2():
 
 
 @needs_root
-def test_every_scenario_runs_small_and_reports_figures_with_units(tmp_path):
+def test_every_scenario_runs_small_and_reports_figures_with_units(tmp_path, profile_frr):
     out = tmp_path / "bench.json"
     done = rr_harness(
         "bench",
@@ -105,7 +105,10 @@ def test_every_scenario_runs_small_and_reports_figures_with_units(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(out.read_text())["figures"]
+    body = json.loads(out.read_text())
+    assert (body["implementation"], body["frr_version"]) == ("frr", "10.3")  # the profile's
+    assert body["frr_source"].startswith("trixie 10.3-")
+    figures = body["figures"]
     scenarios = {f["scenario"] for f in figures}
     assert scenarios == {"throughput", "failover", "memory", "overhead"}
     assert all(f["unit"] for f in figures)

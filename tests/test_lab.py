@@ -6,6 +6,7 @@ Uses the plugin's session-scoped `lab` fixture on the default topology and SUT.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pytest
 from conftest import needs_root
@@ -17,10 +18,16 @@ from harness.expect import expected_originations, without_rd
 from harness.model.base import Family
 from harness.model.topology import Role
 from harness.observe.wait import wait_until
-from harness.runtime.processes import process_tag
+from harness.runtime.processes import process_name, process_tag
 from harness.runtime.run import TAG_ENV, link_alias
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
+
+
+def _daemons(lab, *names: str) -> list[str]:
+    """A pod's daemons, in start order: mgmtd first where the FRR has it (10.x) and zebra runs."""
+    mgmtd = ["mgmtd"] if "zebra" in names and lab.frr_runtime.has("mgmtd") else []
+    return [*mgmtd, *names]
 
 
 def test_every_node_is_a_namespace_tagged_with_the_run(lab):
@@ -44,9 +51,12 @@ def test_every_process_carries_the_run_tag(lab):
     procs = [p for i in lab.frr_instances.values() for p in i.processes]
     procs += [p.process for p in lab.peers.values()]
     plan = lab.plan
-    # RR: bgpd; router: zebra + bgpd; peer: exabgp (whose bridge child is found by its tag) or
-    # the crafted speaker's process
-    assert len(procs) == len(plan.route_reflectors) + 2 * len(plan.routers) + len(plan.peers)
+    # RR: bgpd; router: (mgmtd +) zebra + bgpd; peer: exabgp (whose bridge child is found by its
+    # tag) or the crafted speaker's process
+    per_router = len(_daemons(lab, "zebra", "bgpd"))
+    assert len(procs) == len(plan.route_reflectors) + per_router * len(plan.routers) + len(
+        plan.peers
+    )
     for proc in procs:
         assert proc.alive(), proc.name
         assert process_tag(proc.pid, TAG_ENV) == lab.run.run_id
@@ -61,7 +71,20 @@ def test_route_reflectors_run_bgpd_without_zebra_and_routers_both(lab):
         assert [p.name for p in lab.frr(node.name).processes] == ["bgpd"]
         assert "-Z" in lab.frr(node.name).processes[0].argv
     for node in lab.plan.routers:
-        assert [p.name for p in lab.frr(node.name).processes] == ["zebra", "bgpd"]
+        assert [p.name for p in lab.frr(node.name).processes] == _daemons(lab, "zebra", "bgpd")
+
+
+def test_every_sut_daemon_runs_from_the_lab_s_frr(lab):
+    """Issue 14: the RR and router pods' daemons run the FRR the SUT ships (the profile's tree:
+    their root directory is the tree's), with the PIDs the harness tracks; the harness's own
+    peers stay on the host."""
+    root = lab.frr_runtime.root or Path("/")
+    for node in [*lab.plan.route_reflectors, *lab.plan.routers]:
+        for proc in lab.frr(node.name).processes:
+            assert Path(f"/proc/{proc.pid}/root").resolve() == root, (node.name, proc.name)
+            assert process_name(proc.pid) == proc.name
+    for peer in lab.peers.values():
+        assert Path(f"/proc/{peer.process.pid}/root").resolve() == Path("/")
 
 
 def test_routers_originate_type2_and_type3_from_their_vni(lab):

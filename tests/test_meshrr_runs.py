@@ -3,11 +3,12 @@ route server, runs in tests/test_mutate.py's baseline)."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import needs_root, rr_harness
 
 from harness.mutation.catalogue import MESHRR, PROFILES
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
 
 
 def test_a_shared_cluster_id_per_side_passes_the_mesh_checks(tmp_path):

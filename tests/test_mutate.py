@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import needs_root, rr_harness
 
 from harness.mutation.catalogue import CATALOGUE, EQUIVALENT, UNPROVEN
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
 
 
 def test_every_variant_is_caught_as_declared_and_every_check_catches_one(tmp_path):

@@ -16,11 +16,11 @@ from conftest import CLI, needs_root, rr_harness
 from harness.backends.netns.cleanup import find_leftovers
 from harness.mutation.catalogue import mutation
 from harness.observe.wait import wait_until
-from harness.paths import DEFAULT_SUT, PROJECT_ROOT
-from harness.runtime.processes import process_name
-from harness.runtime.run import new_run_id
+from harness.paths import DEFAULT_SUT, PROJECT_ROOT, RUN_STATE_ROOT
+from harness.runtime.processes import process_name, process_tag
+from harness.runtime.run import TAG_ENV, new_run_id
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
 
 
 def assert_nothing_left(run_id: str) -> None:
@@ -43,7 +43,7 @@ def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
     assert "lab up," in result.stdout and "sessions Established" in result.stdout
     suite = junit(report)
     assert suite.get("name") == "rr-harness"
-    assert int(suite.get("tests")) == 12 and suite.get("failures") == "0"
+    assert int(suite.get("tests")) == 21 and suite.get("failures") == "0"
     assert suite.get("errors") == "0"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
@@ -82,9 +82,9 @@ def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_pa
         if case.find("failure") is not None
     }
     # The reach checks fail; the checks of what arrived cannot be decided (nothing arrived).
-    assert len(failures) == 6, sorted(failures)
+    assert len(failures) == 9, sorted(failures)
     errors = [case for case in suite.iter("testcase") if case.find("error") is not None]
-    assert len(errors) == 6, [c.get("name") for c in errors]
+    assert len(errors) == 12, [c.get("name") for c in errors]
     assert all("could not decide" in c.find("error").get("message", "") for c in errors)
     message = failures["test_evpn_routes_reach_every_client_via_every_rr[router-1]"]
     assert (
@@ -95,9 +95,9 @@ def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_pa
     assert_nothing_left(run_id)
 
 
-def _start(run_id: str) -> subprocess.Popen[str]:
+def _start(run_id: str, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*CLI, "run", "reflection", "--run-id", run_id, "--junitxml", "/dev/null"],
+        [*CLI, "run", "reflection", "--run-id", run_id, "--junitxml", "/dev/null", *options],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -130,9 +130,12 @@ def test_an_interrupted_run_tears_everything_down(sig):
     assert_nothing_left(run_id)
 
 
-def test_a_killed_run_is_restored_by_cleanup():
+@pytest.mark.parametrize("frr", ["host", "profile"])
+def test_a_killed_run_is_restored_by_cleanup(frr, profile_frr):
+    """On the host's FRR and on the profile's tree: SIGKILL leaves the lab behind, `cleanup`
+    removes all of it (FRR's own per-process directories too), and the tree stays as built."""
     run_id = new_run_id()
-    proc = _start(run_id)
+    proc = _start(run_id, *(["--frr", frr] if frr == "host" else []))
     try:
         _await_lab(run_id)
         proc.send_signal(signal.SIGKILL)
@@ -141,8 +144,12 @@ def test_a_killed_run_is_restored_by_cleanup():
         proc.kill()
     left = find_leftovers(run_id)
     assert left.namespaces and left.pids and left.run_dirs  # the kill left the lab behind
-    frr_tmp = [Path(f"/var/tmp/frr/{process_name(p)}.{p}") for p in left.pids]
-    assert any(d.is_dir() for d in frr_tmp)  # FRR's own per-process directories, too
+    # FRR's own per-process directories, too: on the host, or in the run's pod directories
+    tmp = Path("/var/tmp/frr") if frr == "host" else None
+    frr_tmp = [
+        (tmp or _pod_tmp(p)) / f"{process_name(p)}.{p}" for p in left.pids if process_name(p)
+    ]
+    assert any(d.is_dir() for d in frr_tmp)
     result = rr_harness("cleanup", "--run-id", run_id)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("removed namespaces [")
@@ -150,3 +157,11 @@ def test_a_killed_run_is_restored_by_cleanup():
     assert not [d for d in frr_tmp if d.exists()]
     again = rr_harness("cleanup", "--run-id", run_id)
     assert again.stdout.strip() == "nothing to clean up"
+    tree = profile_frr.root
+    assert [p for d in ("tmp", "var/tmp") for p in (tree / d).iterdir()] == []
+
+
+def _pod_tmp(pid: int) -> Path:
+    """A tree daemon's /var/tmp/frr, as the host sees it (its pod directory's var-tmp/frr)."""
+    run, node = process_tag(pid, TAG_ENV), process_tag(pid, "RR_HARNESS_NODE")
+    return RUN_STATE_ROOT / str(run) / str(node) / "var-tmp" / "frr"

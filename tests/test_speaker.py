@@ -20,7 +20,7 @@ from harness.inject import Injector, attributes_for
 from harness.model.base import Family
 from harness.observe.wait import wait_until
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
 EVPN = Family.L2VPN_EVPN
 
 ROUTES = [

@@ -153,6 +153,7 @@ def test_an_installed_copy_uses_what_it_carries_from_any_directory(installed, tm
 
 @pytest.mark.lab
 @needs_root
+@pytest.mark.usefixtures("profile_frr")
 def test_an_installed_copy_runs_a_suite_with_the_same_junit(installed, tmp_path):
     sut = shutil.copytree(CHECKOUT / "fixtures" / "sut" / "standalone-rr", tmp_path / "my-sut")
     junit = tmp_path / "out" / "junit.xml"

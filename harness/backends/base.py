@@ -63,6 +63,12 @@ class Lab(Protocol):
     sampling: Any  # observe.samples.Access: how the failover sampler reaches pods' FRR
     wire_capture: bool  # the failover drills can capture BGP segments at the router pods
 
+    @property
+    def frr_software(self) -> tuple[str, str]:
+        """The FRR the SUT's pods run: its version, and where it came from (`host`, the
+        Debian suite and package version, an image)."""
+        ...
+
     def check_alive(self) -> None: ...
     def archive(self, destination: Path) -> Path: ...
     def frr(self, node: str) -> FrrNode: ...
@@ -221,6 +227,20 @@ def implementation(lab: Lab) -> tuple[str, str]:
         pod = lab.pods.route_reflectors()[0]
         _IMPLEMENTATIONS[lab.run.run_id] = (driver.name, driver.version(lab.frr(pod.name)))
     return _IMPLEMENTATIONS[lab.run.run_id]
+
+
+def software(lab: Lab) -> dict[str, str]:
+    """What the verdicts are about, for the record (JUnit run properties, the failover JSON):
+    the RR implementation and its version (as the RR pods say), and the FRR the SUT's pods run
+    (`bgpd --version`, and where it came from)."""
+    impl, impl_version = implementation(lab)
+    version, source = lab.frr_software
+    return {
+        "implementation": impl,
+        "implementation_version": impl_version,
+        "frr_version": version,
+        "frr_source": source,
+    }
 
 
 def bgp_identifier(lab: Lab, node: Node | str) -> str:

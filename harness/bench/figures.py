@@ -29,9 +29,16 @@ class Results:
             value = round(value, 3)
         self.figures.append(Figure(scenario, name, value, unit, params, note))
 
-    def write(self, path: Path, machine: dict[str, Any]) -> Path:
+    def write(
+        self, path: Path, machine: dict[str, Any], software: dict[str, Any] | None = None
+    ) -> Path:
+        """`software`: what was measured (`implementation`, `frr_version`, `frr_source`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = {"machine": machine, "figures": [asdict(f) for f in self.figures]}
+        body = {
+            **(software or {}),
+            "machine": machine,
+            "figures": [asdict(f) for f in self.figures],
+        }
         path.write_text(json.dumps(body, indent=1) + "\n")
         return path
 

@@ -80,7 +80,7 @@ def _median_ms(call: Callable[[], object]) -> float:
 
 
 def suites(
-    sut: Path, topology: Path, report: Path, names: Sequence[str]
+    sut: Path, topology: Path, report: Path, names: Sequence[str], frr: str = "host"
 ) -> tuple[float, float, int]:
     """Run these suites with `rr-harness run`: wall seconds, seconds spent waiting for daemons
     (the run's `waited_s` property), and the number of tests."""
@@ -98,6 +98,8 @@ def suites(
             str(topology),
             "--junitxml",
             str(report),
+            "--frr",
+            frr,
             "-q",
         ],
         capture_output=True,

@@ -1,8 +1,10 @@
-"""One FRR instance in a namespace: bgpd, plus zebra for routers.
+"""One FRR instance in a namespace: bgpd, plus zebra for routers (and mgmtd before zebra, in
+an FRR that has it: 10.x).
 
 Every path is explicit and per instance (LAB-NOTES "Several FRR instances on one host"): config,
 pid file, zserv socket, vty socket directory, log. Route reflectors run bgpd alone (`-Z`): they
-are pure control plane. Daemons run in the foreground as children of the harness.
+are pure control plane. Daemons run in the foreground as children of the harness, from the
+lab's FRR runtime (the host's FRR, or a root filesystem's: harness.daemons.frr_runtime).
 """
 
 from __future__ import annotations
@@ -14,26 +16,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from harness.daemons.frr_runtime import FRR_BIN, HOST, HOST_TMP, FrrRuntime
 from harness.daemons.vty import VtyClient
-from harness.errors import CommandError, DaemonError
+from harness.errors import CommandError
 from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.processes import ManagedProcess
 
-FRR_DIR = Path("/usr/lib/frr")
-# Every FRR daemon makes /var/tmp/frr/<daemon>.<pid> (for crash logs) and leaves it behind.
-FRR_TMP = Path("/var/tmp/frr")
-FRR_USER = "frr"
 START_TIMEOUT = 15.0
+MGMTD_BACKEND = "run-frr/mgmtd_be.sock"  # where zebra finds mgmtd (the pod's /run/frr)
+# Sockets the daemons make: a restart in place finds the killed ones' files, which must not
+# pass for the new daemons' (the waits below look for them).
+SOCKETS = (
+    "mgmtd.vty",
+    "zebra.vty",
+    "bgpd.vty",
+    "zserv.api",
+    MGMTD_BACKEND,
+    "run-frr/mgmtd_fe.sock",
+)
 
 
-def require_frr() -> None:
-    for daemon in ("bgpd", "zebra"):
-        if not (FRR_DIR / daemon).is_file():
-            raise DaemonError(
-                "host",
-                f"FRR is not installed: {FRR_DIR / daemon} is missing",
-                "install it with: apt-get install -y frr",
-            )
+# zebra's netlink receive buffer (`-s`, octets). The default overruns when a pod's bridge learns
+# 100k MACs at once (measured: `netlink-listen recvmsg overrun: No buffer space available`, and
+# zebra loses MACs); as a node running many workloads would size it.
+NETLINK_BUFFER = 64 << 20
 
 
 @dataclass
@@ -44,22 +50,26 @@ class FrrInstance:
     config: str
     env: dict[str, str]
     with_zebra: bool
+    runtime: FrrRuntime = HOST
     processes: list[ManagedProcess] = field(default_factory=list)
     vty: VtyClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.vty = VtyClient(self.node, self.directory / "bgpd.vty")
 
+    @property
+    def with_mgmtd(self) -> bool:
+        """FRR 10's zebra takes part of its configuration from mgmtd, started before it."""
+        return self.with_zebra and self.runtime.has("mgmtd")
+
     def _argv(self, daemon: str) -> list[str]:
         d = self.directory
-        argv = [
-            str(FRR_DIR / daemon),
-            "-f",
-            str(d / f"{daemon}.conf"),
+        argv = [str(FRR_BIN / daemon)]
+        if daemon != "mgmtd":  # mgmtd has no -f (nor -z): see _configure_mgmtd
+            argv += ["-f", str(d / f"{daemon}.conf"), "-z", str(d / "zserv.api")]
+        argv += [
             "-i",
             str(d / f"{daemon}.pid"),
-            "-z",
-            str(d / "zserv.api"),
             "--vty_socket",
             str(d),
             "-P",
@@ -69,9 +79,14 @@ class FrrInstance:
         ]
         if daemon == "bgpd" and not self.with_zebra:
             argv.append("-Z")
-        return argv
+        if daemon == "zebra":
+            argv += ["-s", str(NETLINK_BUFFER)]
+        return self.runtime.command(argv, d)
 
     def _spawn(self, daemon: str) -> ManagedProcess:
+        log = self.directory / f"{daemon}.log"
+        log.touch()
+        self.runtime.own(log)  # a `log ...` line makes the daemon reopen it, as the frr user
         proc = ManagedProcess(
             node=self.node,
             name=daemon,
@@ -99,9 +114,17 @@ class FrrInstance:
         # lines (`ip nht ...`), bgpd its own (harness/daemons/frr_check.py checked the rest).
         for path in (d / "bgpd.conf", d / "zebra.conf"):
             path.write_text(self.config)
-            shutil.chown(path, FRR_USER, FRR_USER)
+            self.runtime.own(path)
+        for name in SOCKETS:
+            (d / name).unlink(missing_ok=True)
+        if self.with_mgmtd:
+            mgmtd = self._spawn("mgmtd")
+            self._await(mgmtd, "mgmtd.vty")
+            self._await(mgmtd, MGMTD_BACKEND)
         if self.with_zebra:
             self._await(self._spawn("zebra"), "zserv.api")
+        if self.with_mgmtd:
+            self._configure_mgmtd()
         bgpd = self._spawn("bgpd")
         self._await(bgpd, "bgpd.vty")
         wait_until(
@@ -114,6 +137,33 @@ class FrrInstance:
             fail_fast=bgpd.check_alive,
         )
         return self
+
+    def _configure_mgmtd(self) -> None:
+        """mgmtd reads no file of ours: the pod's config is given to it as `vtysh -b` gives an
+        integrated config to each daemon. A top-level line mgmtd refuses belongs to another
+        daemon of the pod (frr_check made sure one takes it), and so do the lines indented
+        under it; the rest (`ip nht resolve-via-default` in FRR 10) is mgmtd's."""
+        vty = VtyClient(self.node, self.directory / "mgmtd.vty")
+        try:
+            vty.run("configure terminal")
+            refused_at: int | None = None  # the depth of a refused node: its body is skipped
+            for line in self.config.splitlines():
+                text = line.strip()
+                depth = len(line) - len(line.lstrip())
+                if not text or text.startswith("!"):
+                    continue
+                if refused_at is not None:
+                    if depth > refused_at or (depth == refused_at and text.startswith("exit")):
+                        continue
+                    refused_at = None
+                try:
+                    vty.run(text)
+                except CommandError:
+                    refused_at = depth
+        finally:
+            with contextlib.suppress(CommandError, OSError):
+                vty.run("end")
+            vty.close()
 
     def check_alive(self) -> None:
         for proc in self.processes:
@@ -159,9 +209,9 @@ class FrrInstance:
 
     def _end(self, how: Callable[[ManagedProcess], None]) -> None:
         self.vty.close()
-        for proc in reversed(self.processes):  # bgpd before zebra
+        for proc in reversed(self.processes):  # bgpd before zebra before mgmtd
             how(proc)
-            if proc.popen is not None:
+            if proc.popen is not None and self.runtime.on_host:  # a tree's stay in the pod's
                 forget_daemon_tmp(proc.name, proc.pid, keep_in=self.directory)
 
     def log_text(self) -> str:
@@ -181,7 +231,7 @@ def _read(path: Path) -> str:
 def forget_daemon_tmp(daemon: str, pid: int, keep_in: Path | None = None) -> None:
     """Remove the per-process directory FRR made in /var/tmp/frr for a daemon we ran (by PID,
     so never another's); a crash log in it is kept in `keep_in` first, as evidence."""
-    directory = FRR_TMP / f"{daemon}.{pid}"
+    directory = HOST_TMP / f"{daemon}.{pid}"
     if not directory.is_dir():
         return
     if keep_in is not None:

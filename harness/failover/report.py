@@ -32,6 +32,7 @@ class FailoverReport:
     junit: Path  # the JUnit report; the JSON file and the figures go beside it
     routes_added: int = 0
     drills: dict[str, Any] = field(default_factory=dict)
+    software: dict[str, str] = field(default_factory=dict)  # implementation, frr_version, ...
 
     def add(self, test_id: str, runs: list[DrillRun]) -> dict[str, Any]:
         """Record one test's repeats; returns the JUnit properties for it."""
@@ -85,7 +86,12 @@ class FailoverReport:
     def write(self) -> Path:
         path = self.junit.with_name(f"{self.junit.stem}-failover.json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = {"unit": "ms", "routes_added": self.routes_added, "drills": self.drills}
+        body = {
+            **self.software,
+            "unit": "ms",
+            "routes_added": self.routes_added,
+            "drills": self.drills,
+        }
         path.write_text(json.dumps(body, indent=1) + "\n")
         return path
 

@@ -12,7 +12,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import InputError
-from harness.model.sut import SUT_FILE, SutProfile, SutValues, template_environment
+from harness.model.sut import (
+    SUT_FILE,
+    SutProfile,
+    SutValues,
+    frr_choice,
+    is_frr_path,
+    template_environment,
+)
 from harness.model.topology import Topology
 
 M = TypeVar("M", bound=BaseModel)
@@ -86,7 +93,9 @@ def load_topology(path: Path) -> Topology:
     return load_model(Path(path), Topology)
 
 
-def load_sut(directory: Path) -> SutProfile:
+def load_sut(directory: Path, frr: str | None = None) -> SutProfile:
+    """A SUT profile; `frr` (`--frr`) overrides the FRR its sut.yaml declares. A path in
+    sut.yaml is relative to the profile."""
     directory = Path(directory)
     try:
         exists = directory.is_dir()
@@ -95,8 +104,15 @@ def load_sut(directory: Path) -> SutProfile:
     if not exists:
         raise InputError(f"--sut {directory}: no such directory")
     values = load_model(directory / SUT_FILE, SutValues)
+    field = ""
+    if frr is not None:
+        values, field = values.model_copy(update={"frr": frr_choice(frr)}), "--frr"
+    elif is_frr_path(values.frr):
+        tree = (directory / Path(values.frr).expanduser()).resolve()
+        values = values.model_copy(update={"frr": str(tree)})
     return SutProfile(
         directory=directory,
         values=values,
         environment=template_environment(directory, values.templates),
+        frr_field=field,
     )

@@ -16,6 +16,7 @@ Templates render with StrictUndefined: a name the harness does not provide is an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import jinja2
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from harness.errors import InputError
 from harness.model.base import Asn, Family, Frozen
@@ -31,6 +32,25 @@ from harness.model.base import Asn, Family, Frozen
 SUT_FILE = "sut.yaml"
 RR_TEMPLATE = "route-reflector.conf.j2"
 ROUTER_TEMPLATE = "router.conf.j2"
+HOST_FRR = "host"
+_FRR_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+
+
+def frr_choice(text: str) -> str:
+    """Which FRR the SUT's pods run (`frr:` in sut.yaml, `--frr`): `host` (the installed FRR),
+    an upstream version (`10.3`: the Debian suite that ships it), or a path to a root filesystem
+    holding FRR. Only the form is checked here; harness.daemons.frr_runtime resolves it."""
+    text = text.strip()
+    if text == HOST_FRR or _FRR_VERSION.fullmatch(text) or is_frr_path(text):
+        return text
+    raise ValueError(
+        f"expected {HOST_FRR}, an FRR version such as 10.3, or a path to a root filesystem with FRR"
+    )
+
+
+def is_frr_path(choice: str) -> bool:
+    """A choice naming a root filesystem (it has a slash, or starts with `.` or `~`)."""
+    return "/" in choice or choice.startswith((".", "~"))
 
 
 class Timers(Frozen):
@@ -134,6 +154,11 @@ class SutValues(Frozen):
     implementation: str = Field(
         "frr", description="the route reflector / route server implementation (a driver)"
     )
+    frr: str = Field(
+        HOST_FRR,
+        description="the FRR the SUT ships, which its pods run: host, a version (10.3), or a "
+        "path to a root filesystem (relative to the profile); `--frr` overrides it",
+    )
     templates: Templates = Templates()
     timers: Timers = Timers()
     readiness: Readiness = Readiness()
@@ -148,6 +173,16 @@ class SutValues(Frozen):
     meshrr: Mesh | None = Field(
         None, description="present: the SUT is meshrr's route servers, not standalone RR pods"
     )
+
+    @field_validator("frr", mode="before")
+    @classmethod
+    def _frr_is_text(cls, value: Any) -> Any:
+        # YAML reads 10.3 as a number, and 10.10 as 10.1: a version is written as a string.
+        if isinstance(value, int | float):
+            raise ValueError(
+                f'write the version as a string (frr: "{value}"): YAML reads it as a number'
+            )
+        return frr_choice(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _replicas_cover_the_sides(self) -> Self:
@@ -169,6 +204,11 @@ class SutProfile:
     directory: Path
     values: SutValues
     environment: jinja2.Environment
+    frr_field: str = ""  # where `values.frr` came from, for messages: `--frr` or sut.yaml's field
+
+    @property
+    def frr_origin(self) -> str:
+        return self.frr_field or f"{self.directory / SUT_FILE}: frr:"
 
     def render(self, template: str, **context: Any) -> str:
         """Render one template; a missing name is reported against the template file."""

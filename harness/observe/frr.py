@@ -4,6 +4,12 @@ Paths to look at (LAB-NOTES "Where FRR shows what the checks need"): ORIGINATOR_
 CLUSTER_LIST of EVPN paths only appear in `show bgp l2vpn evpn route detail json`, as
 `j[RD][prefix]["paths"][i][0]["originatorId"]` and `[...]["clusterList"]["list"]`.
 
+Keys are read by what is there, never by version number: 8.4, 10.3 and 10.7 give the same
+`Route` and session records (tests/data/frr-versions holds each one's JSON). Where they differ:
+8.4's paths carry `VNI` and `vni`, 10.x's `vni` only; 10.3 adds `multipath` to paths, 10.7
+`flags`/`pathCount` to each prefix and `numRoutes` to each RD; 10.x neighbors report
+`allowAsInCount` and per-peer `prefixStats` (loop counters), which 8.4 has not.
+
 The keys of a path object, in FRR 8.4's detail output (EVPN detail and `show bgp ipv4|ipv6
 unicast PREFIX json` alike): `origin` (`IGP`, `EGP`, `incomplete`), `aspath.segments[i]`
 (`type` `as-sequence`, `as-set`, `as-confed-sequence`, `as-confed-set`; `list`), `metric`,
@@ -190,6 +196,23 @@ def peer_identifiers(neighbors: dict[str, Any]) -> dict[str, str]:
         for address, peer in neighbors.items()
         if isinstance(peer, dict) and peer.get("remoteRouterId") not in (None, "0.0.0.0")
     }
+
+
+def allowas_in(neighbors: dict[str, Any]) -> dict[str, dict[str, int]] | None:
+    """Per neighbor address, per family, the allowas-in count `show bgp neighbors json` reports
+    (`addressFamilyInfo.<family>.allowAsInCount`, FRR 10.x, on the families where it is
+    configured). None when it reports it for no neighbor at all: FRR 8.4 never does, so there
+    its absence says nothing, and the running configuration is the only evidence."""
+    counts = {
+        address: {
+            family: int(info["allowAsInCount"])
+            for family, info in (peer.get("addressFamilyInfo") or {}).items()
+            if isinstance(info, dict) and "allowAsInCount" in info
+        }
+        for address, peer in neighbors.items()
+        if isinstance(peer, dict)
+    }
+    return counts if any(counts.values()) else None
 
 
 class Queryable(Protocol):

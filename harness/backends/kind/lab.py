@@ -48,6 +48,7 @@ from harness.errors import CommandError, DaemonError, LabError
 from harness.log import logger, tell
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
+from harness.observe import frr
 from harness.observe.samples import Access, Sample
 from harness.observe.wait import wait_until
 from harness.runtime.run import Run
@@ -127,6 +128,12 @@ class KindLab(LabPeers):
         if node not in self.frr_nodes:
             self.frr_nodes[node] = KubeFrr(self.pods, node, node, "")
         return self.frr_nodes[node]
+
+    @property
+    def frr_software(self) -> tuple[str, str]:
+        """The FRR the pods run (the image's), as a router pod's FRR says."""
+        said = self.frr(self.plan.routers[0].name).query_text("show version")
+        return frr.version(said), f"image {m.FRR_IMAGE}"
 
     @property
     def sampling(self) -> Access:

@@ -30,7 +30,8 @@ from harness.backends.netns.fabric import Fabric
 from harness.backends.netns.pods import NetnsPods, PodDaemon
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
-from harness.daemons.frr import FRR_USER, FrrInstance, require_frr
+from harness.daemons.frr import FrrInstance
+from harness.daemons.frr_runtime import FrrRuntime, runtime_for
 from harness.daemons.gobgp import GobgpInstance
 from harness.drivers.route_server import driver_for
 from harness.errors import LabError
@@ -69,6 +70,8 @@ class NetnsLab(LabPeers):
         self.pods = NetnsPods(self)
         self.driver = driver_for(plan)
         self.anycast = Anycast(self) if plan.mesh is not None else None
+        # The FRR the SUT ships: every SUT daemon (RR and router pods) runs from it.
+        self.frr_runtime: FrrRuntime = runtime_for(plan.sut)
 
     # -- Lab interface ----------------------------------------------------------------------------
     def check_alive(self) -> None:
@@ -119,9 +122,13 @@ class NetnsLab(LabPeers):
         vni = self.vni_of(node, mac)
         self.fabric.set_host(self.fabric.handle(node), vni, mac, ip, present=present)
 
+    @property
+    def frr_software(self) -> tuple[str, str]:
+        """The FRR the pods run: its version (`bgpd --version`) and where it came from."""
+        return self.frr_runtime.version, self.frr_runtime.source
+
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        require_frr()
         started = time.monotonic()
         self.fabric.build(self.plan.topology, list(self.plan.lab_nodes))
         if self.anycast is not None:
@@ -170,13 +177,16 @@ class NetnsLab(LabPeers):
 
     def register_frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
         """Register (for teardown) an FRR instance of a pod; `start()` it to run it."""
+        directory = self.run.node_dir(node)
+        self.frr_runtime.prepare(directory)
         instance = FrrInstance(
             node=node,
             namespace=self.run.namespace(node),
-            directory=self.run.node_dir(node, owner=FRR_USER),
+            directory=directory,
             config=config,
             env=self.run.environment(node),
             with_zebra=with_zebra,
+            runtime=self.frr_runtime,
         )
         self.frr_instances[node] = instance
         return instance
