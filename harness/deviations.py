@@ -40,6 +40,10 @@ _AS_SET = (
     "included. RFC 9774 §3 (2025) deprecates AS_SET and asks for treat-as-withdraw: the "
     "newer RFC is what FRR 10.7 follows"
 )
+_RFC_7606_APPROACHES = (
+    "RFC 7606 §2, §7: a malformed attribute is handled by treat-as-withdraw or attribute "
+    "discard, never by a session reset; the approaches apply to iBGP as to eBGP"
+)
 KNOWN: tuple[Deviation, ...] = (
     Deviation(
         "med-zero-added",
@@ -70,16 +74,16 @@ KNOWN: tuple[Deviation, ...] = (
         'AS-path (64600 64601 {64602,64603}) contains AS_SET/AS_CONFED_SET", and no client nor '
         "the observer receives it. FRR 8.4.4 and 10.3 reflect it unchanged",
     ),
-    # Robustness (suites/test_robustness.py), measured on Debian's FRR 8.4.4 with the source
-    # read at the frr-8.4.4 tag (github.com/FRRouting/frr).
+    # Robustness (suites/test_robustness.py), measured on Debian's FRR 8.4.4, 10.3-3+deb13u1
+    # (trixie) and 10.7.1-6 (sid), the source read at FRRouting/frr's tags.
     Deviation(
         "ibgp-update-errors-reset-the-session",
         "frr",
-        ("8.4",),
-        "RFC 7606 §2, §7: a malformed attribute is handled by treat-as-withdraw or attribute "
-        "discard, never by a session reset; the approaches apply to iBGP as to eBGP",
-        "FRR 8.4.4 answers every malformed attribute from an iBGP peer (the RR's clients) with "
-        "a NOTIFICATION and resets the session: 3/5 Attribute Length Error (ORIGIN, NEXT_HOP, "
+        ("8.4", "10.3"),
+        _RFC_7606_APPROACHES,
+        "FRR 8.4.4 and 10.3 (the same, case by case) answer every malformed attribute from an "
+        "iBGP peer (the RR's clients) with "
+        "a NOTIFICATION and reset the session: 3/5 Attribute Length Error (ORIGIN, NEXT_HOP, "
         "MED, LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR, ORIGINATOR_ID, CLUSTER_LIST lengths; an "
         "attribute length past the path attributes), 3/6 (ORIGIN 7), 3/11 Malformed AS_PATH, "
         "3/9 Optional Attribute Error (communities of all kinds), 3/4 Attribute Flags Error; "
@@ -114,16 +118,50 @@ KNOWN: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "ibgp-update-errors-reset-the-session",
+        "frr",
+        ("10.7",),
+        _RFC_7606_APPROACHES,
+        "FRR 10.7.1 handles the iBGP peer's malformed attributes as RFC 7606 asks but one: two "
+        "octets left after the last attribute (fewer than an attribute header, RFC 7606 §4's "
+        "second case) still get NOTIFICATION 3/5 and a session reset",
+        ("attribute-header-truncated",),
+    ),
+    Deviation(
         "repeated-attribute-resets-the-session",
         "frr",
-        ("8.4",),
+        ("8.4", "10.3", "10.7"),
         "RFC 7606 §3 g: an attribute other than MP_REACH_NLRI / MP_UNREACH_NLRI that appears "
         "twice is kept once (the first), the others discarded, and the UPDATE processed",
-        "FRR 8.4.4 answers a second MED with NOTIFICATION 3/1 Malformed Attribute List and "
-        'resets the session (bgpd/bgp_attr.c bgp_attr_parse(): "If any attribute appears more '
-        "than once in the UPDATE message, then the Error Subcode is set to Malformed Attribute "
-        "List\", RFC 4271 §6.3's rule before RFC 7606)",
+        "FRR 8.4.4, 10.3 and 10.7.1 answer a second MED with NOTIFICATION 3/1 Malformed "
+        'Attribute List and reset the session (bgpd/bgp_attr.c bgp_attr_parse(): "If any '
+        "attribute appears more than once in the UPDATE message, then the Error Subcode is set "
+        "to Malformed Attribute List\", RFC 4271 §6.3's rule before RFC 7606)",
         ("duplicate-med",),
+    ),
+    Deviation(
+        "evpn-treat-as-withdraw-keeps-the-route",
+        "frr",
+        ("10.7",),
+        "RFC 7606 §2: an UPDATE handled by treat-as-withdraw withdraws every route it carries, "
+        "in MP_REACH_NLRI too: a valid version of the route sent before is gone",
+        "FRR 10.7.1 keeps the session, and keeps the EVPN route's earlier valid version: still "
+        "at every router, the observer and the non-clients through the RR, and in its "
+        "Adj-RIB-Out, 10 s on (MED of 2 octets, CLUSTER_LIST of 6, LOCAL_PREF flagged "
+        "optional); the same errors on an IPv4 route withdraw it",
+        ("med-length-2-evpn", "cluster-list-length-6", "local-pref-optional-bit"),
+    ),
+    Deviation(
+        "unrecognised-well-known-treated-as-withdraw",
+        "frr",
+        ("10.7",),
+        "RFC 4271 §5, §6.3: every well-known attribute is recognised; an attribute flagged "
+        "well-known (Optional bit 0) with an unknown type code is answered with NOTIFICATION "
+        "3/2 Unrecognized Well-known Attribute",
+        "FRR 10.7.1 keeps the session: an unknown attribute bgp_attr_malformed() handles is "
+        'treated as withdraw ("to prevent one more CVE from being introduced", '
+        "bgpd/bgp_attr.c), where 8.4 and 10.3 send 3/2",
+        ("unrecognised-well-known",),
     ),
     # GoBGP as the RR (fixtures/sut/gobgp-rr), measured on Debian's gobgpd 3.10.0 with its
     # source read at the v3.10.0 tag (github.com/osrg/gobgp).

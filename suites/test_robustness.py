@@ -43,7 +43,15 @@ def _reset_instead(problem: str) -> bool:
 
 # How a deviation's problems read (harness/deviations.py), when not a session reset instead of
 # the rule's action.
-DEVIANT = {"partial-bit-not-set": lambda problem: problem.endswith(": Partial not set")}
+DEVIANT = {
+    "partial-bit-not-set": lambda problem: problem.endswith(": Partial not set"),
+    "evpn-treat-as-withdraw-keeps-the-route": lambda problem: (
+        " still at " in problem or "Adj-RIB-Out" in problem
+    ),
+    "unrecognised-well-known-treated-as-withdraw": lambda problem: problem.startswith(
+        "the session was kept"
+    ),
+}
 
 
 def _cases(*actions: object) -> list[Case]:

@@ -178,6 +178,7 @@ def session_lives(neighbors: dict[str, Any]) -> dict[str, SessionLife]:
             received=int(stats.get("totalRecv", 0)),
             sent=int(stats.get("totalSent", 0)),
             connection=(int(ports[0]), int(ports[1])) if None not in ports else None,
+            updates=int(stats.get("updatesRecv", 0)),
         )
     return lives
 

@@ -228,6 +228,7 @@ def session_lives(neighbors: Any, now: float | None = None) -> dict[str, Session
             received=int(received.get("total", 0)),
             sent=int(sent.get("total", 0)),
             connection=(int(ports[0]), int(ports[1])) if None not in ports else None,
+            updates=int(received.get("update", 0)),
         )
     return lives
 

@@ -25,6 +25,7 @@ class SessionLife:
     received: int  # messages received and sent in this neighbor's life
     sent: int
     connection: tuple[int, int] | None = None  # (local port, remote port) of its TCP connection
+    updates: int = 0  # UPDATEs received in this neighbor's life (processed, once counted)
 
     def same_session_as(self, before: SessionLife) -> bool:
         """Still the Established session `before` was: nothing a flap moves has moved."""
@@ -34,6 +35,7 @@ class SessionLife:
             and self.uptime_ms + UPTIME_RESOLUTION_MS >= before.uptime_ms
             and self.received >= before.received
             and self.sent >= before.sent
+            and self.updates >= before.updates
             and (
                 None in (self.connection, before.connection) or self.connection == before.connection
             )

@@ -54,7 +54,8 @@ FIRST_MED, SECOND_MED = 10, 20
 
 # NOTIFICATION codes (RFC 4271 §4.5, §6.1, §6.3)
 MESSAGE_HEADER_ERROR, UPDATE_MESSAGE_ERROR = 1, 3
-BAD_MESSAGE_LENGTH = 2
+BAD_MESSAGE_LENGTH, BAD_MESSAGE_TYPE = 2, 3
+UNKNOWN_MESSAGE_TYPE = 148  # no BGP message type (RFC 4271 §4.1: 1-4; RFC 2918: 5)
 MALFORMED_ATTRIBUTE_LIST, UNRECOGNIZED_WELL_KNOWN = 1, 2
 
 
@@ -231,6 +232,13 @@ def _oversize(parts: Parts) -> bytes:
     long_path = tuple(range(65000, 65000 + 1100))
     attributes = replace(parts.attributes, as_path=long_path)
     return build_update(parts.family, [parts.route], attributes=attributes, max_size=65535)
+
+
+def _unknown_type(parts: Parts) -> bytes:
+    """The valid UPDATE with a message type no RFC defines in its header (RFC 4271 §6.1)."""
+    message = bytearray(parts.valid().encode())
+    message[18] = UNKNOWN_MESSAGE_TYPE
+    return bytes(message)
 
 
 def _short_length(parts: Parts) -> bytes:
@@ -553,6 +561,15 @@ CASES: tuple[Case, ...] = (
         _short_length,
         "UPDATE whose header Length is 22",
         notification=(MESSAGE_HEADER_ERROR, BAD_MESSAGE_LENGTH),
+    ),
+    Case(
+        "unknown-message-type",
+        "RFC 4271 §6.1",
+        RESET,
+        IPV4,
+        _unknown_type,
+        f"an UPDATE's octets under message type {UNKNOWN_MESSAGE_TYPE}",
+        notification=(MESSAGE_HEADER_ERROR, BAD_MESSAGE_TYPE),
     ),
     Case(
         "oversize-update",

@@ -43,7 +43,8 @@ def save(
     """`<name>.hex` and `<name>.pcap` in `directory`; returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     text = directory / f"{name}.hex"
-    text.write_text("".join(f"# {c}\n" for c in comments) + message.hex() + "\n")
+    lines = [" / ".join(c.splitlines()) for c in comments]  # one line each: `load` reads hex
+    text.write_text("".join(f"# {line}\n" for line in lines) + message.hex() + "\n")
     pcap = directory / f"{name}.pcap"
     write_pcap(pcap, message, source, destination)
     return [text, pcap]

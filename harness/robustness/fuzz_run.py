@@ -4,8 +4,9 @@ invariants checked after every message (issue 15).
 Each message (`fuzz.mutant`), in a lab of its own:
 1. the client's session with the RR pod is Established (a precondition: after a reset the
    client connects again at once, and the session must come back);
-2. the message, then a sentinel on the same session: one IPv4 route whose LOCAL_PREF is the
-   message's number (RFC 4271 §9.1: a changed route is sent again);
+2. the message; once the RR has processed it and kept the session (`probe.processed`), a
+   sentinel on the same session: one IPv4 route whose LOCAL_PREF is the message's number (RFC
+   4271 §9.1: a changed route is sent again);
 3. the outcome: the session ended (NOTIFICATION code/subcode, or closed), or the sentinel with
    that LOCAL_PREF reached a wire witness (a crafted non-client) through the RR, so the message
    was processed; neither within `STEP_TIMEOUT` is a hang;
@@ -32,6 +33,7 @@ from harness.backends.base import Lab, implementation
 from harness.backends.netns.lab import NetnsBackend
 from harness.bgp.attributes import Attributes
 from harness.bgp.update import build_update
+from harness.drivers.route_server import driver_for
 from harness.errors import DaemonError, HarnessError, InputError, WaitTimeout
 from harness.expect import reflectors
 from harness.inject import evpn_vni
@@ -44,7 +46,7 @@ from harness.options import ESTABLISH_TIMEOUT
 from harness.robustness import invariants
 from harness.robustness.fuzz import Mutant, Sender, mutant
 from harness.robustness.fuzz_files import Finding, save
-from harness.robustness.probe import WireLog, receivers_of
+from harness.robustness.probe import WireLog, processed, receivers_of
 from harness.runtime.run import Run, new_run_id
 
 CLIENT = "client"
@@ -93,7 +95,6 @@ class Fuzzer:
         self.exempt = [(self.rr.name, self.address)]
         self.count = 0
         self.key = ""
-        self.lives = invariants.session_lives(lab, self.pods)
 
     def send(self, message: bytes, key: str = "") -> Step:
         """One message and its consequences (steps 1-4 of the module's description); `key`:
@@ -102,16 +103,18 @@ class Fuzzer:
         self._established()
         self.count += 1
         daemons = invariants.daemons(self.lab, self.frr_pods)
-        before = self.lives
+        before = invariants.session_lives(self.lab, self.pods)
         events = len(self.speaker.rib.refresh().events)
         self.wire.mark()
         step = Step("?")
         try:
             self.speaker.send(message, peer=self.rr.name, oversize=True)
-            with contextlib.suppress(DaemonError):  # ended already: the outcome says so
-                self.speaker.send(self._sentinel(), peer=self.rr.name)
+            if processed(self.lab, self.exempt[0], before.get(self.exempt[0]), self._ends(events)):
+                with contextlib.suppress(DaemonError):  # ended meanwhile: the outcome says so
+                    self.speaker.send(self._sentinel(), peer=self.rr.name)
             step.outcome = self._outcome(events)
         except DaemonError as exc:
+            step.outcome = "a daemon died"
             step.problems.append(f"a daemon of the lab died: {exc}")
         except WaitTimeout as exc:
             step.outcome = "hang"
@@ -120,12 +123,21 @@ class Fuzzer:
             step.problems.append(f"the session with {self.rr.name} did not come back")
         step.problems += invariants.daemon_problems(self.lab, daemons)
         try:
-            self.lives = invariants.session_lives(self.lab, self.pods)
-            step.problems += invariants.flaps(before, self.lives, self.exempt)
+            after = invariants.session_lives(self.lab, self.pods)
+            step.problems += invariants.flaps(before, after, self.exempt)
         except HarnessError as exc:
             step.problems.append(f"the RR pods' sessions could not be read: {exc}")
         step.problems += self.wire.since()[1]
         return step
+
+    def _ends(self, events: int) -> Callable[[], bool]:
+        def ended() -> bool:
+            return any(
+                e["peer"] == self.rr.address and e.get("state") == "down"
+                for e in self.speaker.rib.refresh().events[events:]
+            )
+
+        return ended
 
     def _sentinel(self) -> bytes:
         attributes = Attributes(next_hop=self.address, local_pref=self.count)
@@ -153,6 +165,8 @@ class Fuzzer:
             fail_fast=self.lab.frr(self.rr.name).check_alive,
         )
         if not ended:
+            if not self.key:  # a replayed message: its route is not known
+                return "kept"
             reflected = any(self.key in keys for keys in self.wire.since()[0].values())
             return "kept, reflected" if reflected else "kept, not reflected"
         codes = [
@@ -161,7 +175,10 @@ class Fuzzer:
             if e["peer"] == self.rr.address and e["kind"] == "notification"
         ]
         known = [f"{c[0]}/{c[1]}" for c in codes if c]
-        return f"reset {known[0]}" if known else "closed"
+        if known:
+            return f"reset {known[0]}"
+        by = next(e.get("closed_by") for e in reversed(ended))  # no NOTIFICATION: who closed
+        return f"closed by {'the RR' if by == 'peer' else 'the client'}"
 
     def _passed_on(self) -> bool:
         rib = self.lab.peer(self.witness.name).rib
@@ -172,11 +189,15 @@ class Fuzzer:
 
     def _established(self) -> None:
         """The client's session with the RR pod up at both ends (RFC 4271 §8.2.2)."""
+        driver = driver_for(self.lab.plan)
         wait_until(
-            lambda: self.speaker.rib.refresh().sessions.get(self.rr.address),
-            lambda state: state == "up",
+            lambda: (
+                self.speaker.rib.refresh().sessions.get(self.rr.address),
+                driver.sessions(self.lab.frr(self.rr.name)).get(self.address),
+            ),
+            lambda states: states == ("up", "Established"),
             timeout=RECONNECT_TIMEOUT,
-            what=f"{CLIENT}'s session with {self.rr.name} to be Established",
+            what=f"{CLIENT}'s session with {self.rr.name} to be Established at both ends",
         )
 
     def _back(self) -> bool:
@@ -195,6 +216,7 @@ class Summary:
     seconds: float
     messages: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    first_seen: dict[str, int] = field(default_factory=dict)  # outcome -> first message
     findings: list[Finding] = field(default_factory=list)
     elapsed: float = 0.0
     lab: dict[str, Any] = field(default_factory=dict)
@@ -219,6 +241,7 @@ class Summary:
             "messages_per_s": round(self.rate, 2),
             "outcomes": dict(self.outcomes.most_common()),
             "distinct_outcomes": len(self.outcomes),
+            "outcome_first_seen": self.first_seen,
             "violations": [asdict(f) for f in self.findings],
             "lab": self.lab,
         }
@@ -252,6 +275,7 @@ def fuzz(
             step = fuzzer.send(m.message, m.key)
             summary.messages += 1
             summary.outcomes[step.outcome] += 1
+            summary.first_seen.setdefault(step.outcome, index)
             if step.problems:
                 summary.findings.append(_keep(reports, m, step, fuzzer))
                 say(f"finding at message {index}: {step.problems[0]}")

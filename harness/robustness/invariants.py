@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import Lab
+from harness.daemons.frr_runtime import HOST_TMP
 from harness.drivers.route_server import driver_for
 from harness.observe.sessions import SessionLife
 from harness.runtime.processes import pid_running
 
 CRASH_LOG = "crashlog"  # FRR's lib/log.c writes it when a daemon dies of a signal
-FRR_TMP = Path("/var/tmp/frr")  # where the host's FRR keeps its <daemon>.<pid> directories
 POD_TMP = "var-tmp/frr"  # where an FRR run from a root filesystem keeps them (in the pod's dir)
 
 
@@ -59,7 +59,7 @@ def crash_records(daemon: Daemon) -> list[Path]:
     the running process sees), and core files in the pod's directory."""
     where = f"{daemon.name}.{daemon.pid}"
     places = [
-        FRR_TMP / where,
+        HOST_TMP / where,
         daemon.directory / POD_TMP / where,
         Path(f"/proc/{daemon.pid}/root") / "var/tmp/frr" / where,
     ]

@@ -5,11 +5,12 @@ The order of a probe (DESIGN pattern 5, adapted to a message that may end the se
 2. a valid version of the route, when the rule is about what happens to it, is announced and
    awaited at every receiver through that RR (a precondition);
 3. the invariants' baseline (`invariants.baseline`), the wire witnesses' cursors;
-4. the malformed message, then at once a valid sentinel on the same session (in the other
-   family when the rule allows the whole family to be disabled: it must still get through);
+4. the malformed message; once the RR has processed it and kept the session (`processed`), a
+   valid sentinel on the same session (in the other family when the rule allows the whole
+   family to be disabled: it must still get through);
 5. the outcome: the session ended (a NOTIFICATION from the RR, or the connection closed), or
-   the sentinel reached every receiver through that RR, so the malformed message was processed
-   and the session lived; neither by the deadline is undecided (`PreconditionFailed`);
+   the sentinel reached every receiver through that RR, so whatever the malformed message
+   changed has reached them too; neither by the deadline is undecided (`PreconditionFailed`);
 6. after a reset the speaker connects again at once, and the session must come back.
 
 What the receivers hold afterwards is read by `holders` (one query per receiver); `WireLog`
@@ -21,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +36,14 @@ from harness.model.topology import Node, Role
 from harness.observe import frr
 from harness.observe.refusals import notification_code
 from harness.observe.route import Route
+from harness.observe.sessions import SessionLife
 from harness.observe.wait import wait_until
 from harness.observe.wire import decode_update
 from harness.robustness import invariants
 from harness.robustness.cases import AFI_SAFI, EVPN, IPV4, RESET, TAW, Case, Parts
 
 RECONNECT_TIMEOUT = 10.0  # seconds for a reset session to be Established again
+STEP_TIMEOUT = 5.0  # seconds for the RR to process one message (or end the session)
 
 
 @dataclass
@@ -108,9 +111,21 @@ def _via(paths: list[Route], rr: Reflector) -> list[Route]:
     return [p for p in paths if p.peer == rr.address]
 
 
+# What the harness's codec refuses but BGP does not: an RR passes these on as they are (RFC
+# 4364 §4.2 defines three RD types, and an RD is opaque to a route reflector; RFC 7432 and its
+# successors define EVPN route types the codec does not decode).
+NOT_MALFORMED = ("route distinguisher type", "is not supported (only 2, 3 and 5)")
+
+
+def codec_only(error: str) -> bool:
+    """Whether the codec refused an UPDATE for a reason that is no BGP error (`NOT_MALFORMED`)."""
+    return any(reason in error for reason in NOT_MALFORMED)
+
+
 class WireLog:
     """What each crafted receiver recorded on the wire since the last `mark`: every UPDATE,
-    decoded by the harness's strict codec (one that does not decode is kept as such)."""
+    decoded by the harness's strict codec (one that does not decode is kept as malformed,
+    unless the codec's reason is no BGP error: `codec_only`)."""
 
     def __init__(self, lab: Lab, receivers: Iterable[Node]) -> None:
         self.ribs = {n.name: lab.peer(n.name).rib for n in receivers if n.role is Role.SPEAKER}
@@ -136,7 +151,8 @@ class WireLog:
                         bytes.fromhex(entry["hex"]), peer=entry["peer"], observed_at=name
                     )
                 except ValueError as exc:
-                    malformed.append(f"{name} received a malformed UPDATE: {exc}")
+                    if not codec_only(str(exc)):
+                        malformed.append(f"{name} received a malformed UPDATE: {exc}")
                     continue
                 announced.setdefault(name, set()).update(r.key for r in routes)
         return announced, malformed
@@ -277,19 +293,20 @@ def probe(setting: Setting, case: Case, wire: WireLog) -> Outcome:
         Parts(case.family, route, attributes_for(lab, setting.sender, case.family))
     )
     started = time.monotonic()
+    life = before.lives.get(setting.session)
     speaker.send(message, peer=rr.name, oversize=case.oversize)
     family = sentinel_family(case)
     sentinel = setting.fresh.route(family)
-    with contextlib.suppress(DaemonError):  # the session ended already: said below
-        setting.injector.announce(
-            setting.sender.name,
-            family,
-            [sentinel],
-            attributes_for(lab, setting.sender, family),
-            peer=rr.name,
-        )
     outcome.sentinel_route = (family, sentinel)
     try:
+        if processed(lab, setting.session, life, lambda: _ends(setting, events)):
+            setting.injector.announce(  # only now: into a closing connection, it would be
+                setting.sender.name,  # answered with a reset that can take the RR's
+                family,  # NOTIFICATION with it
+                [sentinel],
+                attributes_for(lab, setting.sender, family),
+                peer=rr.name,
+            )
         _await_outcome(setting, outcome, events, family, key_of(sentinel))
     except DaemonError as exc:
         outcome.violations.append(f"a daemon of the lab died: {exc}")
@@ -301,6 +318,54 @@ def probe(setting: Setting, case: Case, wire: WireLog) -> Outcome:
     outcome.baseline = before
     outcome.rr_log = _new_lines(lab.frr(rr.name).log_text()[log_mark:])
     return outcome
+
+
+def processed(
+    lab: Lab,
+    session: invariants.SessionKey,
+    before: SessionLife | None,
+    ended: Callable[[], bool],
+    timeout: float = STEP_TIMEOUT,
+) -> bool:
+    """Whether the RR pod processed the message just sent on `session` and kept the session
+    (the same connection, one UPDATE more counted: bgpd counts it as it processes it, and
+    answers its vty only between two such steps), rather than ended it (`ended()`: the sender
+    saw the end; or the RR shows the session down, gone, or another connection). The caller
+    sends its sentinel only after this: sent into a connection the RR is closing, it would be
+    answered with a TCP reset, which can take the RR's NOTIFICATION with it unread."""
+    driver = driver_for(lab.plan)
+    pod, peer = session
+
+    def look() -> bool | None:
+        if ended():
+            return False
+        now = driver.session_lives(lab.frr(pod)).get(peer)
+        if before is None or now is None or now.state != "Established":
+            return False
+        if now.connection != before.connection:
+            return False
+        return True if now.updates > before.updates else None
+
+    return bool(
+        wait_until(
+            look,
+            lambda seen: seen is not None,
+            timeout=timeout,
+            interval=0.005,
+            what=f"{pod} to process the message, or to end the session with {peer}",
+            describe=lambda _: "neither",
+            fail_fast=lab.frr(pod).check_alive,
+        )
+    )
+
+
+def _ends(setting: Setting, events: int) -> bool:
+    """The sender recorded a NOTIFICATION from the RR or the session's end since `events`."""
+    return any(
+        e["peer"] == setting.rr.address
+        and (e["kind"] == "notification" or e.get("state") == "down")
+        for e in setting.speaker.rib.refresh().events[events:]
+    )
 
 
 def _await_outcome(

@@ -103,6 +103,12 @@ def _ended(outcome: Outcome) -> list[str]:
     if outcome.came_back is False:
         out.append("the session did not come back after its reset")
     codes = [c for c in outcome.notifications if c is not None]
+    if not codes and "reset" in outcome.closed_reason.lower():
+        raise PreconditionFailed(  # RFC 793: a reset discards what the receiver had not read
+            f"{case.name}: the RR's end of the session came as a TCP reset "
+            f"({outcome.closed_reason}), which may have discarded its NOTIFICATION unread: "
+            "what it sent is undecided"
+        )
     if not codes:
         out.append(
             f"the RR ended the session without a NOTIFICATION ({outcome.closed_reason}); "
