@@ -156,16 +156,18 @@ def path_route(path: dict[str, Any], family: Family, node: str) -> Route:
         med=attrs[4].get("metric", 0) if 4 in attrs else None,
         local_pref=attrs[5].get("value", 0) if 5 in attrs else None,
         communities=tuple(
-            decode_community(int(c).to_bytes(4)) for c in attrs.get(8, {}).get("communities", [])
+            decode_community(int(c).to_bytes(4)) for c in attrs.get(8, {}).get("communities") or ()
         ),
-        ext_communities=tuple(sorted(ext_community(e) for e in attrs.get(16, {}).get("value", []))),
+        ext_communities=tuple(
+            sorted(ext_community(e) for e in attrs.get(16, {}).get("value") or ())
+        ),
         origin=ORIGINS.get(int(attrs[1].get("value", 0))) if 1 in attrs else None,
         as_path_segments=segments,
         atomic_aggregate=6 in attrs,
         aggregator=aggregator(aggr["as"], str(aggr["address"])) if aggr else None,
         large_communities=large_communities(
             f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}"
-            for c in attrs.get(32, {}).get("value", [])
+            for c in attrs.get(32, {}).get("value") or ()
         ),
         unknown=unknown_attributes(unknown),
     )
@@ -208,7 +210,8 @@ def session_states(neighbors: Any) -> dict[str, str]:
 def session_lives(neighbors: Any, now: float | None = None) -> dict[str, SessionLife]:
     """`gobgp -j neighbor` -> {peer address: its session's life}: state, uptime (from
     `timers.state.uptime`, when it came up), OPENs received and NOTIFICATIONs sent (they move
-    on a flap), messages received and sent, the connection's ports (`transport`)."""
+    on a flap), messages received and sent, the connection's ports (`transport`, when it
+    says them), UPDATEs received."""
     now = time.time() if now is None else now
     lives = {}
     for p in _peers(neighbors):
@@ -228,7 +231,8 @@ def session_lives(neighbors: Any, now: float | None = None) -> dict[str, Session
             received=int(received.get("total", 0)),
             sent=int(sent.get("total", 0)),
             connection=(int(ports[0]), int(ports[1])) if None not in ports else None,
-            updates=int(received.get("update", 0)),
+            # an UPDATE it treated as withdraw is counted `discarded`, not `update` (measured)
+            updates=int(received.get("update", 0)) + int(received.get("discarded", 0)),
         )
     return lives
 

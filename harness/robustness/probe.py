@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.backends.base import Lab, unready_sessions
 from harness.drivers.route_server import driver_for
-from harness.errors import DaemonError, PreconditionFailed, WaitTimeout
+from harness.errors import CommandError, DaemonError, PreconditionFailed, WaitTimeout
 from harness.expect import Reflector, evpn_clients
 from harness.inject import Fresh, Injector, Nlri, attributes_for, key_of
 from harness.model.base import Family
@@ -339,7 +339,11 @@ def processed(
     def look() -> bool | None:
         if ended():
             return False
-        now = driver.session_lives(lab.frr(pod)).get(peer)
+        try:
+            now = driver.session_lives(lab.frr(pod)).get(peer)
+        except CommandError:  # a daemon that died meanwhile is said as such
+            lab.frr(pod).check_alive()
+            raise
         if before is None or now is None or now.state != "Established":
             return False
         if now.connection != before.connection:
