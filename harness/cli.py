@@ -1,4 +1,5 @@
-"""`rr-harness`: run the conformance suites, validate inputs, clean up after killed runs.
+"""`rr-harness`: run the conformance suites, validate inputs, measure, fuzz, clean up after
+killed runs.
 
 Exit status: 0 all passed, 1 failures, 2 bad input (one line naming the file and field),
 130 interrupted. No traceback reaches the user for anything the harness itself detected.
@@ -257,6 +258,43 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.inputs import load_plan
+    from harness.robustness.fuzz_files import load, write_summary
+    from harness.robustness.fuzz_run import fuzz, replay
+
+    messages = load(args.replay) if args.replay is not None else None
+    if os.geteuid() != 0:
+        raise InputError("needs root (the fuzzer runs the netns lab)")
+    from harness.daemons.frr_runtime import runtime_for
+    from harness.drivers.route_server import driver_for
+
+    plan = load_plan(args.topology, args.sut, frr=args.frr)
+    runtime_for(plan.sut)  # the router pods' (and an FRR RR's), built on first use
+    driver_for(plan).require()
+
+    def say(line: str) -> None:
+        print(f"rr-harness fuzz: {line}", file=sys.stderr, flush=True)
+
+    with run_log(args.reports / "fuzz.log", args.log_level):
+        if messages is not None:
+            say(f"replaying {len(messages)} message(s) of {args.replay}")
+            summary = replay(plan, messages, say)
+        else:
+            say(f"seed {args.seed}, {args.seconds:g} s, SUT {plan.sut.values.name}")
+            summary = fuzz(
+                plan, seconds=args.seconds, seed=args.seed, reports=args.reports, say=say
+            )
+    say(summary.line())
+    result = summary.as_dict() | ({"replay": str(args.replay)} if messages is not None else {})
+    path = write_summary(args.reports / "summary.json", result)
+    print(json.dumps(result, indent=1))
+    say(f"summary in {path}")
+    return EXIT_FAILED if summary.findings else EXIT_OK
+
+
 def _cleanup_kind(args: argparse.Namespace) -> int:
     from harness.backends.kind import cleanup
     from harness.runtime.run import check_run_id
@@ -285,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mutate": cmd_mutate,
         "cleanup": cmd_cleanup,
         "bench": cmd_bench,
+        "fuzz": cmd_fuzz,
     }
     try:
         return commands[args.command](args)

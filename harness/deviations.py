@@ -26,6 +26,7 @@ class Deviation:
     versions: tuple[str, ...]  # version prefixes it was measured on ("8.4" covers 8.4.4)
     rule: str  # what the RFC asks
     evidence: str  # what was measured, and where
+    cases: tuple[str, ...] = ()  # robustness cases it covers (harness/robustness/cases.py)
 
     def applies(self, name: str, version: str) -> bool:
         return name == self.implementation and version.startswith(self.versions)
@@ -38,6 +39,10 @@ _AS_SET = (
     "RFC 4456 §10 (with RFC 4271 §5.1.2): a reflected route keeps its AS_PATH, an AS_SET "
     "included. RFC 9774 §3 (2025) deprecates AS_SET and asks for treat-as-withdraw: the "
     "newer RFC is what FRR 10.7 follows"
+)
+_RFC_7606_APPROACHES = (
+    "RFC 7606 §2, §7: a malformed attribute is handled by treat-as-withdraw or attribute "
+    "discard, never by a session reset; the approaches apply to iBGP as to eBGP"
 )
 KNOWN: tuple[Deviation, ...] = (
     Deviation(
@@ -68,6 +73,95 @@ KNOWN: tuple[Deviation, ...] = (
         'AS_CONFED_SET are deprecated from <client>" and "`bgp reject-as-sets` is enabled, and '
         'AS-path (64600 64601 {64602,64603}) contains AS_SET/AS_CONFED_SET", and no client nor '
         "the observer receives it. FRR 8.4.4 and 10.3 reflect it unchanged",
+    ),
+    # Robustness (suites/test_robustness.py), measured on Debian's FRR 8.4.4, 10.3-3+deb13u1
+    # (trixie) and 10.7.1-6 (sid), the source read at FRRouting/frr's tags.
+    Deviation(
+        "ibgp-update-errors-reset-the-session",
+        "frr",
+        ("8.4", "10.3"),
+        _RFC_7606_APPROACHES,
+        "FRR 8.4.4 and 10.3 (the same, case by case) answer every malformed attribute from an "
+        "iBGP peer (the RR's clients) with "
+        "a NOTIFICATION and reset the session: 3/5 Attribute Length Error (ORIGIN, NEXT_HOP, "
+        "MED, LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR, ORIGINATOR_ID, CLUSTER_LIST lengths; an "
+        "attribute length past the path attributes), 3/6 (ORIGIN 7), 3/11 Malformed AS_PATH, "
+        "3/9 Optional Attribute Error (communities of all kinds), 3/4 Attribute Flags Error; "
+        'bgpd/bgp_attr.c bgp_attr_malformed(): "Only relax error handling for eBGP peers". '
+        "The session comes back at once and no other session flaps; a missing well-known "
+        "attribute is treated as withdraw, as RFC 7606 §3 d asks",
+        (
+            "origin-length-2",
+            "origin-undefined",
+            "as-path-unknown-segment-type",
+            "as-path-segment-overrun",
+            "as-path-segment-underrun",
+            "as-path-zero-length-segment",
+            "next-hop-length-5",
+            "med-length-2",
+            "med-length-2-evpn",
+            "local-pref-length-2",
+            "atomic-aggregate-length-1",
+            "aggregator-length-7",
+            "communities-length-3",
+            "communities-length-0",
+            "ext-communities-length-15",
+            "large-communities-length-11",
+            "originator-id-length-3",
+            "cluster-list-length-0",
+            "cluster-list-length-6",
+            "origin-optional-bit",
+            "local-pref-optional-bit",
+            "extended-length-misread",
+            "attribute-overruns-total-length",
+            "attribute-header-truncated",
+        ),
+    ),
+    Deviation(
+        "ibgp-update-errors-reset-the-session",
+        "frr",
+        ("10.7",),
+        _RFC_7606_APPROACHES,
+        "FRR 10.7.1 handles the iBGP peer's malformed attributes as RFC 7606 asks but one: two "
+        "octets left after the last attribute (fewer than an attribute header, RFC 7606 §4's "
+        "second case) still get NOTIFICATION 3/5 and a session reset",
+        ("attribute-header-truncated",),
+    ),
+    Deviation(
+        "repeated-attribute-resets-the-session",
+        "frr",
+        ("8.4", "10.3", "10.7"),
+        "RFC 7606 §3 g: an attribute other than MP_REACH_NLRI / MP_UNREACH_NLRI that appears "
+        "twice is kept once (the first), the others discarded, and the UPDATE processed",
+        "FRR 8.4.4, 10.3 and 10.7.1 answer a second MED with NOTIFICATION 3/1 Malformed "
+        'Attribute List and reset the session (bgpd/bgp_attr.c bgp_attr_parse(): "If any '
+        "attribute appears more than once in the UPDATE message, then the Error Subcode is set "
+        "to Malformed Attribute List\", RFC 4271 §6.3's rule before RFC 7606)",
+        ("duplicate-med",),
+    ),
+    Deviation(
+        "evpn-treat-as-withdraw-keeps-the-route",
+        "frr",
+        ("10.7",),
+        "RFC 7606 §2: an UPDATE handled by treat-as-withdraw withdraws every route it carries, "
+        "in MP_REACH_NLRI too: a valid version of the route sent before is gone",
+        "FRR 10.7.1 keeps the session, and keeps the EVPN route's earlier valid version: still "
+        "at every router, the observer and the non-clients through the RR, and in its "
+        "Adj-RIB-Out, 10 s on (MED of 2 octets, CLUSTER_LIST of 6, LOCAL_PREF flagged "
+        "optional); the same errors on an IPv4 route withdraw it",
+        ("med-length-2-evpn", "cluster-list-length-6", "local-pref-optional-bit"),
+    ),
+    Deviation(
+        "unrecognised-well-known-treated-as-withdraw",
+        "frr",
+        ("10.7",),
+        "RFC 4271 §5, §6.3: every well-known attribute is recognised; an attribute flagged "
+        "well-known (Optional bit 0) with an unknown type code is answered with NOTIFICATION "
+        "3/2 Unrecognized Well-known Attribute",
+        "FRR 10.7.1 keeps the session: an unknown attribute bgp_attr_malformed() handles is "
+        'treated as withdraw ("to prevent one more CVE from being introduced", '
+        "bgpd/bgp_attr.c), where 8.4 and 10.3 send 3/2",
+        ("unrecognised-well-known",),
     ),
     # GoBGP as the RR (fixtures/sut/gobgp-rr), measured on Debian's gobgpd 3.10.0 with its
     # source read at the v3.10.0 tag (github.com/osrg/gobgp).
@@ -100,8 +194,10 @@ KNOWN: tuple[Deviation, ...] = (
         "RFC 4271 §9 (§5): an unrecognised optional transitive attribute passed on to other "
         "peers has its Partial bit set",
         "GoBGP 3.10.0 passes it on with the flags it arrived with (0xC0: Partial clear), values "
-        "intact: decoded on the wire at both non-clients, EVPN and IPv4 (attributes suite); its "
-        "source sets BGP_ATTR_FLAG_PARTIAL nowhere (pkg/packet/bgp, pkg/server)",
+        "intact: decoded on the wire at both non-clients, EVPN and IPv4 (attributes suite; "
+        "robustness suite, type 241); its source sets BGP_ATTR_FLAG_PARTIAL nowhere "
+        "(pkg/packet/bgp, pkg/server)",
+        ("unknown-optional-transitive",),
     ),
     Deviation(
         "idle-dynamic-neighbor-refuses-connections",
@@ -125,6 +221,12 @@ def deviation_for(lab: Lab, name: str) -> Deviation | None:
         raise KeyError(f"no deviation {name!r} in harness/deviations.py")
     impl, version = implementation(lab)
     return next((d for d in KNOWN if d.name == name and d.applies(impl, version)), None)
+
+
+def for_case(lab: Lab, case: str) -> Deviation | None:
+    """The known deviation of the SUT's implementation and version a robustness case meets."""
+    impl, version = implementation(lab)
+    return next((d for d in KNOWN if case in d.cases and d.applies(impl, version)), None)
 
 
 def judge(

@@ -279,6 +279,40 @@ BENCH: tuple[Option, ...] = (
     replace(LOG_LEVEL, help="what the bench's log keeps (bench.log beside --json)"),
 )
 
+FUZZ: tuple[Option, ...] = (
+    Option(
+        ("--seconds",),
+        type=seconds,
+        default=60.0,
+        metavar="N",
+        help="how long to send messages, once the lab is up",
+    ),
+    Option(
+        ("--seed",),
+        type=count(0),
+        default=1,
+        metavar="S",
+        help="the run's seed: message i of seed S is the same bytes on every run",
+    ),
+    SUT,
+    TOPOLOGY,
+    FRR,
+    Option(
+        ("--replay",),
+        type=Path,
+        metavar="FILE",
+        help="send a saved finding again (its .hex or .pcap) instead of fuzzing",
+    ),
+    Option(
+        ("--reports",),
+        type=Path,
+        default=REPORTS_DIR / "fuzz",
+        metavar="DIR",
+        help="where findings (hex, pcap) and summary.json go",
+    ),
+    replace(LOG_LEVEL, help="what the fuzzer's log keeps (fuzz.log in --reports)"),
+)
+
 CLEANUP: tuple[Option, ...] = (
     replace(RUN_ID, help="only this run"),
     Option(("--force",), action="store_true", help="also runs whose owning process is still alive"),
@@ -294,6 +328,7 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "validate": ("check a topology and SUT profile, start nothing", VALIDATE),
     "mutate": ("run the suites against broken SUT variants", MUTATE),
     "bench": ("measure reflection, failover, memory, overhead", BENCH),
+    "fuzz": ("send seeded malformed UPDATEs to an RR pod, check it survives each", FUZZ),
     "cleanup": ("remove what killed runs left behind", CLEANUP),
 }
 

@@ -57,12 +57,16 @@ class Speaker:
     """The process under test, in `directory`, with one session to PEER."""
 
     def __init__(
-        self, directory: Path, hold_time: int = 9, open_message: bytes = SPEAKER_OPEN
+        self,
+        directory: Path,
+        hold_time: int = 9,
+        open_message: bytes = SPEAKER_OPEN,
+        connect_retry: float = 0.2,
     ) -> None:
         self.directory = directory
         config = {
             "hold_time": hold_time,
-            "connect_retry": 0.2,
+            "connect_retry": connect_retry,
             "sessions": [{"peer": PEER, "local": "127.0.0.1", "open": open_message.hex()}],
         }
         (directory / "speaker.json").write_text(json.dumps(config))
@@ -257,3 +261,28 @@ def test_a_client_gone_before_the_answer_or_silent_ends_nothing(speaker, establi
     read_until(established, b"SECOND")
     assert not any(map(down, speaker.records()))
     speaker.assert_alive()
+
+
+def test_reconnect_cuts_the_connect_retry_timer_short(tmp_path, peer):
+    """After a session ends, `reconnect` makes the next attempt now, not when the ConnectRetry
+    timer (here 60 s) expires; on a session that is up it is refused."""
+    speaker = Speaker(tmp_path, connect_retry=60)
+    request = json.dumps({"peer": PEER, "reconnect": True}).encode() + b"\n"
+    try:
+        first, _ = peer.accept()
+        first.settimeout(10)
+        read_until(first, SPEAKER_OPEN)
+        first.sendall(PEER_OPEN + build_keepalive())
+        speaker.await_record(lambda r: r.get("state") == "up", "the session to be Established")
+        assert speaker.ask(request).startswith("error: session to")
+        first.sendall(SHORT_NOTIFICATION)
+        speaker.await_record(down, "the session's end")
+        started = time.monotonic()
+        assert speaker.ask(request) == "done"
+        second, _ = peer.accept()  # the peer socket gives up after 10 s, far before 60
+        assert time.monotonic() - started < 5
+        speaker.assert_alive()
+        first.close()
+        second.close()
+    finally:
+        speaker.stop()

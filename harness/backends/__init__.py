@@ -14,6 +14,9 @@ KIND_CANNOT = {
     "the kind backend does not drive yet",
     "pod-reschedule": "a router pod back with a new IP needs the harness to recreate its "
     "pod, which the kind backend does not do yet",
+    "daemon-pids": "the robustness checks read each RR daemon's PID and crash records on the "
+    "machine running it; in a pod the container's restart count is that witness, which the "
+    "kind backend does not read yet",
 }
 KUBECONFIG_CANNOT = {
     "sampling": "failover samples are timed by the cluster nodes' clocks; only a kind cluster "

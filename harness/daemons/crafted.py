@@ -132,6 +132,15 @@ class CraftedSpeaker:
         if reply != "done":
             raise DaemonError(self.node, f"could not send to {address}: {reply}")
 
+    def reconnect(self, peer: str | None = None, timeout: float = 10.0) -> None:
+        """Connect again now, not when the speaker's ConnectRetry timer (1 s) expires: after a
+        session reset a test provoked, the next check need not wait it out."""
+        self.check_alive()
+        address = self.peer_address(peer)
+        reply = self.request(json.dumps({"peer": address, "reconnect": True}), timeout)
+        if reply != "done":
+            raise DaemonError(self.node, f"could not reconnect to {address}: {reply}")
+
     def max_message_size(self, peer: str | None = None) -> int:
         """The session's maximum message size as last negotiated (RFC 8654 §4); 4096 before
         any session came up."""

@@ -30,7 +30,9 @@ harness's job (`harness.observe.speaker`, `harness.observe.refusals`):
 
 `STATE_DIR/api.sock` takes one JSON request per connection, each answered on its own thread:
 `{"peer": ADDR, "send": HEX}` sends a whole BGP message on that session and answers `done`;
-`{"peer": ADDR, "send_file": PATH}` sends a file of messages (a burst). A message longer than
+`{"peer": ADDR, "send_file": PATH}` sends a file of messages (a burst);
+`{"peer": ADDR, "reconnect": true}` cuts the ConnectRetry timer of a session that is down short
+(the next connection attempt starts at once). A message longer than
 the session's maximum (`harness.bgp.stream.size_limit`) is refused unless the request also says
 `"oversize": true`: an over-size message is a robustness case of its own. Anything else (not
 JSON, not an object, an unknown peer, non-hex data, a request over `MAX_REQUEST` bytes, a
@@ -142,12 +144,14 @@ class Session:
     max_size: int = MAX_MESSAGE_SIZE  # this connection's maximum message size (RFC 8654 §4)
     established: threading.Event = field(default_factory=threading.Event)
     send_lock: threading.Lock = field(default_factory=threading.Lock)
+    retry_now: threading.Event = field(default_factory=threading.Event)  # cuts the timer short
 
     def run_forever(self) -> None:
         while True:
             by, reason = self._attempt()  # whatever a peer sends, the session lives on
             self.record("state", state="down", closed_by=by, reason=reason)
-            threading.Event().wait(self.connect_retry)  # ConnectRetry timer (RFC 4271 §8)
+            self.retry_now.wait(self.connect_retry)  # ConnectRetry timer (RFC 4271 §8)
+            self.retry_now.clear()
 
     def record(self, kind: str, **entry: Any) -> None:
         self.recorder.write(peer=self.peer, kind=kind, **entry)
@@ -287,6 +291,11 @@ def handle(sessions: dict[str, Session], line: bytes) -> str:
     oversize = request.get("oversize", False)
     if not isinstance(oversize, bool):
         raise RequestError(f"`oversize` is true or false, not {oversize!r}")
+    if request.get("reconnect") is True:  # connect now, not after the ConnectRetry timer
+        if session.established.is_set():
+            raise OSError(f"session to {peer} is Established: nothing to reconnect")
+        session.retry_now.set()
+        return "done"
     message, send_file = _what_to_send(request)
     if not session.established.is_set():
         raise OSError(f"session to {peer} is not Established")

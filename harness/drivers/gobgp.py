@@ -15,6 +15,7 @@ from harness.daemons.gobgp import GOBGPD, GobgpInstance, installed_version, requ
 from harness.model.base import Family
 from harness.observe import gobgp
 from harness.observe.route import Route
+from harness.observe.sessions import SessionLife
 
 
 class GobgpRouteServer:
@@ -34,6 +35,9 @@ class GobgpRouteServer:
 
     def sessions(self, instance: Any) -> dict[str, str]:
         return gobgp.session_states(instance.query(gobgp.NEIGHBORS))
+
+    def session_lives(self, instance: Any) -> dict[str, SessionLife]:
+        return gobgp.session_lives(instance.query(gobgp.NEIGHBORS))
 
     def identifiers(self, instance: Any) -> dict[str, str]:
         return gobgp.peer_identifiers(instance.query(gobgp.NEIGHBORS))

@@ -18,6 +18,7 @@ from harness.errors import InputError
 from harness.model.base import Family
 from harness.observe import frr
 from harness.observe.route import Route
+from harness.observe.sessions import SessionLife
 
 if TYPE_CHECKING:
     from harness.model.plan import LabPlan
@@ -32,6 +33,11 @@ class RouteServerDriver(Protocol):
 
     def routes(self, instance: Any, family: Family) -> list[Route]: ...
     def sessions(self, instance: Any) -> dict[str, str]: ...
+    def session_lives(self, instance: Any) -> dict[str, SessionLife]:
+        """Peer address -> its session's life: what tells one Established session from the
+        next (harness.observe.sessions)."""
+        ...
+
     def identifiers(self, instance: Any) -> dict[str, str]:
         """Peer address -> the BGP identifier in that peer's OPEN (RFC 4271 §4.2)."""
         ...
@@ -86,6 +92,9 @@ class FrrRouteServer:
 
     def sessions(self, instance: Any) -> dict[str, str]:
         return frr.session_states(instance.query(frr.SUMMARY))
+
+    def session_lives(self, instance: Any) -> dict[str, SessionLife]:
+        return frr.session_lives(instance.query(frr.NEIGHBORS))
 
     def identifiers(self, instance: Any) -> dict[str, str]:
         return frr.peer_identifiers(instance.query(frr.NEIGHBORS))

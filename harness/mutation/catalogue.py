@@ -31,6 +31,7 @@ class Edit:
 
 FAILOVER_SUITE = "failover"
 MESHRR_SUITE = "meshrr"
+ROBUSTNESS_SUITE = "robustness"
 STANDALONE, MESHRR = "standalone-rr", "meshrr"
 # Each variant edits one profile; `rr-harness mutate` runs that profile's baseline too.
 PROFILES: dict[str, tuple[Path, Path]] = {
@@ -195,6 +196,34 @@ CONFORMANCE: tuple[Mutation, ...] = (
     ),
 )
 
+
+# Variants only the robustness suite runs against (the other suites judge none of what they
+# change: the client's unknown attribute types). An explicit neighbor for the crafted client
+# (its address in the default topology), because FRR 10.3 keeps `path-attribute` off the
+# dynamic members of a peer group (measured: set on CLIENTS, no effect).
+_CLIENT = "10.244.0.31"
+ROBUSTNESS: tuple[Mutation, ...] = (
+    Mutation(
+        "client-path-attributes-discarded",
+        "RFC 4271 §5, §9: an unrecognised optional transitive attribute is passed on; §6.3: an "
+        "unrecognised well-known one resets the session (the RR discards both types, 241 and "
+        "243, from the client: FRR >= 9.1's `neighbor X path-attribute discard`)",
+        (
+            _rr(
+                " ! Define peer-group first\n",
+                f" neighbor {_CLIENT} remote-as {{{{ sut.asn }}}}\n"
+                f" neighbor {_CLIENT} path-attribute discard 241 243\n"
+                " ! Define peer-group first\n",
+            ),
+            _rr(
+                _RR_CLIENT,
+                _RR_CLIENT + f"  neighbor {_CLIENT} activate\n"
+                f"  neighbor {_CLIENT} route-reflector-client\n",
+            ),
+        ),
+        (ROBUSTNESS_SUITE,),
+    ),
+)
 
 # Variants the failover suite catches (issue 4): `rr-harness mutate` runs the failover suite
 # against these only, and the other suites against the rest (a failover run takes a minute).
@@ -379,6 +408,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         _TOR_EVPN,
         "hybrid-flows::test_internal_evpn_reaches_the_tor",
     ),
+    "client-path-attributes-discarded": (
+        "robustness::test_passed_on_with_partial",
+        "robustness::test_session_reset",
+    ),
     # With one replica, a rollout restart keeps routes only if every router holds them from the
     # new pod before the old one goes. On FRR 10.3 the new pod's sessions are up 4.3 s after it
     # was created, yet some routes arrive only after the old pod is gone (measured: 150-240 ms,
@@ -415,7 +448,20 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 # What the proof does not hold yet, each with why: checks that catch no variant through their
 # final assertion, and variants that no check catches that way. The project's test holds this
 # list to the measured table, so it can only shrink.
+_NO_ERROR_HANDLING_KNOB = (
+    "no configuration of FRR changes how bgpd handles these malformed UPDATEs: in 8.4 the "
+    "error handling is compiled in (every malformed attribute from an iBGP peer resets the "
+    "session, harness/deviations.py); 10.3's `neighbor X path-attribute discard|treat-as-"
+    "withdraw TYPE` (variant client-path-attributes-discarded) is consulted only for "
+    "attributes bgpd does not parse itself (bgpd/bgp_attr.c bgp_attr_unknown), after the "
+    "known ones' own checks have reset the session (measured: `discard 4` and `treat-as-"
+    "withdraw 7` leave the two-octet MED and the seven-octet AGGREGATOR resetting it), and "
+    "no knob makes bgpd accept a route without ORIGIN or pass on an unrecognised "
+    "non-transitive attribute. It needs a deliberately broken RR played by the crafted speaker"
+)
 UNPROVEN: dict[str, str] = {
+    "robustness::test_treat_as_withdraw": _NO_ERROR_HANDLING_KNOB,
+    "robustness::test_attribute_discard": _NO_ERROR_HANDLING_KNOB,
     "loop-prevention::test_client_rejects_route_with_its_own_originator_id": "a router that "
     "accepts a route carrying its own identifier as ORIGINATOR_ID cannot be configured in FRR; "
     "it needs a router pod played by the crafted speaker",
@@ -432,7 +478,8 @@ PROVEN_ELSEWHERE: dict[str, str] = {
 }
 
 CATALOGUE: tuple[Mutation, ...] = tuple(
-    replace(m, expected=EXPECTED[m.name]) for m in CONFORMANCE + FAILOVER + MESHRR_VARIANTS
+    replace(m, expected=EXPECTED[m.name])
+    for m in CONFORMANCE + ROBUSTNESS + FAILOVER + MESHRR_VARIANTS
 )
 
 # Correct SUTs configured otherwise than the profile: every conformance check must pass them.

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from harness.bgp.names import aggregator, evpn_key, ext_community, segment_type
 from harness.model.base import Family
 from harness.observe.route import LOCAL, Route, large_communities
+from harness.observe.sessions import SessionLife
 
 EVPN_DETAIL = "show bgp l2vpn evpn route detail json"
 SUMMARY = "show bgp summary json"
@@ -158,6 +159,28 @@ def session_states(data: dict[str, Any]) -> dict[str, str]:
             if states.get(addr, "Established") == "Established":
                 states[addr] = state
     return states
+
+
+def session_lives(neighbors: dict[str, Any]) -> dict[str, SessionLife]:
+    """`show bgp neighbors json` -> {peer address: its session's life}: state, uptime,
+    connections established and dropped, messages, the TCP connection's ports."""
+    lives = {}
+    for addr, peer in neighbors.items():
+        if not isinstance(peer, dict) or "bgpState" not in peer:
+            continue  # a peer group, or not a neighbor
+        stats = peer.get("messageStats") or {}
+        ports = (peer.get("portLocal"), peer.get("portForeign"))
+        lives[addr] = SessionLife(
+            state=str(peer["bgpState"]),
+            uptime_ms=int(peer.get("bgpTimerUpMsec", 0)),
+            established=int(peer.get("connectionsEstablished", 0)),
+            dropped=int(peer.get("connectionsDropped", 0)),
+            received=int(stats.get("totalRecv", 0)),
+            sent=int(stats.get("totalSent", 0)),
+            connection=(int(ports[0]), int(ports[1])) if None not in ports else None,
+            updates=int(stats.get("updatesRecv", 0)),
+        )
+    return lives
 
 
 def version(show_version: str) -> str:

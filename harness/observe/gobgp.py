@@ -33,6 +33,7 @@ from harness.errors import HarnessError
 from harness.model.base import Family
 from harness.observe.route import LOCAL, Route, large_communities, unknown_attributes
 from harness.observe.samples import Sample
+from harness.observe.sessions import SessionLife
 
 RIB = {Family.L2VPN_EVPN: "evpn", Family.IPV4_UNICAST: "ipv4", Family.IPV6_UNICAST: "ipv6"}
 NEIGHBORS = "neighbor"
@@ -155,16 +156,18 @@ def path_route(path: dict[str, Any], family: Family, node: str) -> Route:
         med=attrs[4].get("metric", 0) if 4 in attrs else None,
         local_pref=attrs[5].get("value", 0) if 5 in attrs else None,
         communities=tuple(
-            decode_community(int(c).to_bytes(4)) for c in attrs.get(8, {}).get("communities", [])
+            decode_community(int(c).to_bytes(4)) for c in attrs.get(8, {}).get("communities") or ()
         ),
-        ext_communities=tuple(sorted(ext_community(e) for e in attrs.get(16, {}).get("value", []))),
+        ext_communities=tuple(
+            sorted(ext_community(e) for e in attrs.get(16, {}).get("value") or ())
+        ),
         origin=ORIGINS.get(int(attrs[1].get("value", 0))) if 1 in attrs else None,
         as_path_segments=segments,
         atomic_aggregate=6 in attrs,
         aggregator=aggregator(aggr["as"], str(aggr["address"])) if aggr else None,
         large_communities=large_communities(
             f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}"
-            for c in attrs.get(32, {}).get("value", [])
+            for c in attrs.get(32, {}).get("value") or ()
         ),
         unknown=unknown_attributes(unknown),
     )
@@ -202,6 +205,36 @@ def session_states(neighbors: Any) -> dict[str, str]:
         for p in _peers(neighbors)
         if (p.get("state") or {}).get("neighbor_address")
     }
+
+
+def session_lives(neighbors: Any, now: float | None = None) -> dict[str, SessionLife]:
+    """`gobgp -j neighbor` -> {peer address: its session's life}: state, uptime (from
+    `timers.state.uptime`, when it came up), OPENs received and NOTIFICATIONs sent (they move
+    on a flap), messages received and sent, the connection's ports (`transport`, when it
+    says them), UPDATEs received."""
+    now = time.time() if now is None else now
+    lives = {}
+    for p in _peers(neighbors):
+        state = p.get("state") or {}
+        if not state.get("neighbor_address"):
+            continue
+        messages = state.get("messages") or {}
+        received, sent = messages.get("received") or {}, messages.get("sent") or {}
+        since = (((p.get("timers") or {}).get("state") or {}).get("uptime") or {}).get("seconds")
+        transport = p.get("transport") or {}
+        ports = (transport.get("local_port"), transport.get("remote_port"))
+        lives[str(state["neighbor_address"])] = SessionLife(
+            state=_state_name(state.get("session_state", 0)),
+            uptime_ms=int((now - int(since)) * 1000) if since else 0,
+            established=int(received.get("open", 0)),
+            dropped=int(sent.get("notification", 0)),
+            received=int(received.get("total", 0)),
+            sent=int(sent.get("total", 0)),
+            connection=(int(ports[0]), int(ports[1])) if None not in ports else None,
+            # an UPDATE it treated as withdraw is counted `discarded`, not `update` (measured)
+            updates=int(received.get("update", 0)) + int(received.get("discarded", 0)),
+        )
+    return lives
 
 
 def peer_identifiers(neighbors: Any) -> dict[str, str]:

@@ -19,13 +19,17 @@ from harness.observe.wire import decode_update
 class SpeakerRib(ReplayedRib):
     """The routes a crafted speaker holds, and `events`: everything else it recorded, in order
     (state changes, OPENs and NOTIFICATIONs received, the OPEN and NOTIFICATIONs it sent, each
-    connection's end and who ended it; `speaker_process` describes the entries)."""
+    connection's end and who ended it; `speaker_process` describes the entries), and `malformed`:
+    every UPDATE received that the harness's strict codec refuses (with its error), which
+    changes no route: a peer that passes on a malformed UPDATE is a finding, not a crash of
+    the reader (the robustness checks look here)."""
 
     def __init__(
         self, node: str, path: Path, read_since: Callable[[int], bytes] | None = None
     ) -> None:
         super().__init__(node, path, read_since)
         self.events: list[dict[str, Any]] = []
+        self.malformed: list[dict[str, Any]] = []  # UPDATEs received that do not decode
 
     def apply(self, entry: dict[str, Any]) -> None:
         peer, kind = str(entry["peer"]), entry["kind"]
@@ -34,9 +38,13 @@ class SpeakerRib(ReplayedRib):
             if kind == "state":
                 self.set_state(peer, entry["state"])
             return
-        announced, withdrawn = decode_update(
-            bytes.fromhex(entry["hex"]), peer=peer, observed_at=self.node
-        )
+        try:
+            announced, withdrawn = decode_update(
+                bytes.fromhex(entry["hex"]), peer=peer, observed_at=self.node
+            )
+        except ValueError as exc:  # an UPDATE our strict codec refuses: kept, not applied
+            self.malformed.append(entry | {"error": str(exc)})
+            return
         for family, key in withdrawn:
             self._table.pop((peer, family, key), None)
         for route in announced:
