@@ -53,3 +53,7 @@ def _cache_root() -> Path:
 
 
 CACHE_DIR = _cache_root()
+
+# The host's FRR makes one directory per daemon process here (`<daemon>.<pid>`: log buffers, and
+# `crashlog` when it dies of a signal).
+FRR_HOST_TMP = Path("/var/tmp/frr")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -95,10 +96,30 @@ def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_pa
     assert_nothing_left(run_id)
 
 
+SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def _start(run_id: str, *options: str) -> subprocess.Popen[str]:
-    """A run that lasts minutes (the failover suite), so the signal always meets it running."""
+    """A run that lasts minutes (the failover suite), so the signal always meets it running.
+    SIGINT is given its default disposition, as a terminal's Ctrl-C finds it: a shell starting
+    these tests in the background has them ignore it, and a child inherits that."""
     return subprocess.Popen(
-        [*CLI, "run", "failover", "--run-id", run_id, "--junitxml", "/dev/null", *options],
+        [
+            sys.executable,
+            "-c",
+            SIGINT_DEFAULT,
+            *CLI,
+            "run",
+            "failover",
+            "--run-id",
+            run_id,
+            "--junitxml",
+            "/dev/null",
+            *options,
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -6,8 +6,9 @@ So after every suite the harness looks at each SUT daemon it started (RR pods, r
 - it still runs with the PID it started with, unless the harness itself ended it (a drill's
   pod deletion or crash on purpose);
 - it left no crash record: FRR's crash handler (lib/sigevent.c) writes `Received signal N at
-  ... aborting` and a backtrace to its log targets and to stderr; Go (gobgpd) writes `panic:`
-  or `fatal error:` to stderr; a `core` file in the daemon's directory counts too.
+  ... aborting` and a backtrace to its log targets, to stderr and to `crashlog` in its
+  per-process directory (`/var/tmp/frr/<daemon>.<pid>/`); Go (gobgpd) writes `panic:` or
+  `fatal error:` to stderr; a `core` file in the daemon's directory counts too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.paths import FRR_HOST_TMP
 from harness.runtime.processes import ManagedProcess
 
 # FRR's crash handler's first line, and a Go runtime's
@@ -34,6 +36,21 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _crash_records(proc: ManagedProcess) -> list[Path]:
+    """FRR's `crashlog` of this process: in its per-process directory (the host's
+    /var/tmp/frr, or the pod's var-tmp for an FRR run from a root filesystem), or the copy the
+    harness kept when it stopped the daemon (`<daemon>-crash-crashlog`)."""
+    if proc.popen is None:
+        return []
+    pod_dir, tag = proc.log.parent, f"{proc.name}.{proc.pid}"
+    places = [
+        FRR_HOST_TMP / tag / "crashlog",
+        pod_dir / "var-tmp" / "frr" / tag / "crashlog",
+        pod_dir / f"{proc.name}-crash-crashlog",
+    ]
+    return [p for p in places if p.is_file()]
+
+
 def daemon_problems(pod: str, processes: Iterable[ManagedProcess], logs: str) -> list[str]:
     """What a pod's daemons say about crashes: each process that ended without the harness
     ending it, each crash line in its logs or stderr, each core file in its directory."""
@@ -50,5 +67,8 @@ def daemon_problems(pod: str, processes: Iterable[ManagedProcess], logs: str) ->
             f"{pod}: {proc.name} (PID {proc.pid}) stderr: {line}" for line in crash_lines(stderr)
         ]
         out += [f"{pod}: core file {core}" for core in sorted(proc.log.parent.glob("core*"))]
+        for record in _crash_records(proc):
+            first = _read(record).splitlines()[:1]
+            out.append(f"{pod}: {proc.name} (PID {proc.pid}) crash record {record}: {first}")
     out += [f"{pod}: log: {line}" for line in crash_lines(logs)]
     return sorted(set(out), key=out.index)
