@@ -19,6 +19,7 @@ import pytest
 
 from harness.backends import get_backend, unsupported
 from harness.backends.base import Backend, Lab, session_count, software
+from harness.daemon_check import close_every_suite
 from harness.daemons.frr_runtime import HOST
 from harness.errors import HarnessError, InputError
 from harness.inject import Injector
@@ -72,9 +73,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Disruptive suites (failover) run last: they leave RR pods with new names and IPs. A suite
-    written for one kind of SUT (`sut_kind` marker) is skipped against another."""
+    """Disruptive suites (failover) run last: they leave RR pods with new names and IPs. Every
+    suite ends with the check that the SUT's daemons survived it. A suite written for one kind
+    of SUT (`sut_kind` marker) is skipped against another."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    close_every_suite(items)
     cannot = unsupported(config.getoption("--backend"), config.getoption("--kubeconfig"))
     for item in items:
         needs = [a for m in item.iter_markers("requires") for a in m.args]

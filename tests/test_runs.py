@@ -43,7 +43,7 @@ def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
     assert "lab up," in result.stdout and "sessions Established" in result.stdout
     suite = junit(report)
     assert suite.get("name") == "rr-harness"
-    assert int(suite.get("tests")) == 21 and suite.get("failures") == "0"
+    assert int(suite.get("tests")) == 22 and suite.get("failures") == "0"  # 21 + the closing check
     assert suite.get("errors") == "0"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
@@ -96,8 +96,9 @@ def test_rr_without_route_reflector_client_fails_naming_the_missing_route(tmp_pa
 
 
 def _start(run_id: str, *options: str) -> subprocess.Popen[str]:
+    """A run that lasts minutes (the failover suite), so the signal always meets it running."""
     return subprocess.Popen(
-        [*CLI, "run", "reflection", "--run-id", run_id, "--junitxml", "/dev/null", *options],
+        [*CLI, "run", "failover", "--run-id", run_id, "--junitxml", "/dev/null", *options],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

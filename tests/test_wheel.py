@@ -165,10 +165,12 @@ def test_an_installed_copy_runs_a_suite_with_the_same_junit(installed, tmp_path)
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
     assert suite.get("name") == "rr-harness"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "0", "0")
+    # the suite's check, and the check that closes every suite (harness/daemon_check.py)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "0", "0")
     properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
     assert properties["sut_dir"] == str(sut)
-    (case,) = suite.iter("testcase")
+    case, closing = suite.iter("testcase")
+    assert closing.get("name") == "sut_daemons_survived"
     # As from a checkout: ids relative to the suites' parent, xunit1 (per-test properties).
     assert case.get("classname") == "suites.test_sessions"
     assert case.get("file") == "suites/test_sessions.py"
@@ -229,5 +231,6 @@ def test_a_checkout_that_is_not_installed_runs_a_suite(bare_checkout, tmp_path):
         cwd=checkout,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (case,) = ET.parse(junit).getroot().iter("testcase")
+    case, closing = ET.parse(junit).getroot().iter("testcase")
+    assert closing.get("name") == "sut_daemons_survived"
     assert case.get("classname") == "suites.test_sessions"

@@ -91,7 +91,7 @@ def check_size(message: bytes, max_size: int) -> None:
         )
 
 
-def _capabilities(message: bytes) -> Iterator[tuple[int, bytes]]:
+def capabilities(message: bytes) -> Iterator[tuple[int, bytes]]:
     """(code, value) of each capability of an OPEN (RFC 4271 §4.2, RFC 5492 §4), as far as the
     message is well formed: a truncated parameter or capability ends the walk."""
     body = message[HEADER_SIZE:]
@@ -111,7 +111,7 @@ def _capabilities(message: bytes) -> Iterator[tuple[int, bytes]]:
 
 def advertises_extended_message(open_message: bytes) -> bool:
     """Whether an OPEN carries the BGP Extended Message capability (RFC 8654 §3)."""
-    return any(code == EXTENDED_MESSAGE for code, _ in _capabilities(open_message))
+    return any(code == EXTENDED_MESSAGE for code, _ in capabilities(open_message))
 
 
 def negotiated_max_size(first: bytes | None, second: bytes | None) -> int | None:

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 
 from harness.backends.netns.capture import Capture, Flow
 from harness.bgp.framing import FAMILY_OF, OPEN, UPDATE
+from harness.bgp.stream import capabilities
 from harness.bgp.update import parse_update
 from harness.model.base import Family
 from harness.observe.route_keys import from_wire
 from harness.observe.wire import decode_update
 
-CAPABILITIES, GRACEFUL_RESTART = 2, 64  # RFC 5492 §4 optional parameter; RFC 4724 §3 code
+GRACEFUL_RESTART = 64  # RFC 4724 §3 capability code
 
 
 @dataclass(frozen=True)
@@ -75,19 +76,12 @@ class Session:
 def graceful_restart_families(message: bytes) -> frozenset[Family] | None:
     """The AFI/SAFIs of an OPEN's graceful restart capability (RFC 4724 §3), None without
     the capability (RFC 5492 §4: capabilities are optional parameter 2)."""
-    body = message[19:]
-    params, at, found = body[10 : 10 + body[9]], 0, None
-    while at + 2 <= len(params):
-        kind, size = params[at], params[at + 1]
-        value, at = params[at + 2 : at + 2 + size], at + 2 + size
-        pos = 0
-        while kind == CAPABILITIES and pos + 2 <= len(value):
-            code, length = value[pos], value[pos + 1]
-            cap, pos = value[pos + 2 : pos + 2 + length], pos + 2 + length
-            if code == GRACEFUL_RESTART:
-                tuples = (cap[i : i + 4] for i in range(2, len(cap) - 3, 4))
-                listed = (FAMILY_OF.get((int.from_bytes(t[:2]), t[2])) for t in tuples)
-                found = frozenset(f for f in listed if f is not None)
+    found = None
+    for code, cap in capabilities(message):
+        if code == GRACEFUL_RESTART:
+            tuples = (cap[i : i + 4] for i in range(2, len(cap) - 3, 4))
+            listed = (FAMILY_OF.get((int.from_bytes(t[:2]), t[2])) for t in tuples)
+            found = frozenset(f for f in listed if f is not None)
     return found
 
 

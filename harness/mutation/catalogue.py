@@ -412,7 +412,14 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "robustness::test_passed_on_with_partial",
         "robustness::test_session_reset",
     ),
-    "single-replica": ("failover::test_rr_pod_deleted_no_client_loses_a_route",),
+    # With one replica, a rollout restart keeps routes only if every router holds them from the
+    # new pod before the old one goes. On FRR 10.3 the new pod's sessions are up 4.3 s after it
+    # was created, yet some routes arrive only after the old pod is gone (measured: 150-240 ms,
+    # 20-30 routes lost, 5 runs of 5); FRR 8.4 passed.
+    "single-replica": (
+        "failover::test_rolling_restart_loses_nothing",
+        "failover::test_rr_pod_deleted_no_client_loses_a_route",
+    ),
     "no-min-ready-seconds": ("failover::test_rolling_restart_loses_nothing",),
     "graceful-restart-undeclared": ("failover::test_all_rrs_down_then_back",),
     "listen-range-only-existing-pods": (
@@ -461,6 +468,13 @@ UNPROVEN: dict[str, str] = {
     "loop-prevention::test_rr_sets_originator_id_only_when_absent": "FRR cannot be configured "
     "to overwrite an ORIGINATOR_ID: it needs a deliberately broken RR played by the crafted "
     "speaker",
+}
+
+# Checks shown able to fail by the project's tests rather than by a configuration variant: no
+# SUT configuration makes a daemon crash, so the broken SUT is a daemon crashed on purpose.
+PROVEN_ELSEWHERE: dict[str, str] = {
+    "every-suite::sut_daemons_survived": "tests/test_crashes.py crashes a router pod's bgpd "
+    "(SIGSEGV): the check fails naming it, with FRR's own crash report",
 }
 
 CATALOGUE: tuple[Mutation, ...] = tuple(

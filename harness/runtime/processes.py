@@ -82,6 +82,7 @@ class ManagedProcess:
     cwd: Path | None = None
     component: str = "processes"  # its logger: rr_harness.<component>
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    ended_by_harness: bool = field(default=False, init=False)  # stop() or kill() was called
 
     def start(self) -> ManagedProcess:
         with self.log.open("ab") as out:
@@ -106,6 +107,12 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
+    def died(self) -> bool:
+        """It ended, and not because the harness ended it."""
+        return (
+            self.popen is not None and self.popen.poll() is not None and not self.ended_by_harness
+        )
+
     def check_alive(self) -> None:
         """Fail fast, with the log's tail, when the daemon has died."""
         if self.popen is not None and self.popen.poll() is not None:
@@ -120,6 +127,7 @@ class ManagedProcess:
         if self.popen is None or self.popen.poll() is not None:
             return
         self._log.info("%s: %s (PID %d) killed", *self._who)
+        self.ended_by_harness = True
         self.popen.kill()
         self.popen.wait(timeout=5)
 
@@ -127,6 +135,7 @@ class ManagedProcess:
         """SIGTERM, wait up to `grace` seconds, then SIGKILL. Only our own PID is signalled."""
         if self.popen is None or self.popen.poll() is not None:
             return
+        self.ended_by_harness = True
         self.popen.send_signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout=grace)

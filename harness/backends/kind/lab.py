@@ -51,6 +51,7 @@ from harness.model.topology import Role
 from harness.observe import frr
 from harness.observe.samples import Access, Sample
 from harness.observe.wait import wait_until
+from harness.runtime.crashes import crash_lines
 from harness.runtime.run import Run
 from harness.runtime.signals import signals_deferred
 
@@ -310,6 +311,21 @@ class KindLab(LabPeers):
                     text = f"(not read: {exc})\n"
                 (destination / f"{pod.name}.{suffix}").write_text(text)
         return destination
+
+    def daemon_crashes(self) -> list[str]:
+        """Crash records of the SUT's pods: a container that terminated or restarted (a crash
+        the kubelet hid), and crash lines in FRR's own log (watchfrr restarting a daemon inside
+        a running container leaves the restart count at 0)."""
+        out = []
+        for name, daemon in self.frr_nodes.items():
+            try:
+                self.pods.check_running(daemon.pod)
+                out += [f"{name}: log: {line}" for line in crash_lines(daemon.log_text())]
+            except DaemonError as exc:
+                out.append(f"{name}: {exc}")
+            except (LabError, CommandError) as exc:
+                out.append(f"{name}: its state could not be read ({exc})")
+        return out
 
     def evidence(self) -> str:
         out = []

@@ -41,6 +41,7 @@ from harness.model.topology import Role
 from harness.observe import gobgp
 from harness.observe.samples import LOCAL as SAMPLER
 from harness.observe.samples import Access, Sample, take_sample
+from harness.runtime.crashes import daemon_problems
 from harness.runtime.processes import terminate_tagged
 from harness.runtime.run import TAG_ENV, Run
 from harness.runtime.signals import signals_deferred
@@ -261,6 +262,14 @@ class NetnsLab(LabPeers):
             ignore=shutil.ignore_patterns("*.sock", "*.api", "*.vty"),
         )
         return destination
+
+    def daemon_crashes(self) -> list[str]:
+        """Crash records of the SUT's daemons (harness.runtime.crashes): the pods' now, and
+        those of deleted pods (the harness stopped them: only their records count)."""
+        out = []
+        for daemon in [*self.frr_instances.values(), *self.retired]:
+            out += daemon_problems(daemon.node, daemon.processes, daemon.log_text())
+        return out
 
     def evidence(self) -> str:
         """Logs of every daemon, for a failed test's report."""

@@ -36,6 +36,7 @@ from harness.log import logger
 from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
 from harness.observe.wait import wait_until
+from harness.runtime.processes import ManagedProcess
 from harness.runtime.run import Run
 
 log = logger("pods")
@@ -52,6 +53,7 @@ class PodDaemon(Protocol):
 
     node: str
     config: str
+    processes: list[ManagedProcess]  # running now (what the harness killed is gone from it)
 
     def start(self) -> Any: ...
     def stop(self, grace: float = 3.0) -> None: ...
