@@ -140,6 +140,20 @@ KNOWN: tuple[Deviation, ...] = (
         ("duplicate-med",),
     ),
     Deviation(
+        "closes-without-notification",
+        "frr",
+        ("8.4", "10.3", "10.7"),
+        "RFC 4271 §6: an error is reported by a NOTIFICATION, and then the connection is "
+        "closed; RFC 4760 §7: an incorrect MP_REACH_NLRI may end the session with 3/9 "
+        "Optional Attribute Error",
+        "FRR 8.4.4, 10.3 and 10.7.1 close the connection (FIN) with no NOTIFICATION on an "
+        'MP_REACH_NLRI for an AFI never negotiated (136): the RR logs "Attribute '
+        'MP_REACH_NLRI, parse error" and "bgp_process_packet: BGP UPDATE receipt failed for '
+        "peer\". Found by `rr-harness fuzz --seed 1` (message 815: the AFI's first octet "
+        "flipped); the session comes back at once, no other session flaps",
+        ("mp-reach-unknown-afi",),
+    ),
+    Deviation(
         "evpn-treat-as-withdraw-keeps-the-route",
         "frr",
         ("10.7",),

@@ -51,6 +51,9 @@ DEVIANT = {
     "unrecognised-well-known-treated-as-withdraw": lambda problem: problem.startswith(
         "the session was kept"
     ),
+    "closes-without-notification": lambda problem: problem.startswith(
+        "the RR ended the session without a NOTIFICATION"
+    ),
 }
 
 

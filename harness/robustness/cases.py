@@ -19,7 +19,7 @@ neighbors (RFC 7606 §7.5's LOCAL_PREF from an external peer, say) never apply a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from harness.bgp.attributes import (
@@ -29,7 +29,6 @@ from harness.bgp.attributes import (
     CLUSTER_LIST,
     COMMUNITIES,
     EXTENDED_COMMUNITIES,
-    EXTENDED_LENGTH,
     LARGE_COMMUNITIES,
     LOCAL_PREF,
     MED,
@@ -39,24 +38,48 @@ from harness.bgp.attributes import (
     ORIGIN,
     ORIGINATOR_ID,
     TRANSITIVE,
-    Attributes,
 )
-from harness.bgp.evpn import EvpnRoute
-from harness.bgp.update import build_update
 from harness.model.base import Family
-from harness.robustness.raw import RawAttribute, RawUpdate
+from harness.robustness.builders import (
+    UNKNOWN_AFI,
+    UNKNOWN_MESSAGE_TYPE,
+    WELL_KNOWN,
+    Parts,
+    added,
+    asn,
+    attribute_overruns_total,
+    duplicate_mp_reach,
+    edited,
+    extended_length_misread,
+    flagged,
+    grown,
+    ip_length,
+    mac_length,
+    mp_next_hop_length,
+    mp_nlri,
+    nlri_overrun,
+    oversize,
+    removed,
+    route_length_disagrees,
+    short_attribute_header,
+    short_length,
+    shrunk,
+    total_past_message,
+    unknown_afi,
+    unknown_type,
+    value,
+    withdrawn_past_message,
+)
+from harness.robustness.raw import RawAttribute
 
-Nlri = str | EvpnRoute
 EVPN, IPV4 = Family.L2VPN_EVPN, Family.IPV4_UNICAST
-WELL_KNOWN = TRANSITIVE  # flags of a well-known attribute (RFC 4271 §4.3)
 UNKNOWN_TRANSITIVE, UNKNOWN_NON_TRANSITIVE, UNKNOWN_WELL_KNOWN = 241, 242, 243  # unassigned
 FIRST_MED, SECOND_MED = 10, 20
 
 # NOTIFICATION codes (RFC 4271 §4.5, §6.1, §6.3)
 MESSAGE_HEADER_ERROR, UPDATE_MESSAGE_ERROR = 1, 3
 BAD_MESSAGE_LENGTH, BAD_MESSAGE_TYPE = 2, 3
-UNKNOWN_MESSAGE_TYPE = 148  # no BGP message type (RFC 4271 §4.1: 1-4; RFC 2918: 5)
-MALFORMED_ATTRIBUTE_LIST, UNRECOGNIZED_WELL_KNOWN = 1, 2
+MALFORMED_ATTRIBUTE_LIST, UNRECOGNIZED_WELL_KNOWN, OPTIONAL_ATTRIBUTE_ERROR = 1, 2, 9
 
 
 class Action(StrEnum):
@@ -65,19 +88,6 @@ class Action(StrEnum):
     AFI_SAFI_DISABLE = "afi-safi-disable"
     SESSION_RESET = "session-reset"
     PASS_ON = "pass-on"
-
-
-@dataclass(frozen=True)
-class Parts:
-    """The valid ingredients of a case's UPDATE: one fresh route, the sender's attributes."""
-
-    family: Family
-    route: Nlri
-    attributes: Attributes
-
-    def valid(self) -> RawUpdate:
-        """The valid UPDATE announcing the route, as editable fields."""
-        return RawUpdate.parse(build_update(self.family, [self.route], attributes=self.attributes))
 
 
 @dataclass(frozen=True)
@@ -105,150 +115,6 @@ class Case:
         return (self.action, *self.also)
 
 
-# -- builders ------------------------------------------------------------------------------------
-Edit = Callable[[RawUpdate], object]
-
-
-def edited(edit: Edit) -> Callable[[Parts], bytes]:
-    """A builder: the valid UPDATE with `edit` applied."""
-
-    def build(parts: Parts) -> bytes:
-        update = parts.valid()
-        edit(update)
-        return update.encode()
-
-    return build
-
-
-def value(code: int, new: bytes) -> Callable[[Parts], bytes]:
-    """The attribute of type `code` with another value (its length follows)."""
-    return edited(lambda u: setattr(u.attribute(code), "value", new))
-
-
-def grown(code: int, extra: bytes = b"\x00") -> Callable[[Parts], bytes]:
-    return edited(lambda u: setattr(u.attribute(code), "value", u.attribute(code).value + extra))
-
-
-def shrunk(code: int, by: int = 1) -> Callable[[Parts], bytes]:
-    return edited(lambda u: setattr(u.attribute(code), "value", u.attribute(code).value[:-by]))
-
-
-def flagged(code: int, flags: int) -> Callable[[Parts], bytes]:
-    return edited(lambda u: setattr(u.attribute(code), "flags", flags))
-
-
-def added(flags: int, code: int, new: bytes) -> Callable[[Parts], bytes]:
-    return edited(lambda u: u.add(RawAttribute(flags, code, new)))
-
-
-def removed(code: int) -> Callable[[Parts], bytes]:
-    return edited(lambda u: u.without(code))
-
-
-def _asn(asn: int) -> bytes:
-    return asn.to_bytes(4)
-
-
-def _duplicate_mp_reach(u: RawUpdate) -> None:
-    u.add(RawAttribute(**vars(u.attribute(MP_REACH_NLRI))))
-
-
-def _mp_nlri(u: RawUpdate, edit: Callable[[bytearray], None]) -> None:
-    """Edit the EVPN NLRI inside MP_REACH_NLRI (RFC 4760 §3, RFC 7432 §7)."""
-    reach = u.attribute(MP_REACH_NLRI)
-    start = u.mp_nlri_offset()
-    nlri = bytearray(reach.value[start:])
-    edit(nlri)
-    reach.value = reach.value[:start] + bytes(nlri)
-
-
-def _mp_next_hop_length(u: RawUpdate) -> None:
-    reach = u.attribute(MP_REACH_NLRI)
-    reach.value = reach.value[:3] + bytes([reach.value[3] + 1]) + reach.value[4:]
-
-
-def _nlri_overrun(nlri: bytearray) -> None:
-    nlri[1] += 10  # the route's length now runs past the attribute
-
-
-# Type-2 NLRI (RFC 7432 §7.2): type, length, RD 8, ESI 10, tag 4, MAC length at 24 (+2).
-_MAC_LENGTH_AT = 2 + 8 + 10 + 4
-_IP_LENGTH_AT = _MAC_LENGTH_AT + 1 + 6
-
-
-def _route_length_disagrees(nlri: bytearray) -> None:
-    """One octet more than a type-2 route with no IP and one label has (33: RFC 7432 §7.2),
-    and the octet is there: the attribute parses, the route does not."""
-    nlri[1] += 1
-    nlri.append(0)
-
-
-def _mac_length(nlri: bytearray) -> None:
-    nlri[_MAC_LENGTH_AT] = 47
-
-
-def _ip_length(nlri: bytearray) -> None:
-    """IP Address Length 24 with three octets of address: the route length stays consistent
-    (33 + 3), the field is not 0, 32 or 128."""
-    nlri[_IP_LENGTH_AT] = 24
-    nlri[_IP_LENGTH_AT + 1 : _IP_LENGTH_AT + 1] = b"\x0a\x00\x00"
-    nlri[1] += 3
-
-
-def _extended_length_misread(u: RawUpdate) -> None:
-    """ORIGIN with Extended Length set over its one-octet length: the two octets read as its
-    length (0x01, then the ORIGIN value) say 256 or more, past the path attributes (RFC 7606
-    §4); the octets on the wire are the valid ones but for that one bit."""
-    origin = u.attribute(ORIGIN)
-    origin.flags |= EXTENDED_LENGTH
-    origin.length = 1 << 8 | origin.value[0]
-    origin.value = b""
-
-
-def _attribute_overruns_total(u: RawUpdate) -> None:
-    """The last attribute claims one octet more than the path attributes hold (RFC 7606 §4,
-    first case); the Total Path Attribute Length still locates the NLRI."""
-    last = u.attributes[-1]
-    last.length = len(last.value) + 1
-
-
-def _short_attribute_header(u: RawUpdate) -> None:
-    """Two octets left in the path attributes: fewer than an attribute header (RFC 7606 §4,
-    second case)."""
-    u.attributes_tail = bytes([WELL_KNOWN, 0xFF])
-
-
-def _total_past_message(u: RawUpdate) -> None:
-    u.attributes_length = sum(len(a.encode()) for a in u.attributes) + len(u.nlri) + 5
-
-
-def _withdrawn_past_message(u: RawUpdate) -> None:
-    u.withdrawn_length = 200
-
-
-def _oversize(parts: Parts) -> bytes:
-    """A valid UPDATE of 4500 octets (a 4-octet-AS AS_SEQUENCE of ~1100 ASNs across segments):
-    over a session without extended messages (RFC 8654 §4; RFC 4271 §4: 4096)."""
-    long_path = tuple(range(65000, 65000 + 1100))
-    attributes = replace(parts.attributes, as_path=long_path)
-    return build_update(parts.family, [parts.route], attributes=attributes, max_size=65535)
-
-
-def _unknown_type(parts: Parts) -> bytes:
-    """The valid UPDATE with a message type no RFC defines in its header (RFC 4271 §6.1)."""
-    message = bytearray(parts.valid().encode())
-    message[18] = UNKNOWN_MESSAGE_TYPE
-    return bytes(message)
-
-
-def _short_length(parts: Parts) -> bytes:
-    """An UPDATE whose header Length is 22, under the 23 octets of the shortest UPDATE (RFC 4271
-    §6.1); the rest of the message follows."""
-    u = parts.valid()
-    u.message_length = 22
-    return u.encode()
-
-
 # -- the cases ------------------------------------------------------------------------------------
 TAW, DISCARD, RESET, AFI_SAFI, PASS = (
     Action.TREAT_AS_WITHDRAW,
@@ -269,7 +135,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §7.2",
         TAW,
         IPV4,
-        value(AS_PATH, b"\x05\x01" + _asn(64600)),
+        value(AS_PATH, b"\x05\x01" + asn(64600)),
         "AS_PATH segment of type 5",
     ),
     Case(
@@ -277,7 +143,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §7.2",
         TAW,
         IPV4,
-        value(AS_PATH, b"\x02\x03" + _asn(64600) + _asn(64601)),
+        value(AS_PATH, b"\x02\x03" + asn(64600) + asn(64601)),
         "AS_SEQUENCE of 3 ASNs carrying 2",
     ),
     Case(
@@ -285,7 +151,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §7.2",
         TAW,
         IPV4,
-        value(AS_PATH, b"\x02\x01" + _asn(64600) + b"\x02"),
+        value(AS_PATH, b"\x02\x01" + asn(64600) + b"\x02"),
         "one octet after the last AS_PATH segment",
     ),
     Case(
@@ -323,7 +189,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §7.7",
         DISCARD,
         IPV4,
-        added(OPTIONAL | TRANSITIVE, AGGREGATOR, _asn(64600) + b"\x0a\x09\x09"),
+        added(OPTIONAL | TRANSITIVE, AGGREGATOR, asn(64600) + b"\x0a\x09\x09"),
         "AGGREGATOR of 7 octets",
         attribute=AGGREGATOR,
     ),
@@ -405,7 +271,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §4",
         TAW,
         IPV4,
-        edited(_extended_length_misread),
+        edited(extended_length_misread),
         "ORIGIN with Extended Length set over a one-octet length",
     ),
     Case(
@@ -413,7 +279,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §4",
         TAW,
         IPV4,
-        edited(_attribute_overruns_total),
+        edited(attribute_overruns_total),
         "the last attribute's length runs past the Total Path Attribute Length",
     ),
     Case(
@@ -421,7 +287,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §4",
         TAW,
         IPV4,
-        edited(_short_attribute_header),
+        edited(short_attribute_header),
         "two octets left where an attribute header needs three",
     ),
     # RFC 7606 §3 d, g; RFC 4271 §5, §6.3: attributes missing, repeated, unrecognised
@@ -447,7 +313,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §3 g",
         RESET,
         EVPN,
-        edited(_duplicate_mp_reach),
+        edited(duplicate_mp_reach),
         "MP_REACH_NLRI twice",
         notification=(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST),
     ),
@@ -484,7 +350,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §7.11",
         RESET,
         EVPN,
-        edited(_mp_next_hop_length),
+        edited(mp_next_hop_length),
         "MP_REACH_NLRI next hop length 5 for a 4-octet VTEP",
         also=_MP,
     ),
@@ -493,7 +359,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7606 §5.3",
         RESET,
         EVPN,
-        edited(lambda u: _mp_nlri(u, _nlri_overrun)),
+        edited(lambda u: mp_nlri(u, nlri_overrun)),
         "an EVPN route running past MP_REACH_NLRI",
         also=_MP,
     ),
@@ -506,13 +372,23 @@ CASES: tuple[Case, ...] = (
         "MP_REACH_NLRI of 4 octets",
         also=_MP,
     ),
+    Case(
+        "mp-reach-unknown-afi",
+        "RFC 4760 §7, RFC 4271 §6",
+        RESET,
+        EVPN,
+        edited(unknown_afi),
+        f"MP_REACH_NLRI for AFI {UNKNOWN_AFI} (never negotiated)",
+        also=_MP,
+        notification=(UPDATE_MESSAGE_ERROR, OPTIONAL_ATTRIBUTE_ERROR),
+    ),
     # RFC 7432 §7.2 with RFC 7606 §5.3: EVPN NLRI that does not parse
     Case(
         "evpn-route-length-disagrees",
         "RFC 7432 §7.2, RFC 7606 §5.3",
         RESET,
         EVPN,
-        edited(lambda u: _mp_nlri(u, _route_length_disagrees)),
+        edited(lambda u: mp_nlri(u, route_length_disagrees)),
         "type-2 route of 34 octets (33 for its fields)",
         also=_MP,
     ),
@@ -521,7 +397,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7432 §7.2, RFC 7606 §5.3",
         RESET,
         EVPN,
-        edited(lambda u: _mp_nlri(u, _mac_length)),
+        edited(lambda u: mp_nlri(u, mac_length)),
         "type-2 MAC Address Length 47",
         also=_MP,
     ),
@@ -530,7 +406,7 @@ CASES: tuple[Case, ...] = (
         "RFC 7432 §7.2, RFC 7606 §5.3",
         RESET,
         EVPN,
-        edited(lambda u: _mp_nlri(u, _ip_length)),
+        edited(lambda u: mp_nlri(u, ip_length)),
         "type-2 IP Address Length 24",
         also=_MP,
     ),
@@ -540,7 +416,7 @@ CASES: tuple[Case, ...] = (
         "RFC 4271 §6.3",
         RESET,
         IPV4,
-        edited(_total_past_message),
+        edited(total_past_message),
         "Total Path Attribute Length past the end of the message",
         notification=(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST),
     ),
@@ -549,7 +425,7 @@ CASES: tuple[Case, ...] = (
         "RFC 4271 §6.3",
         RESET,
         IPV4,
-        edited(_withdrawn_past_message),
+        edited(withdrawn_past_message),
         "Withdrawn Routes Length past the end of the message",
         notification=(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST),
     ),
@@ -558,7 +434,7 @@ CASES: tuple[Case, ...] = (
         "RFC 4271 §6.1",
         RESET,
         IPV4,
-        _short_length,
+        short_length,
         "UPDATE whose header Length is 22",
         notification=(MESSAGE_HEADER_ERROR, BAD_MESSAGE_LENGTH),
     ),
@@ -567,7 +443,7 @@ CASES: tuple[Case, ...] = (
         "RFC 4271 §6.1",
         RESET,
         IPV4,
-        _unknown_type,
+        unknown_type,
         f"an UPDATE's octets under message type {UNKNOWN_MESSAGE_TYPE}",
         notification=(MESSAGE_HEADER_ERROR, BAD_MESSAGE_TYPE),
     ),
@@ -576,7 +452,7 @@ CASES: tuple[Case, ...] = (
         "RFC 8654 §4, RFC 4271 §6.1",
         RESET,
         IPV4,
-        _oversize,
+        oversize,
         "UPDATE of over 4096 octets, extended messages not negotiated",
         notification=(MESSAGE_HEADER_ERROR, BAD_MESSAGE_LENGTH),
         oversize=True,
