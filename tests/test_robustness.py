@@ -31,11 +31,12 @@ from harness.model.topology import Topology
 from harness.observe.sessions import SessionLife
 from harness.observe.wait import wait_until
 from harness.options import ESTABLISH_TIMEOUT
-from harness.paths import DEFAULT_SUT
+from harness.paths import DEFAULT_SUT, FRR_HOST_TMP
 from harness.robustness import invariants
 from harness.robustness.cases import CASES, DISCARD, PASS, RESET, Action, Parts
 from harness.robustness.probe import codec_only
 from harness.robustness.raw import RawUpdate
+from harness.runtime.crashes import POD_TMP, crash_records
 from harness.runtime.run import Run, new_run_id
 
 EVPN, IPV4 = Family.L2VPN_EVPN, Family.IPV4_UNICAST
@@ -156,13 +157,12 @@ def test_flaps_names_every_session_but_the_exempt_one():
 
 
 def test_a_crash_record_is_found_in_the_pod_and_on_the_host_layouts(tmp_path):
-    daemon = invariants.Daemon("rr-0", "bgpd", 4242, tmp_path)
-    assert invariants.crash_records(daemon) == []
-    record = tmp_path / invariants.POD_TMP / "bgpd.4242" / invariants.CRASH_LOG
+    assert crash_records("bgpd", 4242, tmp_path) == []
+    record = tmp_path / POD_TMP / "bgpd.4242" / "crashlog"
     record.parent.mkdir(parents=True)
     record.write_text("BGP: Received signal 11 at 1796037161; aborting...\n")
     (tmp_path / "core.4242").write_bytes(b"\x7fELF")
-    assert invariants.crash_records(daemon) == [record, tmp_path / "core.4242"]
+    assert crash_records("bgpd", 4242, tmp_path) == [record, tmp_path / "core.4242"]
 
 
 # -- the invariants in a lab: a flap and a crash are seen ----------------------------------------
@@ -266,8 +266,8 @@ def test_an_rr_daemon_killed_by_a_signal_is_gone_with_its_crash_record(small_lab
     )
     assert len(problems) == 2, problems  # gone, and one crash record (seen through one path)
     assert "crashlog" in problems[1] and "Received signal 11" in problems[1], problems
-    (record,) = invariants.crash_records(bgpd)  # the host's FRR, or the pod's FRR tree
+    (record,) = crash_records(bgpd.name, bgpd.pid, bgpd.directory)  # host's FRR, or a tree's
     assert record in (
-        invariants.HOST_TMP / f"bgpd.{bgpd.pid}" / invariants.CRASH_LOG,
-        bgpd.directory / invariants.POD_TMP / f"bgpd.{bgpd.pid}" / invariants.CRASH_LOG,
+        FRR_HOST_TMP / f"bgpd.{bgpd.pid}" / "crashlog",
+        bgpd.directory / POD_TMP / f"bgpd.{bgpd.pid}" / "crashlog",
     )

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import Lab
-from harness.daemons.frr_runtime import HOST_TMP
 from harness.drivers.route_server import driver_for
 from harness.observe.sessions import SessionLife
+from harness.runtime.crashes import crash_records
 from harness.runtime.processes import pid_running
-
-CRASH_LOG = "crashlog"  # FRR's lib/log.c writes it when a daemon dies of a signal
-POD_TMP = "var-tmp/frr"  # where an FRR run from a root filesystem keeps them (in the pod's dir)
 
 
 @dataclass(frozen=True)
@@ -53,34 +50,6 @@ def daemons(lab: Lab, nodes: Iterable[str]) -> list[Daemon]:
     return out
 
 
-def crash_records(daemon: Daemon) -> list[Path]:
-    """The crash records a daemon left: FRR's `crashlog` in its `<daemon>.<pid>` directory
-    (the host's /var/tmp/frr, the pod's own for an FRR run from a root filesystem, or the one
-    the running process sees), and core files in the pod's directory."""
-    where = f"{daemon.name}.{daemon.pid}"
-    places = [
-        HOST_TMP / where,
-        daemon.directory / POD_TMP / where,
-        Path(f"/proc/{daemon.pid}/root") / "var/tmp/frr" / where,
-    ]
-    found: dict[tuple[int, int], Path] = {}  # one file seen through two places is one record
-    for path in [p / CRASH_LOG for p in places] + sorted(daemon.directory.glob("core*")):
-        identity = _identity(path)
-        if identity is not None:
-            found.setdefault(identity, path)
-    return list(found.values())
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of a regular file, None when there is none (or it cannot be seen: a
-    /proc entry gone meanwhile, a root we may not enter)."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_dev, stat.st_ino) if path.is_file() else None
-
-
 def daemon_problems(lab: Lab, before: Iterable[Daemon]) -> list[str]:
     """Each daemon of `before` still running with the same PID, and no crash record: one line
     per problem, with the crash record's first lines as evidence."""
@@ -92,7 +61,7 @@ def daemon_problems(lab: Lab, before: Iterable[Daemon]) -> list[str]:
             problems.append(f"{daemon} is no longer running")
         elif pid != daemon.pid:
             problems.append(f"{daemon} was replaced by PID {pid}")
-        for record in crash_records(daemon):
+        for record in crash_records(daemon.name, daemon.pid, daemon.directory):
             problems.append(f"{daemon} left a crash record {record}: {_head(record)}")
     return problems
 

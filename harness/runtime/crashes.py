@@ -36,19 +36,37 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _crash_records(proc: ManagedProcess) -> list[Path]:
-    """FRR's `crashlog` of this process: in its per-process directory (the host's
-    /var/tmp/frr, or the pod's var-tmp for an FRR run from a root filesystem), or the copy the
-    harness kept when it stopped the daemon (`<daemon>-crash-crashlog`)."""
-    if proc.popen is None:
-        return []
-    pod_dir, tag = proc.log.parent, f"{proc.name}.{proc.pid}"
+POD_TMP = "var-tmp/frr"  # where an FRR run from a root filesystem keeps them (the pod's dir)
+
+
+def crash_records(name: str, pid: int, directory: Path) -> list[Path]:
+    """The crash records daemon `name` (PID `pid`, its pod's state `directory`) left: FRR's
+    `crashlog` in its `<daemon>.<pid>` directory (the host's /var/tmp/frr, the pod's own for an
+    FRR run from a root filesystem, or the one the running process sees), the copy the harness
+    kept when it stopped the daemon, and core files in the pod's directory."""
+    where = f"{name}.{pid}"
     places = [
-        FRR_HOST_TMP / tag / "crashlog",
-        pod_dir / "var-tmp" / "frr" / tag / "crashlog",
-        pod_dir / f"{proc.name}-crash-crashlog",
+        FRR_HOST_TMP / where / "crashlog",
+        directory / POD_TMP / where / "crashlog",
+        Path(f"/proc/{pid}/root") / "var/tmp/frr" / where / "crashlog",
+        directory / f"{name}-crash-crashlog",
     ]
-    return [p for p in places if p.is_file()]
+    found: dict[tuple[int, int], Path] = {}  # one file seen through two places is one record
+    for path in places + sorted(directory.glob("core*")):
+        identity = _identity(path)
+        if identity is not None:
+            found.setdefault(identity, path)
+    return list(found.values())
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a regular file, None when there is none (or it cannot be seen: a
+    /proc entry gone meanwhile, a root we may not enter)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino) if path.is_file() else None
 
 
 def daemon_problems(pod: str, processes: Iterable[ManagedProcess], logs: str) -> list[str]:
@@ -66,8 +84,7 @@ def daemon_problems(pod: str, processes: Iterable[ManagedProcess], logs: str) ->
         out += [
             f"{pod}: {proc.name} (PID {proc.pid}) stderr: {line}" for line in crash_lines(stderr)
         ]
-        out += [f"{pod}: core file {core}" for core in sorted(proc.log.parent.glob("core*"))]
-        for record in _crash_records(proc):
+        for record in crash_records(proc.name, proc.pid, proc.log.parent):
             first = _read(record).splitlines()[:1]
             out.append(f"{pod}: {proc.name} (PID {proc.pid}) crash record {record}: {first}")
     out += [f"{pod}: log: {line}" for line in crash_lines(logs)]
