@@ -14,6 +14,7 @@ For the crafted client the harness knows the sent attributes exactly (`comparabl
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from harness.backends.base import Lab, routes
@@ -67,20 +68,28 @@ def received_from(lab: Lab, rr: Node, client_address: str, family: Family) -> di
     return {path.key: path for path in routes(lab, rr, family) if path.peer == client_address}
 
 
-def transparency_problems(
+@dataclass
+class Transparency:
+    """The §10 comparison of what an originator sent with what the receivers hold."""
+
+    problems: list[str]  # one line per attribute a receiver does not hold as sent
+    sent_without_med: bool  # an RR received a path without MED: deviation med-zero-added can show
+
+
+def transparency(
     lab: Lab,
     tables: dict[str, Any],
     originator: Node,
     keys: Iterable[str],
     family: Family,
-) -> list[str]:
+) -> Transparency:
     """RFC 4456 §10 for the routes `keys` that `originator` (a client) sent to every RR: every
     path a receiver holds via an RR carries the attributes that RR received from the
     originator. A route an RR does not hold from the originator leaves nothing to compare:
     the witness is missing (a precondition, not a verdict)."""
     keys = sorted(keys)
     origin_address = lab.plan.cluster_ip(originator)
-    problems = []
+    problems, without_med = [], False
     for rr in lab.plan.route_reflectors:
         address = lab.plan.cluster_ip(rr)
         sent = received_from(lab, rr, origin_address, family)
@@ -90,6 +99,7 @@ def transparency_problems(
                 f"{rr.name} holds no path from {originator.name} ({origin_address}) for "
                 f"{', '.join(absent)}: what {originator.name} sent cannot be read"
             )
+        without_med |= any(sent[k].med is None for k in keys)
         for node, table in tables.items():
             for key in keys:
                 want = comparable(sent[key])
@@ -99,4 +109,4 @@ def transparency_problems(
                             f"at {node} via {rr.name}: {key}: {d}"
                             for d in differences(comparable(got), want)
                         ]
-    return problems
+    return Transparency(problems, without_med)

@@ -25,7 +25,7 @@ from harness.expect import (
 )
 from harness.inject import Fresh, attributes_for
 from harness.model.base import Family
-from harness.transparency import med_added, transparency_problems
+from harness.transparency import med_added, transparency
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -78,8 +78,9 @@ def test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr(
             f"expected AS_PATH [{tor.asn}], ORIGINATOR_ID {edge_id}, CLUSTER_LIST "
             f"{list(cluster)}, next hop {attrs.next_hop}:",
         )
-    problems += transparency_problems(lab, tables, edge, {route.key}, EVPN)
-    judge(lab, "med-zero-added", problems, med_added, exposed=attrs.med is None)
+    assert not problems, "\n".join(problems)  # §8 first: §10 compares what that leaves
+    compared = transparency(lab, tables, edge, {route.key}, EVPN)
+    judge(lab, "med-zero-added", compared.problems, med_added, exposed=compared.sent_without_med)
 
 
 def test_internal_evpn_reaches_the_other_routers_through_the_rr(lab, convergence_timeout):

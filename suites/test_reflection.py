@@ -37,7 +37,7 @@ from harness.expect import (
 from harness.model.base import Family
 from harness.model.topology import Node
 from harness.observe.route import Route, RouteTable
-from harness.transparency import med_added, transparency_problems
+from harness.transparency import med_added, transparency
 
 pytestmark = pytest.mark.sut_kind("standalone-rr")
 
@@ -153,15 +153,20 @@ def test_reflected_paths_carry_every_attribute_the_router_sent(
     reflection.check_reached(router, precondition=True)
     sent = reflection.originated[router]
     record_property("routes_compared", len(sent))
-    problems = transparency_problems(
+    compared = transparency(
         lab,
         reflection.tables_without(router),
         lab.plan.topology.node(router),
         {r.key for r in sent},
         family,
     )
-    exposed = any(r.med is None for r in sent)  # a route sent without MED
-    judge(lab, "med-zero-added", problems, med_added, exposed=exposed)
+    judge(
+        lab,
+        "med-zero-added",
+        compared.problems,
+        med_added,
+        exposed=compared.sent_without_med,  # only a route sent without MED can show it
+    )
 
 
 def test_reflected_paths_carry_originator_id_and_cluster_list(

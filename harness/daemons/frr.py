@@ -237,5 +237,5 @@ def forget_daemon_tmp(daemon: str, pid: int, keep_in: Path | None = None) -> Non
     if keep_in is not None:
         for item in directory.iterdir():
             with contextlib.suppress(OSError):
-                shutil.copy2(item, keep_in / f"{daemon}-crash-{item.name}")
+                shutil.copy2(item, keep_in / f"{daemon}.{pid}-crash-{item.name}")
     shutil.rmtree(directory, ignore_errors=True)

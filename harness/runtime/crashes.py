@@ -43,16 +43,18 @@ def crash_records(name: str, pid: int, directory: Path) -> list[Path]:
     """The crash records daemon `name` (PID `pid`, its pod's state `directory`) left: FRR's
     `crashlog` in its `<daemon>.<pid>` directory (the host's /var/tmp/frr, the pod's own for an
     FRR run from a root filesystem, or the one the running process sees), the copy the harness
-    kept when it stopped the daemon, and core files in the pod's directory."""
+    kept when it stopped the daemon (`<daemon>.<pid>-crash-crashlog`), and its core file in the
+    pod's directory (`core.<pid>`): each of this process, never an earlier one's."""
     where = f"{name}.{pid}"
     places = [
         FRR_HOST_TMP / where / "crashlog",
         directory / POD_TMP / where / "crashlog",
         Path(f"/proc/{pid}/root") / "var/tmp/frr" / where / "crashlog",
-        directory / f"{name}-crash-crashlog",
+        directory / f"{where}-crash-crashlog",
+        directory / f"core.{pid}",
     ]
     found: dict[tuple[int, int], Path] = {}  # one file seen through two places is one record
-    for path in places + sorted(directory.glob("core*")):
+    for path in places:
         identity = _identity(path)
         if identity is not None:
             found.setdefault(identity, path)

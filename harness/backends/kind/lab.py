@@ -44,7 +44,7 @@ from harness.backends.kind.vni import host_commands, script
 from harness.cluster.frr_reload import commands
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
-from harness.errors import CommandError, DaemonError, LabError
+from harness.errors import CommandError, DaemonError, LabError, PreconditionFailed
 from harness.log import logger, tell
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
@@ -321,10 +321,10 @@ class KindLab(LabPeers):
             try:
                 self.pods.check_running(daemon.pod)
                 out += [f"{name}: log: {line}" for line in crash_lines(daemon.log_text())]
-            except DaemonError as exc:
-                out.append(f"{name}: {exc}")
-            except (LabError, CommandError) as exc:
-                out.append(f"{name}: its state could not be read ({exc})")
+            except DaemonError as exc:  # the reason only: the log's tail changes between looks
+                out.append(f"{name}: {exc.what}")
+            except (LabError, CommandError) as exc:  # the harness cannot tell: not a finding
+                raise PreconditionFailed(f"{name}: its state could not be read ({exc})") from exc
         return out
 
     def evidence(self) -> str:
