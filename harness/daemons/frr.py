@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from harness.daemons.frr_runtime import FRR_BIN, HOST, HOST_TMP, FrrRuntime
+from harness.daemons.frr_runtime import FRR_BIN, HOST, FrrRuntime
 from harness.daemons.vty import VtyClient
 from harness.errors import CommandError
 from harness.observe.wait import START_POLL, wait_until
+from harness.paths import FRR_HOST_TMP
 from harness.runtime.processes import ManagedProcess
 
 START_TIMEOUT = 15.0
@@ -231,7 +232,7 @@ def _read(path: Path) -> str:
 def forget_daemon_tmp(daemon: str, pid: int, keep_in: Path | None = None) -> None:
     """Remove the per-process directory FRR made in /var/tmp/frr for a daemon we ran (by PID,
     so never another's); a crash log in it is kept in `keep_in` first, as evidence."""
-    directory = HOST_TMP / f"{daemon}.{pid}"
+    directory = FRR_HOST_TMP / f"{daemon}.{pid}"
     if not directory.is_dir():
         return
     if keep_in is not None:

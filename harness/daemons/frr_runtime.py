@@ -31,7 +31,6 @@ from pathlib import Path
 from harness.daemons import frr_tree
 from harness.errors import DaemonError, InputError
 from harness.model.sut import HOST_FRR, SutProfile, is_frr_path
-from harness.paths import FRR_HOST_TMP
 
 FRR_BIN = Path("/usr/lib/frr")  # the daemons' directory, on the host and in every tree
 FRR_USER = "frr"
@@ -125,7 +124,6 @@ class FrrRuntime:
         return ["unshare", "--mount", *setup, *argv]
 
 
-HOST_TMP = FRR_HOST_TMP  # the host's FRR makes its <daemon>.<pid> directories here
 HOST = FrrRuntime(None, HOST_FRR)
 
 

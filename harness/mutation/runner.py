@@ -282,12 +282,10 @@ def run_all(
         tempfile.TemporaryDirectory(prefix="rr-harness-mutants-") as tmp,
         ThreadPoolExecutor(max_workers=jobs) as pool,
     ):
-        futures = []
-        timed = [m for m in mutations if FAILOVER_SUITE in m.suites]
-        for m in [m for m in mutations if m not in timed]:
+
+        def run(m: Mutation) -> VariantResult:
             sut, topology = profiles[m.profile]
-            future = pool.submit(
-                run_variant,
+            result = run_variant(
                 m.name,
                 m.breaks,
                 sut=m.apply(sut, Path(tmp) / m.name),
@@ -298,24 +296,12 @@ def run_all(
                 must_pass=m.must_pass,
                 expected=m.expected,
             )
-            future.add_done_callback(lambda f: progress(f.result()))
-            futures.append(future)
-        results = [f.result() for f in futures]
-        for m in timed:
-            sut, topology = profiles[m.profile]
-            result = run_variant(
-                m.name,
-                m.breaks,
-                sut=m.apply(sut, Path(tmp) / m.name),
-                topology=topology,
-                reports=reports,
-                extra=extra,
-                suites=m.suites,
-                must_pass=m.must_pass,
-                expected=m.expected,
-            )
             progress(result)
-            results.append(result)
+            return result
+
+        timed = [m for m in mutations if FAILOVER_SUITE in m.suites]
+        futures = [pool.submit(run, m) for m in mutations if FAILOVER_SUITE not in m.suites]
+        results = [f.result() for f in futures] + [run(m) for m in timed]
     for result in results:
         if result.must_pass:  # a correct SUT configured otherwise: judged like the baseline
             result.variant = f"{EQUIVALENT_LABEL}: {result.variant}"
