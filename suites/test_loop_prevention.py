@@ -12,6 +12,7 @@ import pytest
 
 from harness.backends.base import bgp_identifier
 from harness.deviations import judge
+from harness.errors import PreconditionFailed
 from harness.expect import await_tables, leaked, missing_reflections, reflectors
 from harness.inject import attributes_for, key_of, refusal_verdict
 
@@ -125,10 +126,13 @@ def test_client_rejects_route_with_its_own_originator_id(
 ):
     """RFC 4456 §8: a router that recognises its own ROUTER_ID as ORIGINATOR_ID "SHOULD ignore"
     the route. The RR reflects it (it is not the RR's id): router-2 must drop it, router-3 (the
-    control) must keep it."""
+    control) must keep it. The control's copy shows what the routers were sent: an RR that
+    replaced the ORIGINATOR_ID (the check of §8 on the RR says so) leaves this rule of the
+    routers undecided."""
     victim, control = lab.plan.routers[1], lab.plan.routers[2]
     route = fresh.route(family)
     key = key_of(route)
+    identifier = bgp_identifier(lab, victim)
     problems = _sentinel_then_absent(
         lab,
         injector,
@@ -138,7 +142,7 @@ def test_client_rejects_route_with_its_own_originator_id(
         rr=rr0,
         receivers=[victim],
         route=route,
-        attrs=attributes_for(lab, client, family, originator_id=bgp_identifier(lab, victim)),
+        attrs=attributes_for(lab, client, family, originator_id=identifier),
         timeout=convergence_timeout,
         why=f"its ORIGINATOR_ID is {victim.name}'s own router-id",
     )
@@ -146,7 +150,7 @@ def test_client_rejects_route_with_its_own_originator_id(
         lab, victim.name, route, "originator is us", problems, timeout=convergence_timeout
     )
     record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
-    await_tables(
+    tables = await_tables(
         lab,
         [control],
         lambda t: missing_reflections(t, {key}, client.name, [rr0]),
@@ -154,6 +158,13 @@ def test_client_rejects_route_with_its_own_originator_id(
         what=f"the same route to reach {control.name} (the RR did reflect it)",
         precondition=True,
     )
+    sent = {p.originator_id for p in tables[control.name].paths(key) if p.peer == rr0.address}
+    if sent != {identifier}:
+        raise PreconditionFailed(
+            f"{rr0.name} reflected {key} with ORIGINATOR_ID {sorted(map(str, sent))} (as "
+            f"{control.name} holds it), not {victim.name}'s identifier {identifier} as the "
+            f"client sent it: {victim.name} was never sent its own identifier"
+        )
     assert not problems, "\n".join(problems)
 
 

@@ -25,8 +25,9 @@ def test_every_variant_is_caught_as_declared_and_every_check_catches_one(tmp_pat
     result = rr_harness("mutate", "--reports", str(tmp_path), timeout=1500)
     report = json.loads((tmp_path / "mutations.json").read_text())
     table = (tmp_path / "mutations.txt").read_text()
-    # the standalone-RR and the meshrr profiles, then the correct SUTs configured otherwise
-    assert len(report["baselines"]) == 2 + len(EQUIVALENT), table
+    # the standalone-RR and meshrr profiles, the harness's own RR (the suites its variants run),
+    # then the correct SUTs configured otherwise
+    assert len(report["baselines"]) == 3 + len(EQUIVALENT), table
     for base in report["baselines"]:
         assert base["exit_status"] == 0, table
         assert not base["caught_by"] and not base["errored"], table

@@ -72,6 +72,16 @@ def split_messages(
         pos += length
 
 
+def first_message_end(buffer: bytes) -> int:
+    """Where the first message of a byte stream ends, as far as its header says: a receiver
+    that reads one message at a time (each may change the session's maximum, or be the last)
+    splits `buffer[:first_message_end(buffer)]`. A length under 19 is left for
+    `split_messages` to refuse."""
+    if len(buffer) < HEADER_SIZE:
+        return len(buffer)
+    return max(HEADER_SIZE, int.from_bytes(buffer[16:18], "big"))
+
+
 def _why(kind: int, limit: int) -> str:
     if kind in (OPEN, KEEPALIVE):
         return " (an OPEN or KEEPALIVE is never an extended message, RFC 8654 §4)"

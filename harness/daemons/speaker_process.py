@@ -64,6 +64,7 @@ from harness.bgp.stream import (
     UPDATE,
     FramingError,
     check_size,
+    first_message_end,
     negotiated_max_size,
     split_messages,
 )
@@ -198,7 +199,7 @@ class Session:
             buffer += chunk
             while True:  # one message at a time: the peer's OPEN sets the maximum for the rest
                 try:
-                    messages, _ = split_messages(buffer[: self._next_end(buffer)], self.max_size)
+                    messages, _ = split_messages(buffer[: first_message_end(buffer)], self.max_size)
                 except FramingError as exc:  # Message Header Error (RFC 4271 §6.1)
                     self._notify(MESSAGE_HEADER_ERROR, exc.subcode, exc.data)
                     raise Ended(SELF, header_error(exc)) from None
@@ -206,14 +207,6 @@ class Session:
                     break
                 buffer = buffer[len(messages[0][1]) :]
                 hold = self._receive(sock, *messages[0], hold)
-
-    @staticmethod
-    def _next_end(buffer: bytes) -> int:
-        """Where the first message of `buffer` ends, as far as its header says (a length under
-        19 is left for `split_messages` to refuse)."""
-        if len(buffer) < HEADER_SIZE:
-            return len(buffer)
-        return max(HEADER_SIZE, int.from_bytes(buffer[16:18], "big"))
 
     def _receive(self, sock: socket.socket, kind: int, message: bytes, hold: float) -> float:
         """One message from the peer (RFC 4271 §8): the hold time as it now stands."""

@@ -4,7 +4,8 @@ Suites and drills never speak to a route server directly: they ask `routes(lab, 
 `sessions(lab, node)` (harness.backends.base), the pods layer asks the driver to create the
 daemon of a new pod, and checks of configured neighbors ask `neighbors`. FRR is the driver built
 here (the design's RR pods run FRR, and meshrr's cRPD is played by FRR), and GoBGP
-(harness/drivers/gobgp.py). Another implementation (cRPD, BIRD) is one more class in DRIVERS,
+(harness/drivers/gobgp.py), and the harness's own RR, broken on purpose for the mutation proof
+(harness/drivers/harness_rr.py). Another implementation (cRPD, BIRD) is one more class in DRIVERS,
 with its configuration template in its SUT profile: no suite changes.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cluster.frr_reload import neighbors as configured
 from harness.drivers.gobgp import GobgpRouteServer
+from harness.drivers.harness_rr import HarnessRouteServer
 from harness.errors import InputError
 from harness.model.base import Family
 from harness.observe import frr
@@ -129,7 +131,9 @@ class FrrRouteServer:
         return None
 
 
-DRIVERS: dict[str, RouteServerDriver] = {d.name: d for d in (FrrRouteServer(), GobgpRouteServer())}
+DRIVERS: dict[str, RouteServerDriver] = {
+    d.name: d for d in (FrrRouteServer(), GobgpRouteServer(), HarnessRouteServer())
+}
 
 
 def driver_for(plan: LabPlan) -> RouteServerDriver:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.model.loading import read_yaml
 from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, SUT_FILE
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, FIXTURES_DIR
 
@@ -32,12 +33,16 @@ class Edit:
 FAILOVER_SUITE = "failover"
 MESHRR_SUITE = "meshrr"
 ROBUSTNESS_SUITE = "robustness"
-STANDALONE, MESHRR = "standalone-rr", "meshrr"
+STANDALONE, MESHRR, HARNESS_RR = "standalone-rr", "meshrr", "harness-rr"
 # Each variant edits one profile; `rr-harness mutate` runs that profile's baseline too.
 PROFILES: dict[str, tuple[Path, Path]] = {
     STANDALONE: (DEFAULT_SUT, DEFAULT_TOPOLOGY),
     MESHRR: (FIXTURES_DIR / "sut" / "meshrr", FIXTURES_DIR / "topologies" / "meshrr.yaml"),
+    HARNESS_RR: (FIXTURES_DIR / "sut" / "harness-rr", DEFAULT_TOPOLOGY),
 }
+# Profiles that are no product but the harness's own broken-on-purpose RR: correct for the
+# suites their variants run, and only for those, so their baseline runs only those.
+PARTIAL_BASELINES = frozenset({HARNESS_RR})
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,16 @@ class Mutation:
     expected: tuple[str, ...] = ()
 
     def apply(self, profile: Path, target: Path) -> Path:
+        """Write the variant into `target` (a new directory) and return it. A template the
+        profile shares with another one (`../standalone-rr/router.conf.j2`) is copied beside
+        it, at the same relative place."""
         shutil.copytree(profile, target)
+        templates = (read_yaml(profile / SUT_FILE) or {}).get("templates") or {}
+        for name in templates.values():
+            if isinstance(name, str) and name.startswith("../"):
+                shared = (target / name).resolve()
+                shared.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(profile / name, shared)
         for edit in self.edits:
             path = target / edit.file
             text = path.read_text()
@@ -443,31 +457,57 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "side-b-meshes-side-a-by-its-start-up-address": (
         "meshrr::test_losing_a_whole_side_costs_only_that_sides_routes",
     ),
+    # The harness's own RR, broken in one rule each.
+    "rr-overwrites-originator-id": (
+        "loop-prevention::test_rr_sets_originator_id_only_when_absent",
+    ),
+    # 26 treat-as-withdraw cases and 3 of 4 discard cases (an unrecognised non-transitive
+    # attribute is no error in RFC 4271 either); pass-on and the resets stay as they were.
+    "rr-resets-on-every-update-error": (
+        "robustness::test_attribute_discard",
+        "robustness::test_treat_as_withdraw",
+    ),
 }
+
+
+# Rules neither FRR nor GoBGP can be configured to break: the harness's own RR breaks them, one
+# `fault` each (harness/daemons/reflector_process.py), and is otherwise a correct RR (its
+# baseline passes the suites these variants run).
+def _harness_rr_fault(name: str, fault: str, breaks: str, *suites: str) -> Mutation:
+    return Mutation(
+        name,
+        breaks,
+        (Edit("route-reflector.yaml.j2", "faults: []", f"faults: [{fault}]"),),
+        suites,
+        profile=HARNESS_RR,
+    )
+
+
+HARNESS_RR_VARIANTS: tuple[Mutation, ...] = (
+    _harness_rr_fault(
+        "rr-overwrites-originator-id",
+        "overwrite-originator-id",
+        "RFC 4456 §8: an RR does not replace an ORIGINATOR_ID already present",
+        "loop-prevention",
+    ),
+    _harness_rr_fault(
+        "rr-resets-on-every-update-error",
+        "reset-on-every-update-error",
+        "RFC 7606 §2, §7: a malformed attribute makes its UPDATE treat-as-withdraw, or is "
+        "discarded; the RR ends the session instead, as RFC 4271 §6.3 had it",
+        ROBUSTNESS_SUITE,
+    ),
+)
 
 # What the proof does not hold yet, each with why: checks that catch no variant through their
 # final assertion, and variants that no check catches that way. The project's test holds this
 # list to the measured table, so it can only shrink.
-_NO_ERROR_HANDLING_KNOB = (
-    "no configuration of FRR changes how bgpd handles these malformed UPDATEs: in 8.4 the "
-    "error handling is compiled in (every malformed attribute from an iBGP peer resets the "
-    "session, harness/deviations.py); 10.3's `neighbor X path-attribute discard|treat-as-"
-    "withdraw TYPE` (variant client-path-attributes-discarded) is consulted only for "
-    "attributes bgpd does not parse itself (bgpd/bgp_attr.c bgp_attr_unknown), after the "
-    "known ones' own checks have reset the session (measured: `discard 4` and `treat-as-"
-    "withdraw 7` leave the two-octet MED and the seven-octet AGGREGATOR resetting it), and "
-    "no knob makes bgpd accept a route without ORIGIN or pass on an unrecognised "
-    "non-transitive attribute. It needs a deliberately broken RR played by the crafted speaker"
-)
 UNPROVEN: dict[str, str] = {
-    "robustness::test_treat_as_withdraw": _NO_ERROR_HANDLING_KNOB,
-    "robustness::test_attribute_discard": _NO_ERROR_HANDLING_KNOB,
-    "loop-prevention::test_client_rejects_route_with_its_own_originator_id": "a router that "
-    "accepts a route carrying its own identifier as ORIGINATOR_ID cannot be configured in FRR; "
-    "it needs a router pod played by the crafted speaker",
-    "loop-prevention::test_rr_sets_originator_id_only_when_absent": "FRR cannot be configured "
-    "to overwrite an ORIGINATOR_ID: it needs a deliberately broken RR played by the crafted "
-    "speaker",
+    "loop-prevention::test_client_rejects_route_with_its_own_originator_id": "a router pod that "
+    "keeps a route carrying its own BGP identifier as ORIGINATOR_ID: every router "
+    "implementation here drops it unconditionally (FRR 8.4, 10.3, 10.7: bgpd/bgp_route.c "
+    "'originator is us', no knob; GoBGP 3.10: pkg/server/peer.go), and the lab's router pods "
+    "run FRR only; the harness's own RR plays a broken RR, not a broken router",
 }
 
 # Checks shown able to fail by the project's tests rather than by a configuration variant: no
@@ -479,7 +519,7 @@ PROVEN_ELSEWHERE: dict[str, str] = {
 
 CATALOGUE: tuple[Mutation, ...] = tuple(
     replace(m, expected=EXPECTED[m.name])
-    for m in CONFORMANCE + ROBUSTNESS + FAILOVER + MESHRR_VARIANTS
+    for m in CONFORMANCE + ROBUSTNESS + FAILOVER + MESHRR_VARIANTS + HARNESS_RR_VARIANTS
 )
 
 # Correct SUTs configured otherwise than the profile: every conformance check must pass them.

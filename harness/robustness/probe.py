@@ -243,15 +243,39 @@ def await_whole(setting: Setting) -> None:
 
 
 def withdraw(setting: Setting, outcome: Outcome) -> None:
-    """Withdraw what the case announced, at once and without waiting (a route an RR passed on
-    malformed would go on resetting its receivers' sessions); `Injector.withdraw_all` waits for
-    all of it at the end."""
+    """Withdraw what the case announced, at once (a route an RR passed on malformed would go on
+    resetting its receivers' sessions), then wait until the RR processed those UPDATEs on the
+    same connection: the next case counts the UPDATEs the RR processes from its own message on
+    (`processed`), and a withdrawal counted late would pass for it. `Injector.withdraw_all`
+    waits for the routes to be gone at the end."""
     routes = [(outcome.case.family, outcome.route)]
     if outcome.sentinel_route is not None:
         routes.append(outcome.sentinel_route)
+    driver, (pod, peer) = driver_for(setting.lab.plan), setting.session
+
+    def life() -> SessionLife | None:
+        try:
+            return driver.session_lives(setting.lab.frr(pod)).get(peer)
+        except CommandError:
+            return None
+
+    before, sent = life(), 0
     for family, route in routes:
         with contextlib.suppress(DaemonError):
             setting.speaker.withdraw(family, [route], peer=setting.rr.name)
+            sent += 1
+    if before is None or before.state != "Established" or not sent:
+        return
+
+    def counted(now: SessionLife | None) -> bool:
+        return (
+            now is None
+            or now.connection != before.connection
+            or now.updates >= before.updates + sent
+        )
+
+    with contextlib.suppress(WaitTimeout):  # the next case's own preconditions say what is left
+        wait_until(life, counted, timeout=STEP_TIMEOUT, interval=0.005, what="withdrawals counted")
 
 
 def announce_valid(setting: Setting, case: Case, route: Nlri) -> None:
