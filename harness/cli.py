@@ -18,6 +18,7 @@ from harness.errors import HarnessError, InputError
 from harness.log import logger, run_log
 from harness.options import COMMANDS, LAB, MUTATE, VARIANT_RUN_OPTIONS, forward
 from harness.paths import SUITES_DIR
+from harness.runtime import startup
 from harness.suite_names import known_suites, resolve_suites
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -74,6 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    startup.mark("inputs")
     import pytest
 
     from harness.inputs import load_plan
@@ -128,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if args.keyword:
         argv += ["-k", args.keyword]
+    startup.mark("checked")
     status = int(pytest.main(argv))
     print(f"rr-harness: JUnit report written to {args.junitxml}", file=sys.stderr)
     return {

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from harness.backends.base import Lab, routes
-from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute, MacIpRoute
 from harness.drivers.route_server import FrrRouteServer, RouteServerDriver, driver_for
 from harness.errors import DaemonError, InputError, PreconditionFailed, WaitTimeout
@@ -24,6 +24,9 @@ from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
 from harness.observe.route import RouteTable
 from harness.observe.wait import await_no_problems, wait_until
+
+if TYPE_CHECKING:
+    from harness.bgp.attributes import Attributes
 
 Nlri = str | EvpnRoute
 FRR = FrrRouteServer()  # the routers' daemon, whatever the RR pods run
@@ -83,6 +86,8 @@ def attributes_for(lab: Lab, speaker: Node, family: Family, **overrides: object)
     """Well-formed attributes for a route the speaker originates: its own address as next hop
     (the "VTEP" of its EVPN routes, with the VNI's route target and VXLAN encapsulation),
     LOCAL_PREF on iBGP (RFC 4271 §5.1.5: an iBGP UPDATE without it is treated as withdraw)."""
+    from harness.bgp.attributes import Attributes  # scapy, where UPDATEs are made (issue 18)
+
     address = str(speaker.interfaces[0].addresses[0].ip)
     ibgp = speaker.asn == lab.plan.sut.values.asn
     base = Attributes(

@@ -10,6 +10,7 @@ that judges the rendered configs.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness.daemons.frr_check import rejected_lines
@@ -51,21 +52,35 @@ def load_plan(
     if runtime is HOST and not HOST.has("bgpd"):
         runtime = None  # no FRR here to judge them (a netns run says FRR is missing)
     if check_with_frr and runtime is not None:
-        for name, config in configs.items():
-            router = plan.topology.node(name).role is Role.ROUTER
-            if not router and driver.name != "frr":
-                continue  # checked by its own implementation, above
-            daemons = ("zebra", "bgpd") if router else ("bgpd",)
-            bad = rejected_lines(config, daemons, runtime)
-            if bad:
-                line, text = bad[0]
-                template = plan.sut.directory / (
-                    templates.router if router else templates.route_reflector
-                )
-                raise InputError(
-                    f"{template}: FRR {runtime.version} ({'/'.join(daemons)}) rejects line "
-                    f"{line} of the config "
-                    f"rendered for {name}: {text.strip()!r}"
-                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
-                )
+        _judge_with_frr(plan, configs, driver.name, runtime)
     return plan
+
+
+def _judge_with_frr(plan: LabPlan, configs: dict[str, str], driver: str, judge: FrrRuntime) -> None:
+    """Every pod's rendered config as FRR judges it (the pods' configs side by side: each is
+    its own dry run); the first rejected one, in the topology's order, is the error."""
+    templates = plan.sut.values.templates
+    checks: dict[str, tuple[str, ...]] = {}
+    for name in configs:
+        router = plan.topology.node(name).role is Role.ROUTER
+        if router or driver == "frr":  # another implementation's RR: its own check, above
+            checks[name] = ("zebra", "bgpd") if router else ("bgpd",)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        verdicts = {
+            name: pool.submit(rejected_lines, configs[name], daemons, judge)
+            for name, daemons in checks.items()
+        }
+    for name, daemons in checks.items():
+        bad = verdicts[name].result()
+        if bad:
+            line, text = bad[0]
+            router = "zebra" in daemons
+            template = plan.sut.directory / (
+                templates.router if router else templates.route_reflector
+            )
+            raise InputError(
+                f"{template}: FRR {judge.version} ({'/'.join(daemons)}) rejects line "
+                f"{line} of the config "
+                f"rendered for {name}: {text.strip()!r}"
+                + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+            )

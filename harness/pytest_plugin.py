@@ -25,10 +25,13 @@ from harness.errors import HarnessError, InputError
 from harness.inject import Injector
 from harness.inputs import load_plan
 from harness.log import RUN_LOG, logger, run_log
+from harness.model.actors import MARKER as ACTORS
+from harness.model.actors import Actor, left_out, needed, shaped
 from harness.model.plan import LabPlan
 from harness.observe.wait import WAITED
 from harness.options import plugin_options
 from harness.paths import REPORTS_DIR
+from harness.runtime import startup
 from harness.runtime.run import Run, check_run_id, new_run_id
 from harness.verdicts import STARTUP_FAILURE, UNDECIDED, VERDICT, undecided, undecided_to_errors
 
@@ -57,6 +60,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "actors(*actors): the nodes the suite's checks need (harness.model.actors); a suite "
+        "without it needs every node",
+    )
+    config.addinivalue_line(
+        "markers",
         "requires(capability): skipped on a backend that cannot stage it "
         "(harness.backends.unsupported says why)",
     )
@@ -70,6 +78,26 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     if os.getpid() != _MAIN_PID:  # a forked helper (pyroute2's netns workers): just end
         os._exit(128 + signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    startup.mark("session")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    startup.mark("collected")
+
+
+def lab_actors(items: list[pytest.Item]) -> frozenset[Actor]:
+    """What the checks that will run need (skipped ones need nothing): the union of their
+    `actors` markers, every actor as soon as one declares none."""
+    declared: list[list[Actor] | None] = []
+    for item in items:
+        if item.get_closest_marker("skip") is not None:
+            continue
+        markers = list(item.iter_markers(ACTORS))
+        declared.append([Actor(a) for m in markers for a in m.args] if markers else None)
+    return needed(declared)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -165,10 +193,14 @@ def lab(
             plan.sut.directory,
             backend.name,
         )
+        lab_plan = shaped(plan, lab_actors(request.session.items))
+        if lab_plan is not plan:  # the run's checks need fewer nodes than the topology has
+            log.info("nodes the selected checks need no actor of: %s", left_out(plan, lab_plan))
+            record_testsuite_property("nodes_left_out", ",".join(left_out(plan, lab_plan)))
         yield from _lab_up(
             request,
             config=pytestconfig,
-            plan=plan,
+            plan=lab_plan,
             run=run,
             backend=backend,
             record_testsuite_property=record_testsuite_property,
@@ -214,6 +246,7 @@ def _lab_up(
             "sut_dir": str(plan.sut.directory),
             "sessions": session_count(running),
             "lab_up_ms": round(up * 1000),
+            startup.PROPERTY: startup.as_property(startup.breakdown(running.timings, started)),
             **facts,  # implementation (and its version, as the RR pods say), the FRR run
         }.items():
             record_testsuite_property(key, value)

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import Lab, routes
-from harness.bgp.attributes import Attributes
 from harness.errors import PreconditionFailed
 from harness.model.base import Family
 from harness.model.topology import Node
 from harness.observe.route import Route
+
+if TYPE_CHECKING:  # scapy's codec: imported where UPDATEs are made (issue 18)
+    from harness.bgp.attributes import Attributes
 
 Unknown = list[tuple[int, int, str]]
 
@@ -31,7 +33,7 @@ def comparable(path: Route | Attributes, unknown: Unknown | None = None) -> dict
     """The §10 attributes of a path (or of what was sent), each field comparable by `==`.
     `unknown`: the unrecognised optional attributes in the form the comparison wants (the
     observers differ in what they show), or None to leave them out."""
-    if isinstance(path, Attributes):
+    if not isinstance(path, Route):  # what was sent (Attributes)
         segments = [(kind, tuple(asns)) for kind, asns in path.segments()]
     else:
         segments = list(path.as_path_segments)

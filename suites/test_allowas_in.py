@@ -22,9 +22,13 @@ from harness.expect import (
     require_node,
 )
 from harness.inject import Fresh, attributes_for, key_of, refusal_verdict
+from harness.model.actors import Actor
 from harness.observe.frr import allowas_in
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.TOR, Actor.STAND_IN_RR, Actor.CLIENT),
+]
 
 
 def _via(lab, speaker, router):

@@ -23,11 +23,15 @@ from harness.bgp.attributes import PARTIAL, Attributes
 from harness.deviations import judge
 from harness.expect import poll_tables, reflectors
 from harness.inject import attributes_for, key_of
+from harness.model.actors import Actor
 from harness.model.base import Family
 from harness.model.topology import Role
 from harness.transparency import comparable, differences
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.CLIENT, Actor.NON_CLIENT, Actor.OBSERVER),
+]
 
 # Unknown optional transitive attributes: a short one, and one that needs Extended Length.
 UNKNOWN_TRANSITIVE = (0xC0, 240, bytes.fromhex("5a17a5")), (0xD0, 243, bytes(300))

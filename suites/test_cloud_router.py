@@ -24,10 +24,14 @@ from harness.expect import (
     without_rd,
 )
 from harness.inject import Fresh, attributes_for
+from harness.model.actors import Actor
 from harness.model.base import Family
 from harness.observe.frr import UNICAST_AFI
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.CLOUD_ROUTER, Actor.CLIENT, Actor.OBSERVER),
+]
 
 
 @pytest.fixture

@@ -24,10 +24,14 @@ from harness.expect import (
     require_node,
 )
 from harness.inject import Fresh, attributes_for
+from harness.model.actors import Actor
 from harness.model.base import Family
 from harness.transparency import med_added, transparency
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.TOR, Actor.CLIENT, Actor.OBSERVER),
+]
 
 EVPN = Family.L2VPN_EVPN
 

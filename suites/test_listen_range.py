@@ -19,6 +19,7 @@ from harness.backends.base import Lab, sessions
 from harness.deviations import judge
 from harness.errors import PreconditionFailed
 from harness.expect import require_node
+from harness.model.actors import Actor
 from harness.model.topology import Node
 from harness.observe.refusals import (
     PEER,
@@ -31,7 +32,10 @@ from harness.observe.refusals import (
 )
 from harness.observe.wait import wait_until
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.WOULD_BE_CLIENT, Actor.CLIENT),
+]
 
 # Connections the RR closed to see, each to be a proof: more than one, so one is not a fluke of
 # timing, and three, so a refusal that changes after the first ones shows (GoBGP damps a

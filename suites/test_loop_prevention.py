@@ -15,8 +15,12 @@ from harness.deviations import judge
 from harness.errors import PreconditionFailed
 from harness.expect import await_tables, leaked, missing_reflections, reflectors
 from harness.inject import attributes_for, key_of, refusal_verdict
+from harness.model.actors import Actor
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.CLIENT, Actor.NON_CLIENT, Actor.OBSERVER),
+]
 
 OWN_CLUSTER_TO_NON_CLIENTS = "own-cluster-id-reflected-to-non-clients"  # harness/deviations.py
 

@@ -34,12 +34,13 @@ from harness.expect import (
     reflectors,
     without_rd,
 )
+from harness.model.actors import Actor
 from harness.model.base import Family
 from harness.model.topology import Node
 from harness.observe.route import Route, RouteTable
 from harness.transparency import med_added, transparency
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [pytest.mark.sut_kind("standalone-rr"), pytest.mark.actors(Actor.OBSERVER)]
 
 
 @dataclass

@@ -22,8 +22,12 @@ from harness.expect import (
     require_node,
 )
 from harness.inject import Fresh, attributes_for, key_of
+from harness.model.actors import Actor
 
-pytestmark = pytest.mark.sut_kind("standalone-rr")
+pytestmark = [
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.actors(Actor.CLIENT, Actor.NON_CLIENT, Actor.OBSERVER),
+]
 
 
 def _non_clients(lab):

@@ -30,11 +30,16 @@ import pytest
 from harness.deviations import for_case, judge
 from harness.expect import reflectors, require_node
 from harness.inject import Fresh, Injector
+from harness.model.actors import Actor
 from harness.robustness.cases import CASES, DISCARD, PASS, RESET, TAW, Case
 from harness.robustness.probe import Setting, WireLog, probe, receivers_of, withdraw
 from harness.robustness.verdict import RESET_INSTEAD, problems
 
-pytestmark = [pytest.mark.sut_kind("standalone-rr"), pytest.mark.requires("daemon-pids")]
+pytestmark = [
+    pytest.mark.actors(Actor.CLIENT, Actor.OBSERVER),
+    pytest.mark.sut_kind("standalone-rr"),
+    pytest.mark.requires("daemon-pids"),
+]
 
 
 def _reset_instead(problem: str) -> bool:

@@ -11,8 +11,14 @@ route servers, and its side's clients while it holds the side's anycast address)
 
 from __future__ import annotations
 
-from harness.backends.base import rr_peers, sessions, unready_sessions
+import pytest
 
+from harness.backends.base import rr_peers, sessions, unready_sessions
+from harness.model.actors import Actor
+
+# The design's sessions (routers with the RRs and with the external routers), and the would-be
+# clients: an RR that holds a session with one of them is what this check catches.
+pytestmark = pytest.mark.actors(Actor.TOR, Actor.CLOUD_ROUTER, Actor.WOULD_BE_CLIENT)
 ESTABLISHED = "Established"
 
 

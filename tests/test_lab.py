@@ -66,6 +66,21 @@ def test_every_process_carries_the_run_tag(lab):
     assert len(tagged - {p.pid for p in procs}) == len(exabgp)  # one bridge per ExaBGP
 
 
+def test_one_process_serves_every_crafted_speaker_in_its_own_namespace(lab):
+    """Issue 18: one interpreter for every crafted speaker; each session's socket is made in
+    its speaker's namespace, so each RR sees it from the speaker's own address."""
+    speakers = [p for p in lab.plan.peers if p.role is Role.SPEAKER]
+    assert len(speakers) > 1
+    pids = {lab.speaker(p.name).process.pid for p in speakers}
+    assert len(pids) == 1
+    for node in speakers:
+        if node.expected_session == "refused":
+            continue
+        for session in lab.plan.peer_sessions(node):
+            rib = lab.speaker(node.name).rib.refresh()
+            assert rib.sessions.get(session.peer_address) == "up", node.name
+
+
 def test_route_reflectors_run_bgpd_without_zebra_and_routers_both(lab):
     for node in lab.plan.route_reflectors:
         assert [p.name for p in lab.frr(node.name).processes] == ["bgpd"]

@@ -5,6 +5,7 @@ After every run, nothing of it may remain: no namespace, no tagged process, no s
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -50,6 +51,13 @@ def test_default_sut_passes_and_writes_junit_with_properties(tmp_path):
     assert props["run_id"] == run_id and int(props["lab_up_ms"]) > 0
     assert props["implementation"] == "frr" and props["implementation_version"][0].isdigit()
     assert int(props["teardown_ms"]) > 0
+    steps = json.loads(props["startup_breakdown"])  # issue 18: where the start-up went
+    assert {"interpreter_imports", "collection", "namespaces", "daemons", "sessions"} <= set(steps)
+    assert all(v >= 0 for v in steps.values()) and steps["total"] >= int(props["lab_up_ms"])
+    # a lab shaped by the suite: reflection needs the RRs, the routers and the observer
+    assert set(props["nodes_left_out"].split(",")) == {
+        "tor", "cloud", "client", "nonclient-1", "nonclient-2", "outsider", "wrong-asn", "rr-stub"
+    }  # fmt: skip
     latency = [case for case in suite.iter("testcase") if "withdrawal" in case.get("name")]
     assert len(latency) == 3
     for case in latency:

@@ -120,3 +120,16 @@ def suites(
     if failed:
         raise LabError(f"{failed} conformance test(s) failed: the timing is not a clean run's")
     return wall, waited, int(suite.get("tests", 0))
+
+
+def startup_steps(report: Path) -> dict[str, int]:
+    """The run's `startup_breakdown` (harness.runtime.startup): ms per start-up step."""
+    import json
+
+    from harness.runtime.startup import PROPERTY
+
+    root = ET.parse(report).getroot()
+    for prop in root.iter("property"):
+        if prop.get("name") == PROPERTY:
+            return {k: int(v) for k, v in json.loads(prop.get("value", "{}")).items()}
+    return {}

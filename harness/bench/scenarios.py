@@ -164,6 +164,8 @@ def overhead(s: Settings, out: Results) -> None:
     out.add("overhead", "waiting for daemons", waited, "s", tests=tests)
     out.add("overhead", "share waiting for daemons", 100 * waited / wall, "%", tests=tests)
     out.add("overhead", "share in the harness", 100 * (wall - waited) / wall, "%", tests=tests)
+    for step, ms in oh.startup_steps(s.reports / "bench-suites.xml").items():  # issue 18
+        out.add("overhead", f"start-up: {step.replace('_', ' ')}", ms, "ms", tests=tests)
 
 
 SCENARIOS: dict[str, Callable[[Settings, Results], None]] = {

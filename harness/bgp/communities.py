@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-from harness.bgp.framing import U16, U32, check_uint, parse_ipv4
 from harness.bgp.names import ext_community
+from harness.bgp.numbers import U16, U32, check_uint, parse_ipv4
 
 _TUNNEL_TYPES = {"vxlan": 8}  # RFC 9012 §14.3 (the one `ext_community` names)
 

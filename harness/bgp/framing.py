@@ -12,8 +12,17 @@ from __future__ import annotations
 
 import logging
 import struct
-from ipaddress import IPv4Address
 
+from harness.bgp.numbers import (
+    AFI_SAFI,
+    FAMILY_OF,
+    U8,
+    U16,
+    U24,
+    U32,
+    check_uint,
+    parse_ipv4,
+)
 from harness.bgp.stream import (
     HEADER_SIZE,
     KEEPALIVE,
@@ -27,7 +36,6 @@ from harness.bgp.stream import (
     check_size,
     split_messages,
 )
-from harness.model.base import Family
 
 _scapy_log = logging.getLogger("scapy.runtime")
 _level = _scapy_log.level
@@ -40,30 +48,6 @@ finally:
 
 # 4-octet AS everywhere (RFC 6793): AS_PATH segments carry 4-octet ASNs. Process-wide, on purpose.
 scapy_bgp.bgp_module_conf.use_2_bytes_asn = False
-
-
-AFI_SAFI: dict[Family, tuple[int, int]] = {
-    Family.IPV4_UNICAST: (1, 1),
-    Family.IPV6_UNICAST: (2, 1),
-    Family.L2VPN_EVPN: (25, 70),  # RFC 7432 §7
-}
-FAMILY_OF = {v: k for k, v in AFI_SAFI.items()}
-U8, U16, U24, U32 = 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF
-
-
-def check_uint(value: int, limit: int, what: str) -> int:
-    """`value` if it is an integer in 0..limit, else ValueError naming `what`."""
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
-        raise ValueError(f"{what} {value!r} is not an integer in 0..{limit}")
-    return value
-
-
-def parse_ipv4(text: str, what: str) -> IPv4Address:
-    """`text` as an IPv4 address, else ValueError naming `what`."""
-    try:
-        return IPv4Address(text)
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not an IPv4 address") from None
 
 
 def build_message(message: Packet, max_size: int = MAX_MESSAGE_SIZE) -> bytes:

@@ -19,13 +19,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from harness.bgp.attributes import Attributes
-from harness.bgp.evpn import EvpnRoute
-from harness.bgp.session import build_open
 from harness.bgp.stream import MAX_MESSAGE_SIZE
-from harness.bgp.update import build_update
 from harness.daemons.api_socket import read_log, request
 from harness.errors import DaemonError
 from harness.model.base import Family
@@ -34,18 +30,31 @@ from harness.observe.speaker import SpeakerRib
 from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.processes import ManagedProcess
 
+if TYPE_CHECKING:
+    from harness.bgp.attributes import Attributes
+    from harness.bgp.evpn import EvpnRoute
+
 START_TIMEOUT = 15.0
 
 
-def prepare(directory: Path, sessions: list[PeerSession], connect_retry: float) -> list[str]:
-    """Write the speaker's config (its sessions, each with the OPEN it sends) into its state
-    directory; return the command that runs it. The same on every backend."""
+def prepare(
+    directory: Path,
+    sessions: list[PeerSession],
+    connect_retry: float,
+    namespace: str | None = None,
+) -> list[str]:
+    """Write the speaker's config (its sessions, each with the OPEN it sends, and the
+    `namespace` they live in when the process runs elsewhere) into its state directory; return
+    the command that runs it. The same on every backend."""
+    from harness.bgp.session import build_open  # scapy: only where a speaker runs (issue 18)
+
     first = sessions[0]
     config = {
         "asn": first.local_asn,
         "router_id": first.router_id,
         "hold_time": first.hold_time,
         "connect_retry": connect_retry,
+        **({"namespace": namespace} if namespace is not None else {}),
         "sessions": [
             {
                 "peer": s.peer_address,
@@ -76,6 +85,8 @@ class CraftedSpeaker:
         self.rib = SpeakerRib(self.node, self.directory / "received.jsonl")
 
     def start(self) -> Self:
+        """Run the speaker in a process of its own, in its namespace (the netns lab runs every
+        speaker in one process instead: `harness.daemons.speaker_host`)."""
         self.process = ManagedProcess(
             node=self.node,
             name="speaker",
@@ -86,6 +97,11 @@ class CraftedSpeaker:
             cwd=self.directory,
             component="speaker",
         ).start()
+        self.await_listening()
+        return self
+
+    def await_listening(self) -> None:
+        """The speaker's API socket exists: its sessions are being kept."""
         wait_until(
             (self.directory / "api.sock").exists,
             timeout=START_TIMEOUT,
@@ -93,7 +109,6 @@ class CraftedSpeaker:
             what=f"{self.node} crafted speaker to listen",
             fail_fast=self.check_alive,
         )
-        return self
 
     def check_alive(self) -> None:
         if self.process is not None:
@@ -182,6 +197,8 @@ class CraftedSpeaker:
     def _update(self, peer: str | None, family: Family, **parts: Any) -> bytes:
         """An UPDATE within the session's maximum size (RFC 8654 §4): the recording is read
         only for one over 4096 octets."""
+        from harness.bgp.update import build_update  # scapy, imported where UPDATEs are made
+
         try:
             return build_update(family, **parts)
         except ValueError:

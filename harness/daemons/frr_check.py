@@ -8,11 +8,17 @@ The check runs the FRR the pods will run (the lab's runtime). In an FRR with mgm
 mgmtd takes part of zebra's configuration; it has no dry run, so it judges the lines by
 reading the file as its startup configuration (`/etc/frr/zebra.conf`, which it reads for
 zebra), logging the same message, and is stopped once it has read it.
+
+A config an FRR accepted is remembered on disk (`CACHE_DIR/accepted`, keyed by the config, the
+daemons and the FRR's identity: where it comes from and its bgpd binary): judging the same
+config with the same FRR again gives the same answer, and a run's start need not wait for it
+(issue 18). A rejection is judged anew each time, so its message is always fresh.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import subprocess
 import tempfile
@@ -22,10 +28,26 @@ from harness.daemons.frr import forget_daemon_tmp
 from harness.daemons.frr_runtime import FRR_BIN, HOST, FrrRuntime
 from harness.errors import DaemonError
 from harness.observe.wait import START_POLL, wait_until
+from harness.paths import CACHE_DIR
 
 _REJECTED = re.compile(r"No such command on config line (\d+): ?(.*)")
 _MGMTD_READ = "finished reading config files"
 CHECK_TIMEOUT = 30.0
+ACCEPTED = CACHE_DIR / "accepted"
+
+
+def _acceptance(config: str, daemons: tuple[str, ...], runtime: FrrRuntime) -> Path | None:
+    """Where an accepted config's mark is kept: a name from the config, the daemons and the
+    FRR (its source, and its bgpd binary's size and mtime: a new build is a new judge)."""
+    try:
+        binary = ((runtime.root or Path("/")) / FRR_BIN.relative_to("/") / "bgpd").stat()
+    except OSError:
+        return None
+    key = "\0".join(
+        [runtime.source, str(runtime.root), str(binary.st_size), str(binary.st_mtime_ns), *daemons]
+    )
+    digest = hashlib.sha256(key.encode() + b"\0" + config.encode()).hexdigest()
+    return ACCEPTED / digest[:2] / digest
 
 
 @functools.lru_cache(maxsize=256)
@@ -33,8 +55,23 @@ def rejected_lines(
     config: str, daemons: tuple[str, ...], runtime: FrrRuntime = HOST
 ) -> list[tuple[int, str]]:
     """(line number, text) of the lines every one of `daemons` rejects (plus mgmtd, where the
-    runtime has it and zebra is among them). Kept per process: `rr-harness run` and its pytest
-    plugin check the same configs."""
+    runtime has it and zebra is among them). Kept per process (`rr-harness run` and its pytest
+    plugin check the same configs), and an acceptance on disk (the module docstring)."""
+    mark = _acceptance(config, daemons, runtime)
+    if mark is not None and mark.is_file():
+        return []
+    bad = _judge(config, daemons, runtime)
+    if not bad and mark is not None:
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
+        except OSError:
+            pass  # a cache that cannot be written only costs the next run the check
+    return bad
+
+
+def _judge(config: str, daemons: tuple[str, ...], runtime: FrrRuntime) -> list[tuple[int, str]]:
+    """The lines every daemon rejects, from the daemons themselves (`-C`, mgmtd's log)."""
     per_daemon: list[dict[int, str]] = []
     with tempfile.TemporaryDirectory(prefix="rr-harness-check-", dir="/tmp") as tmp:
         directory = Path(tmp)

@@ -1,9 +1,12 @@
 """The crafted-UPDATE speaker's process: keeps real BGP sessions, sends what it is told.
 
-Run in a node's namespace as `python -m harness.daemons.speaker_process STATE_DIR`; reads
-`STATE_DIR/speaker.json`, which carries each session's OPEN already encoded: the process is
-stdlib only (no scapy import; `harness.bgp.stream` is stdlib too), so dozens of speakers start
-in a fraction of a second.
+Run as `python -m harness.daemons.speaker_process STATE_DIR [STATE_DIR ...]`: one process serves
+one speaker per state directory (issue 18: one process for every crafted speaker of a lab, not
+one interpreter each). Each reads `STATE_DIR/speaker.json`, which carries each session's OPEN
+already encoded and, optionally, the `namespace` its sessions live in: each connection's socket
+is made in that network namespace (`harness.runtime.netns_socket`), so the process itself may
+run anywhere; without it, in the process's own. The process is stdlib only (no scapy import;
+`harness.bgp.stream` is stdlib too), so it starts in a fraction of a second.
 For each configured session it connects to the peer (TCP 179), sends
 OPEN, answers with KEEPALIVE, keeps the hold timer (RFC 4271 §4.2, §4.4, §8), and reconnects
 after `connect_retry` seconds when the session ends. Each connection's maximum message size is
@@ -68,6 +71,7 @@ from harness.bgp.stream import (
     negotiated_max_size,
     split_messages,
 )
+from harness.runtime.netns_socket import socket_in
 
 KINDS = {OPEN: "open", UPDATE: "update", NOTIFICATION: "notification"}
 PEER, SELF = "peer", "self"  # who ended a connection
@@ -141,6 +145,7 @@ class Session:
     hold_time: int
     connect_retry: float
     recorder: Recorder
+    namespace: str | None = None  # where the session's sockets are made (None: here)
     sock: socket.socket | None = None
     max_size: int = MAX_MESSAGE_SIZE  # this connection's maximum message size (RFC 8654 §4)
     established: threading.Event = field(default_factory=threading.Event)
@@ -160,9 +165,7 @@ class Session:
     def _attempt(self) -> tuple[str | None, str]:
         """One connection attempt, to its end: who ended it (None: no connection), and why."""
         try:
-            sock = socket.create_connection(
-                (self.peer, 179), timeout=5, source_address=(self.local, 0)
-            )
+            sock = self._connect()
         except OSError as exc:
             return None, f"no connection: {exc}"
         self.sock = sock
@@ -180,6 +183,23 @@ class Session:
             self.established.clear()
             self.sock = None
             sock.close()
+
+    def _connect(self) -> socket.socket:
+        """A TCP connection to the peer's port 179 from the session's local address, made in
+        the session's namespace."""
+        family = socket.AF_INET6 if ":" in self.peer else socket.AF_INET
+        if self.namespace is None:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        else:
+            sock = socket_in(self.namespace, family)
+        try:
+            sock.settimeout(5)
+            sock.bind((self.local, 0))
+            sock.connect((self.peer, 179))
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def _converse(self, sock: socket.socket) -> NoReturn:
         """OPEN, KEEPALIVE, hold timer (RFC 4271 §4.2, §4.4, §8), until the connection ends."""
@@ -355,15 +375,10 @@ def answer(conn: socket.socket, sessions: dict[str, Session]) -> None:
             conn.sendall(reply.encode() + b"\n")
 
 
-def serve(state_dir: Path) -> int:
+def speaker(state_dir: Path) -> tuple[Recorder, dict[str, Session]]:
+    """One speaker of the process: its recording and its sessions, from its state directory."""
     config = json.loads((state_dir / "speaker.json").read_text())
     recorder = Recorder(state_dir / "received.jsonl")
-
-    def shut_down(signum: int, _frame: object) -> None:
-        recorder.last_words(f"shutdown ({signal.Signals(signum).name})")
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, shut_down)
     sessions = {
         s["peer"]: Session(
             peer=s["peer"],
@@ -372,16 +387,25 @@ def serve(state_dir: Path) -> int:
             hold_time=int(config["hold_time"]),
             connect_retry=float(config["connect_retry"]),
             recorder=recorder,
+            namespace=config.get("namespace"),
         )
         for s in config["sessions"]
     }
-    for session in sessions.values():
-        threading.Thread(target=session.run_forever, daemon=True).start()
+    return recorder, sessions
+
+
+def listen(state_dir: Path) -> socket.socket:
+    """The speaker's API socket, `STATE_DIR/api.sock` (its file says the speaker is up)."""
     api = state_dir / "api.sock"
     api.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(api))
     server.listen(16)
+    return server
+
+
+def accept(server: socket.socket, sessions: dict[str, Session]) -> None:
+    """The speaker's API: each request answered on its own thread."""
     while True:
         try:
             conn, _ = server.accept()
@@ -394,5 +418,25 @@ def serve(state_dir: Path) -> int:
             conn.close()
 
 
+def serve(*state_dirs: Path) -> int:
+    """Every speaker of `state_dirs`, until SIGTERM: then each open connection is recorded as
+    ended by its speaker."""
+    speakers = [speaker(d) for d in state_dirs]
+
+    def shut_down(signum: int, _frame: object) -> None:
+        for recorder, _ in speakers:
+            recorder.last_words(f"shutdown ({signal.Signals(signum).name})")
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shut_down)
+    for directory, (_, sessions) in zip(state_dirs, speakers, strict=True):
+        for session in sessions.values():
+            threading.Thread(target=session.run_forever, daemon=True).start()
+        server = listen(directory)  # here, not in its thread: a failure ends the process
+        threading.Thread(target=accept, args=(server, sessions), daemon=True).start()
+    while True:  # the threads do the work; SIGTERM ends the process
+        signal.pause()
+
+
 if __name__ == "__main__":
-    sys.exit(serve(Path(sys.argv[1])))
+    sys.exit(serve(*(Path(arg) for arg in sys.argv[1:])))

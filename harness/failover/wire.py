@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from harness.backends.netns.capture import Capture, Flow
-from harness.bgp.framing import FAMILY_OF, OPEN, UPDATE
-from harness.bgp.stream import capabilities
+from harness.bgp.numbers import FAMILY_OF
+from harness.bgp.stream import OPEN, UPDATE, capabilities
 from harness.bgp.update import parse_update
 from harness.model.base import Family
 from harness.observe.route_keys import from_wire

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from harness.backends.netns.capture import Capture
-from harness.bgp.framing import UPDATE
+from harness.bgp.stream import UPDATE
 from harness.errors import PreconditionFailed
 from harness.failover import wire
 from harness.observe.route_keys import from_listing

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.bgp.session import OpenMessage, decode_open
+if TYPE_CHECKING:
+    from harness.bgp.session import OpenMessage
 
 PEER, SELF = "peer", "self"  # `closed_by` of a recorded end (`speaker_process`)
 OPEN_MESSAGE_ERROR, BAD_PEER_AS = 2, 2  # RFC 4271 §4.5, §6.2
@@ -157,6 +158,8 @@ def bad_peer_as(attempt: Attempt) -> BadPeerAs | None:
     another run). An OPEN that arrived but does not decode is no evidence."""
     if attempt.established:
         return None
+    from harness.bgp.session import decode_open  # scapy: where OPENs are read (issue 18)
+
     sent, opened = False, None
     for event in attempt.events:
         kind = event.get("kind")

@@ -13,7 +13,6 @@ from typing import Any
 from harness.bgp.stream import MAX_MESSAGE_SIZE
 from harness.observe.refusals import notification_code
 from harness.observe.replay import ReplayedRib
-from harness.observe.wire import decode_update
 
 
 class SpeakerRib(ReplayedRib):
@@ -38,6 +37,8 @@ class SpeakerRib(ReplayedRib):
             if kind == "state":
                 self.set_state(peer, entry["state"])
             return
+        from harness.observe.wire import decode_update  # scapy: once an UPDATE is read
+
         try:
             announced, withdrawn = decode_update(
                 bytes.fromhex(entry["hex"]), peer=peer, observed_at=self.node

@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from scapy.layers.l2 import ARP, Ether
-
 from harness.backends.netns.fabric import Fabric
 from harness.backends.netns.pods import NetnsPods
 from harness.backends.netns.probe import socket_in
@@ -99,6 +97,8 @@ class Anycast:
         ns = self.lab.fabric.handle(pod)
         link = ns.get_links(ifname=CLUSTER_IF)[0]
         mac = link.get_attr("IFLA_ADDRESS")
+        from scapy.layers.l2 import ARP, Ether  # meshrr's anycast moves only (issue 18)
+
         frame = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / ARP(
             op=1, hwsrc=mac, psrc=address, hwdst="00:00:00:00:00:00", pdst=address
         )

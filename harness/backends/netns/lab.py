@@ -26,13 +26,15 @@ from harness.backends.base import (
 )
 from harness.backends.netns.anycast import Anycast
 from harness.backends.netns.cleanup import find_leftovers
-from harness.backends.netns.fabric import Fabric
+from harness.backends.netns.fabric import FABRIC, Fabric
 from harness.backends.netns.pods import NetnsPods, PodDaemon
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FrrInstance
 from harness.daemons.frr_runtime import FrrRuntime, runtime_for
 from harness.daemons.gobgp import GobgpInstance
+from harness.daemons.speaker_host import NODE as SPEAKERS
+from harness.daemons.speaker_host import start_speakers
 from harness.drivers.route_server import driver_for
 from harness.errors import LabError
 from harness.log import logger
@@ -161,9 +163,11 @@ class NetnsLab(LabPeers):
             )
         # Route reflectors first: they only listen, and clients connect sooner when they are up.
         in_parallel([self.frr_instances[n.name].start for n in self.plan.route_reflectors])
+        speakers = [p for p in self.peers.values() if isinstance(p, CraftedSpeaker)]
         in_parallel(
             [self.frr_instances[n.name].start for n in self.plan.routers]
-            + [p.start for p in self.peers.values()]
+            + [p.start for p in self.peers.values() if not isinstance(p, CraftedSpeaker)]
+            + [lambda: self._start_speakers(speakers)]
         )
         self.timings["daemons_s"] = time.monotonic() - started
         log.info("daemons of every pod and peer started at %.2f s", self.timings["daemons_s"])
@@ -175,6 +179,16 @@ class NetnsLab(LabPeers):
             log.warning("sessions still down at the start-up deadline: %s", self.unready)
         else:
             log.info("every session Established at %.2f s", self.timings["established_s"])
+
+    def _start_speakers(self, speakers: list[CraftedSpeaker]) -> None:
+        """Every crafted speaker in one process (harness.daemons.speaker_host), run in the
+        fabric's namespace: each session's socket is made in its speaker's namespace."""
+        start_speakers(
+            speakers,
+            namespace=self.run.namespace(FABRIC),
+            directory=self.run.node_dir(SPEAKERS),
+            env=self.run.environment(SPEAKERS),
+        )
 
     def register_frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
         """Register (for teardown) an FRR instance of a pod; `start()` it to run it."""
@@ -229,7 +243,8 @@ class NetnsLab(LabPeers):
                 problems.append(f"{what}: {type(exc).__name__}: {exc}")
 
         step("readiness prober", self.pods.stop)
-        stops = [p.stop for p in self.peers.values()]
+        shared = {id(p.process): p.stop for p in self.peers.values()}  # speakers share one
+        stops = list(shared.values())
         stops += [i.stop for i in [*self.frr_instances.values(), *self.retired]]
         step("stopping daemons", lambda: in_parallel(stops))
         # Safety net: children of our daemons (ExaBGP's bridge) carry the tag too.
