@@ -28,7 +28,9 @@ cd "$(dirname "$0")"
 
 # gobgpd: the GoBGP profile's RR pods (fixtures/sut/gobgp-rr), small, installed always so CI
 # tests it too. mmdebstrap: the root filesystem of the FRR a SUT profile ships (issue 14).
-apt_packages=(frr gobgpd iproute2 python3-venv mmdebstrap)
+# graphviz: the HTML report's topology picture; chromium, chromium-driver: the report tested
+# in a real browser (issue 17).
+apt_packages=(frr gobgpd iproute2 python3-venv mmdebstrap graphviz chromium chromium-driver)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -133,6 +133,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     startup.mark("checked")
     status = int(pytest.main(argv))
     print(f"rr-harness: JUnit report written to {args.junitxml}", file=sys.stderr)
+    from harness.report.retention import prune
+
+    if removed := prune(args.junitxml.parent, args.keep_logs):
+        print(f"rr-harness: removed the folders of {len(removed)} older run(s) (--keep-logs "
+              f"{args.keep_logs})", file=sys.stderr)  # fmt: skip
     return {
         int(pytest.ExitCode.OK): EXIT_OK,
         int(pytest.ExitCode.TESTS_FAILED): EXIT_FAILED,
@@ -178,14 +183,38 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     )
     print()
     print(report.table())
-    print(f"\nrr-harness mutate: reports in {args.reports}")
+    from harness.report.page import write_tables
+
+    page = write_tables(args.reports / "mutations.html", "rr-harness: mutations",
+                        mutations=args.reports / "mutations.json")  # fmt: skip
+    print(f"\nrr-harness mutate: reports in {args.reports} ({page.name})")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.matrix import write
+
+    if args.html.suffix != ".html":
+        raise InputError(f"--html {args.html}: expected a file name ending in .html")
+    print(
+        f"rr-harness report: matrix of {len(args.junit)} run(s) in {write(args.junit, args.html)}"
+    )
+    return EXIT_OK
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from harness.backends.netns.cleanup import find_leftovers, remove_leftovers
     from harness.runtime.run import check_run_id
 
+    if args.reports is not None:
+        from harness.report.retention import prune, run_folders
+
+        if not args.reports.is_dir():
+            raise InputError(f"--reports {args.reports}: no such folder")
+        removed = prune(args.reports, args.keep_logs)
+        kept = len(run_folders(args.reports))
+        print(f"removed the folders of {len(removed)} run(s) from {args.reports}; {kept} kept")
+        return EXIT_OK
     if args.backend == "kind":
         return _cleanup_kind(args)
     if os.geteuid() != 0:
@@ -256,6 +285,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "frr_source": runtime.source,
     }
     path = results.write(args.json, machine, software)
+    from harness.report.page import write_tables
+
+    write_tables(path.with_suffix(".html"), "rr-harness: bench", bench=path)
     print(results.table())
     print(f"\nrr-harness bench: figures in {path}", file=sys.stderr)
     return EXIT_OK
@@ -325,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "mutate": cmd_mutate,
         "cleanup": cmd_cleanup,
+        "report": cmd_report,
         "bench": cmd_bench,
         "fuzz": cmd_fuzz,
     }

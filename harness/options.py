@@ -91,6 +91,7 @@ class Option:
     action: str | None = None
     dest: str | None = None
     nargs: str | None = None
+    const: Any = None
     pytest_flag: str | None = None
 
     @property
@@ -109,6 +110,7 @@ class Option:
             "action": self.action,
             "dest": self.dest,
             "nargs": self.nargs,
+            "const": self.const,
         }
         add(*(flags or self.flags), **{k: v for k, v in keywords.items() if v is not None})
 
@@ -216,6 +218,14 @@ RUN: tuple[Option, ...] = (
         help="only tests matching this pytest -k expression",
     ),
     Option(("-q", "--quiet"), action="store_true", help="one character per test"),
+    Option(
+        ("--keep-logs",),
+        type=count(0),
+        default=10,
+        metavar="N",
+        help="keep the folders (log, kept configs) of the last N runs beside the JUnit report, "
+        "remove older ones (0: keep all)",
+    ),
 )
 
 VALIDATE: tuple[Option, ...] = (SUT, TOPOLOGY, FRR)
@@ -315,11 +325,38 @@ FUZZ: tuple[Option, ...] = (
 
 CLEANUP: tuple[Option, ...] = (
     replace(RUN_ID, help="only this run"),
+    Option(
+        ("--reports",),
+        type=Path,
+        nargs="?",
+        const=REPORTS_DIR,
+        metavar="DIR",
+        help="instead: remove the folders of all but the last --keep-logs runs from DIR "
+        "(default reports/)",
+    ),
+    Option(
+        ("--keep-logs",),
+        type=count(1),
+        default=10,
+        metavar="N",
+        help="with --reports: the runs whose folders stay",
+    ),
     Option(("--force",), action="store_true", help="also runs whose owning process is still alive"),
     BACKEND,
     replace(
         KUBECONFIG,
         help="kind backend: remove run namespaces from this cluster (default: runs' kind clusters)",
+    ),
+)
+
+REPORT: tuple[Option, ...] = (
+    Option(("junit",), type=Path, nargs="+", metavar="FILE.xml", help="JUnit files of runs"),
+    Option(
+        ("--html",),
+        type=Path,
+        default=REPORTS_DIR / "matrix.html",
+        metavar="OUT.html",
+        help="the check x run matrix page",
     ),
 )
 
@@ -329,7 +366,8 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "mutate": ("run the suites against broken SUT variants", MUTATE),
     "bench": ("measure reflection, failover, memory, overhead", BENCH),
     "fuzz": ("send seeded malformed UPDATEs to an RR pod, check it survives each", FUZZ),
-    "cleanup": ("remove what killed runs left behind", CLEANUP),
+    "report": ("merge runs' JUnit files into one check x run matrix (HTML)", REPORT),
+    "cleanup": ("remove what killed runs left behind (--reports: old runs' logs)", CLEANUP),
 }
 
 

@@ -31,6 +31,7 @@ from harness.model.plan import LabPlan
 from harness.observe.wait import WAITED
 from harness.options import plugin_options
 from harness.paths import REPORTS_DIR
+from harness.report.page import harness_version
 from harness.runtime import startup
 from harness.runtime.run import Run, check_run_id, new_run_id
 from harness.verdicts import STARTUP_FAILURE, UNDECIDED, VERDICT, undecided, undecided_to_errors
@@ -39,6 +40,8 @@ log = logger("run")
 
 PLAN_KEY = pytest.StashKey[LabPlan]()
 LAB_KEY = pytest.StashKey[Lab]()
+# The lab as it came up (its plan, the sessions not Established): the HTML report's topology
+STARTUP_KEY = pytest.StashKey[tuple[LabPlan, dict[str, dict[str, str]]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -223,6 +226,7 @@ def _lab_up(
     establish = float(config.getoption("--establish-timeout"))
     with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
+        config.stash[STARTUP_KEY] = (running.plan, dict(running.unready))
         if running.unready:  # no check can be decided: one message, no per-check noise
             down = "; ".join(
                 f"{node} with {peer}: {state}"
@@ -247,6 +251,7 @@ def _lab_up(
             "sessions": session_count(running),
             "lab_up_ms": round(up * 1000),
             startup.PROPERTY: startup.as_property(startup.breakdown(running.timings, started)),
+            "harness_version": harness_version(),
             **facts,  # implementation (and its version, as the RR pods say), the FRR run
         }.items():
             record_testsuite_property(key, value)
@@ -282,6 +287,7 @@ def _reporter(config: pytest.Config) -> Any:
     def say(line: str) -> None:
         if terminal is None:
             return
+        terminal.ensure_newline()  # after a -q progress line too
         if capture is None:
             terminal.write_line(line)
             return
@@ -325,7 +331,18 @@ def pytest_report_teststatus(report: pytest.TestReport) -> Any:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """JUnit written: an undecided check's <failure> becomes an <error>."""
+    """JUnit written: an undecided check's <failure> becomes an <error>; then the HTML report
+    beside it and the CI job summary (`harness.report.run_end`)."""
     junit = session.config.option.xmlpath
     if junit and Path(junit).is_file():
         undecided_to_errors(Path(junit))
+        from harness.report.run_end import after_run, docstrings
+
+        plan, unready = session.config.stash.get(STARTUP_KEY, (None, None))
+        after_run(
+            Path(junit),
+            plan=plan or session.config.stash.get(PLAN_KEY, None),
+            unready=unready,
+            docs=docstrings(session.items),
+            say=_reporter(session.config),
+        )

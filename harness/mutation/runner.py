@@ -14,6 +14,7 @@ catches at least one variant.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -131,11 +132,15 @@ def run_variant(
             str(topology),
             "--junitxml",
             str(junit),
+            "--keep-logs",  # every variant's log is evidence of the table
+            "0",
             *extra,
         ],
         capture_output=True,
         text=True,
         check=False,
+        # one job summary for the whole table, not one per variant
+        env={k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"},
     )
     (reports / f"{name}.log").write_text(process.stdout + process.stderr)
     result = VariantResult(name, breaks, process.returncode, time.monotonic() - started)

@@ -1,0 +1,46 @@
+"""Retention of the runs' kept logs: `reports/` keeps the folders of the last N runs.
+
+Each run writes its folder beside its JUnit report (`Run.kept`: `<reports>/<run id>/`, with
+`harness.log`, and the configs and daemon logs of a failed run). `rr-harness run --keep-logs N`
+removes the older ones when it ends, and `rr-harness cleanup --reports` does it on demand. A
+run folder is a folder named like a run id that holds the run's `harness.log`; anything else in
+`reports/` (JUnit files, HTML reports, failover figures, `mutations/`) is never touched, nor is
+the folder of a run whose owner is still running.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.log import RUN_LOG
+from harness.paths import RUN_STATE_ROOT
+from harness.runtime.run import RUN_ID_PATTERN, owner_alive
+
+KEEP_LOGS = 10
+
+
+def run_folders(reports: Path) -> list[Path]:
+    """The run folders in `reports`, newest first (by their log's last write)."""
+    if not reports.is_dir():
+        return []
+    found = [
+        p
+        for p in reports.iterdir()
+        if p.is_dir() and RUN_ID_PATTERN.fullmatch(p.name) and (p / RUN_LOG).is_file()
+    ]
+    return sorted(found, key=lambda p: (p / RUN_LOG).stat().st_mtime, reverse=True)
+
+
+def prune(reports: Path, keep: int = KEEP_LOGS, state: Path = RUN_STATE_ROOT) -> list[Path]:
+    """Remove every run folder but the newest `keep` (0: keep every one); returns those
+    removed."""
+    if keep <= 0:
+        return []
+    removed = []
+    for folder in run_folders(reports)[keep:]:
+        if (state / folder.name).is_dir() and owner_alive(state / folder.name):
+            continue  # a run still going: its log is being written
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed

@@ -1,0 +1,59 @@
+"""What a run does with its JUnit file once pytest has written it: bound its property values
+(`limits`), write the HTML report beside it (`page`), append the CI job summary (`summary`).
+
+A report that cannot be written never changes the run's verdict: the reason is said in one
+line, and the JUnit file stays what the run decided.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError, InputError
+from harness.model.plan import LabPlan
+
+
+def docstrings(items: Iterable[Any]) -> dict[str, str]:
+    """{check id: its docstring, on one line} of the collected tests: the RFC section or design
+    sentence each enforces (`suites.test_x::test_y[p]` -> `x::test_y[p]`, as in the JUnit)."""
+    from harness.report.results import suite_of
+
+    out: dict[str, str] = {}
+    for item in items:
+        function = getattr(item, "function", None)
+        doc = inspect.getdoc(function) if function is not None else None
+        if not doc:
+            continue
+        path, *rest = item.nodeid.split("::")
+        classname = ".".join([path.removesuffix(".py").replace("/", "."), *rest[:-1]])
+        out[f"{suite_of(classname)}::{item.name}"] = " ".join(doc.split())
+    return out
+
+
+def after_run(
+    junit: Path,
+    *,
+    plan: LabPlan | None,
+    unready: dict[str, dict[str, str]] | None,
+    docs: dict[str, str],
+    say: Callable[[str], None],
+) -> Path | None:
+    """Bound, render, summarise; returns the HTML report's path (None when not written)."""
+    from harness.report import limits, page, summary
+
+    try:
+        moved = limits.bound_properties(junit)
+        if moved:
+            say(f"rr-harness: {len(moved)} long property value(s) moved to {moved[0].parent}")
+        built = page.build(junit, plan=plan, unready=unready, docs=docs)
+        html = page.write(junit, built)
+        say(f"rr-harness: HTML report written to {html}")
+        if written := summary.append(built.result, junit, html):
+            say(f"rr-harness: job summary appended to {written}")
+        return html
+    except (OSError, HarnessError, InputError, ValueError) as exc:
+        say(f"rr-harness: no HTML report ({type(exc).__name__}: {exc})")
+        return None
