@@ -19,8 +19,7 @@ from typing import Literal, Self
 import yaml
 from pydantic import Field, ValidationError
 
-from harness.bgp.framing import AFI_SAFI
-from harness.bgp.session import build_open
+from harness.bgp.numbers import AFI_SAFI
 from harness.model.base import Asn, Family, Frozen
 from harness.model.loading import describe_validation_error
 from harness.observe.wait import START_POLL, wait_until
@@ -86,6 +85,8 @@ class ReflectorInstance:
         return self.directory / "reflector.log"
 
     def start(self) -> Self:
+        from harness.bgp.session import build_open  # scapy: only where an RR pod starts
+
         config = parse_config(self.config)
         self.directory.mkdir(parents=True, exist_ok=True)
         ready = self.directory / "listening"

@@ -17,7 +17,6 @@ from harness.model.base import Family
 from harness.observe.route import Route
 from harness.observe.sessions import SessionLife
 from harness.observe.speaker import SpeakerRib
-from harness.observe.wire import decode_update
 
 RIB_IN, RIB_OUT = "rib-in.jsonl", "rib-out.jsonl"
 
@@ -108,6 +107,8 @@ class HarnessRouteServer:
 
     def refusals(self, instance: Any, needle: str) -> list[str]:
         """Its `denied` records naming `needle`, written as FRR writes them."""
+        from harness.observe.wire import decode_update  # scapy: only where a refusal is read
+
         out = []
         for event in self._rib(instance, RIB_IN).events:
             if event["kind"] != "denied":
