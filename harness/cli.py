@@ -8,6 +8,8 @@ Exit status: 0 all passed, 1 failures, 2 bad input (one line naming the file and
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -351,6 +353,26 @@ def _cleanup_kind(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command `argv` (None: this process's own command line, and the process ends here:
+    `_exit`)."""
+    status = _command(argv)
+    if argv is None:
+        _exit(status)
+    return status
+
+
+def _exit(status: int) -> NoReturn:
+    """End the process once the atexit handlers (logging's flush, weakref finalizers) have run
+    and stdio is flushed, without the interpreter's teardown: freeing every object of some 500
+    modules one by one took 0.2 s after each run's last line (issue 18)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     commands = {
         "run": cmd_run,

@@ -21,6 +21,7 @@ from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.processes import ManagedProcess
 
 START_TIMEOUT = 15.0
+START_MODULE = "harness.daemons.exabgp_start"  # ExaBGP, loaded before it enters its namespace
 _FAMILY_LINES = {
     Family.IPV4_UNICAST: "ipv4 unicast;",
     Family.IPV6_UNICAST: "ipv6 unicast;",
@@ -82,17 +83,30 @@ class ExabgpPeer:
     def __post_init__(self) -> None:
         self.rib = ExabgpRib(self.node, self.directory / "received.jsonl")
 
-    def start(self) -> Self:
+    def spawn(self) -> Self:
+        """Start the process now, before its namespace is ready: the interpreter and ExaBGP's
+        modules load meanwhile (harness.daemons.exabgp_start); `start()` lets it in."""
+        interpreter, _, _, config = prepare(self.directory, self.sessions)
         self.process = ManagedProcess(
             node=self.node,
             name="exabgp",
-            argv=prepare(self.directory, self.sessions),
+            argv=[interpreter, "-m", START_MODULE, config],
             namespace=self.namespace,
             env=self.env | EXABGP_ENV,
             log=self.directory / "exabgp.log",
             cwd=self.directory,  # not the caller's: nothing there may shadow our modules
             component="exabgp",
+            joins_namespace=True,
         ).start()
+        return self
+
+    def start(self) -> Self:
+        """Into its namespace (spawned now if it was not), then until its process bridge
+        listens."""
+        if self.process is None:
+            self.spawn()
+        assert self.process is not None
+        self.process.enter_namespace()
         wait_until(
             (self.directory / "api.sock").exists,
             timeout=START_TIMEOUT,

@@ -109,7 +109,9 @@ class FrrInstance:
             fail_fast=proc.check_alive,
         )
 
-    def start(self) -> Self:
+    def start(self, before_bgpd: Callable[[], object] | None = None) -> Self:
+        """mgmtd, zebra, then bgpd, each once the one before made its socket; `before_bgpd`
+        (the lab's route reflectors being up) is awaited just before bgpd starts."""
         d = self.directory
         # One rendered file, read by each daemon as an integrated config is: zebra takes its
         # lines (`ip nht ...`), bgpd its own (harness/daemons/frr_check.py checked the rest).
@@ -126,6 +128,8 @@ class FrrInstance:
             self._await(self._spawn("zebra"), "zserv.api")
         if self.with_mgmtd:
             self._configure_mgmtd()
+        if before_bgpd is not None:
+            before_bgpd()
         bgpd = self._spawn("bgpd")
         self._await(bgpd, "bgpd.vty")
         wait_until(

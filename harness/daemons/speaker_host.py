@@ -19,12 +19,9 @@ from harness.runtime.processes import ManagedProcess
 NODE = "speakers"  # the process's name in the run's log and state directory
 
 
-def start_speakers(
-    speakers: Sequence[CraftedSpeaker], *, namespace: str, directory: Path, env: dict[str, str]
-) -> ManagedProcess | None:
-    """Start `speakers` in one process run in `namespace`; return once each listens."""
-    if not speakers:
-        return None
+def prepare_speakers(speakers: Sequence[CraftedSpeaker], directory: Path) -> None:
+    """Each speaker's config (its OPENs encoded: scapy is imported here) and log link, ahead of
+    the start (the netns lab does it while its namespaces are made)."""
     log = directory / "speaker.log"
     log.touch()
     for speaker in speakers:
@@ -32,6 +29,23 @@ def start_speakers(
         own = speaker.directory / "speaker.log"
         own.unlink(missing_ok=True)
         own.symlink_to(log)
+
+
+def start_speakers(
+    speakers: Sequence[CraftedSpeaker],
+    *,
+    namespace: str,
+    directory: Path,
+    env: dict[str, str],
+    prepared: bool = False,
+) -> ManagedProcess | None:
+    """Start `speakers` in one process run in `namespace` (`prepare_speakers` first, unless
+    `prepared`); return once each listens."""
+    if not speakers:
+        return None
+    if not prepared:
+        prepare_speakers(speakers, directory)
+    log = directory / "speaker.log"
     process = ManagedProcess(
         node=NODE,
         name="speaker",

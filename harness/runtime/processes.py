@@ -81,14 +81,18 @@ class ManagedProcess:
     log: Path
     cwd: Path | None = None
     component: str = "processes"  # its logger: rr_harness.<component>
+    # The process joins `namespace` itself, told on its stdin (`enter_namespace`): it may start
+    # before the namespace is ready (harness.daemons.exabgp_start).
+    joins_namespace: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
     ended_by_harness: bool = field(default=False, init=False)  # stop() or kill() was called
 
     def start(self) -> ManagedProcess:
+        wrapper = [] if self.joins_namespace else ["ip", "netns", "exec", self.namespace]
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
-                ["ip", "netns", "exec", self.namespace, *self.argv],
-                stdin=subprocess.DEVNULL,
+                [*wrapper, *self.argv],
+                stdin=subprocess.PIPE if self.joins_namespace else subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -96,8 +100,19 @@ class ManagedProcess:
                 start_new_session=True,
                 close_fds=True,
             )
-        self._log.info("%s: %s started, PID %d, in %s", *self._who, self.namespace)
+        where = "for" if self.joins_namespace else "in"
+        self._log.info("%s: %s started, PID %d, %s %s", *self._who, where, self.namespace)
         return self
+
+    def enter_namespace(self) -> None:
+        """Tell a `joins_namespace` process that its namespace is ready (and close its stdin)."""
+        assert self.popen is not None and self.popen.stdin is not None, "not started to join"
+        try:
+            self.popen.stdin.write(f"{self.namespace}\n".encode())
+            self.popen.stdin.close()
+        except BrokenPipeError:  # it died: check_alive says how
+            pass
+        self._log.info("%s: %s (PID %d) told to enter %s", *self._who, self.namespace)
 
     @property
     def pid(self) -> int:

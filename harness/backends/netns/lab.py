@@ -12,7 +12,9 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import cast
@@ -27,6 +29,7 @@ from harness.backends.base import (
 from harness.backends.netns.anycast import Anycast
 from harness.backends.netns.cleanup import find_leftovers
 from harness.backends.netns.fabric import FABRIC, Fabric
+from harness.backends.netns.gates import Gates
 from harness.backends.netns.pods import NetnsPods, PodDaemon
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
@@ -34,7 +37,7 @@ from harness.daemons.frr import FrrInstance
 from harness.daemons.frr_runtime import FrrRuntime, runtime_for
 from harness.daemons.gobgp import GobgpInstance
 from harness.daemons.speaker_host import NODE as SPEAKERS
-from harness.daemons.speaker_host import start_speakers
+from harness.daemons.speaker_host import prepare_speakers, start_speakers
 from harness.drivers.route_server import driver_for
 from harness.errors import LabError
 from harness.log import logger
@@ -133,7 +136,21 @@ class NetnsLab(LabPeers):
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
         started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1) as early:
+            self._start(started, early)
+
+    def _start(self, started: float, early: ThreadPoolExecutor) -> None:
+        """ExaBGP loads while the namespaces are made (its own process:
+        harness.daemons.exabgp_start); the crafted speakers' configs are written (scapy
+        imported) on `early` while the pods' daemons start."""
+        self._register_peers()
         self.fabric.build(self.plan.topology, list(self.plan.lab_nodes))
+        speakers = [p for p in self.peers.values() if isinstance(p, CraftedSpeaker)]
+        speakers_ready = (
+            early.submit(prepare_speakers, speakers, self.run.node_dir(SPEAKERS)).result
+            if speakers
+            else lambda: None
+        )
         if self.anycast is not None:
             self.anycast.start()
         self.timings["namespaces_s"] = time.monotonic() - started
@@ -152,23 +169,7 @@ class NetnsLab(LabPeers):
         self.pods.register_lab_pods()
         if self.anycast is not None:
             self.pods.listeners.append(self.anycast.reconcile)
-        for node in self.plan.peers:
-            kind = CraftedSpeaker if node.role is Role.SPEAKER else ExabgpPeer
-            self.peers[node.name] = kind(
-                node=node.name,
-                namespace=self.run.namespace(node.name),
-                directory=self.run.node_dir(node.name),
-                sessions=self.plan.peer_sessions(node),
-                env=self.run.environment(node.name),
-            )
-        # Route reflectors first: they only listen, and clients connect sooner when they are up.
-        in_parallel([self.frr_instances[n.name].start for n in self.plan.route_reflectors])
-        speakers = [p for p in self.peers.values() if isinstance(p, CraftedSpeaker)]
-        in_parallel(
-            [self.frr_instances[n.name].start for n in self.plan.routers]
-            + [p.start for p in self.peers.values() if not isinstance(p, CraftedSpeaker)]
-            + [lambda: self._start_speakers(speakers)]
-        )
+        self._start_daemons(speakers_ready)
         self.timings["daemons_s"] = time.monotonic() - started
         log.info("daemons of every pod and peer started at %.2f s", self.timings["daemons_s"])
         self.pods.start_prober()
@@ -180,14 +181,54 @@ class NetnsLab(LabPeers):
         else:
             log.info("every session Established at %.2f s", self.timings["established_s"])
 
-    def _start_speakers(self, speakers: list[CraftedSpeaker]) -> None:
+    def _register_peers(self) -> None:
+        """The lab's peers; ExaBGP's processes spawned (they load before their namespace is
+        ready)."""
+        for node in self.plan.peers:
+            kind = CraftedSpeaker if node.role is Role.SPEAKER else ExabgpPeer
+            self.peers[node.name] = peer = kind(
+                node=node.name,
+                namespace=self.run.namespace(node.name),
+                directory=self.run.node_dir(node.name),
+                sessions=self.plan.peer_sessions(node),
+                env=self.run.environment(node.name),
+            )
+            if isinstance(peer, ExabgpPeer):
+                peer.spawn()
+
+    def _start_daemons(self, speakers_ready: Callable[[], object]) -> None:
+        """Everything at once, but no client connects before what it connects to listens
+        (harness.backends.netns.gates)."""
+        rrs = [n.name for n in self.plan.route_reflectors]
+        gates = Gates([*rrs, *(n.name for n in self.plan.routers)], rrs, self.establish_timeout)
+        starts = [gates.opening(n, self.frr_instances[n].start) for n in rrs]
+        for node in self.plan.routers:  # mgmtd and zebra at once, bgpd once the RRs listen
+            router = cast(FrrInstance, self.frr_instances[node.name])
+            starts.append(gates.opening(node.name, partial(router.start, gates.wait(rrs))))
+        speakers = []
+        for peer in self.peers.values():
+            if isinstance(peer, ExabgpPeer):
+                starts.append(gates.after([s.peer_name for s in peer.sessions], peer.start))
+            else:
+                speakers.append(peer)
+        if speakers:
+            wanted = [s.peer_name for p in speakers for s in p.sessions]
+            starts.append(gates.after(wanted, self._start_speakers, speakers, speakers_ready))
+        in_parallel(starts)
+
+    def _start_speakers(
+        self, speakers: list[CraftedSpeaker], prepared: Callable[[], object]
+    ) -> None:
         """Every crafted speaker in one process (harness.daemons.speaker_host), run in the
-        fabric's namespace: each session's socket is made in its speaker's namespace."""
+        fabric's namespace: each session's socket is made in its speaker's namespace; once
+        `prepared` returned (it raises what preparing them raised)."""
+        prepared()
         start_speakers(
             speakers,
             namespace=self.run.namespace(FABRIC),
             directory=self.run.node_dir(SPEAKERS),
             env=self.run.environment(SPEAKERS),
+            prepared=True,  # by `_start`
         )
 
     def register_frr(self, node: str, config: str, *, with_zebra: bool) -> FrrInstance:
