@@ -242,12 +242,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import platform
 
     from harness.bench.figures import Results
-    from harness.bench.scenarios import SCENARIOS, Settings
+    from harness.bench.scenarios import BY_DEFAULT, SCENARIOS, Settings
+    from harness.bench.yardstick import check_topotests
     from harness.inputs import load_plan
 
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         raise InputError(f"unknown scenario {unknown[0]!r} (known: {', '.join(SCENARIOS)})")
+    topotests = None
+    if "yardstick" in args.scenarios:
+        topotests = check_topotests(args.topotests, args.topotest_python)
+    elif args.topotests is not None:
+        raise InputError("--topotests: only for the yardstick scenario")
     for name in args.suites or []:
         if name not in known_suites():
             raise InputError(
@@ -269,10 +275,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sizes=args.routes,
         repeat=args.repeat,
         suites=args.suites,
+        topotests=topotests,
+        topotest_python=args.topotest_python,
     )
     results = Results()
     with run_log(args.json.parent / "bench.log", args.log_level):
-        for name in args.scenarios or list(SCENARIOS):
+        for name in args.scenarios or BY_DEFAULT:
             print(f"rr-harness bench: {name} ...", file=sys.stderr, flush=True)
             logger("bench").info("scenario %s", name)
             SCENARIOS[name](settings, results)

@@ -265,7 +265,8 @@ BENCH: tuple[Option, ...] = (
         ("scenarios",),
         nargs="*",
         metavar="SCENARIO",
-        help="throughput, failover, memory, overhead (default: all, in that order)",
+        help="throughput, failover, memory, overhead (default: these, in that order); "
+        "yardstick (`run reflection` against FRR's bgp_rr_ibgp topotest, paired: --topotests)",
     ),
     Option(
         ("--routes",),
@@ -285,6 +286,19 @@ BENCH: tuple[Option, ...] = (
         type=names,
         metavar="NAME[,NAME...]",
         help="overhead: time these suites (default: every one but failover and meshrr)",
+    ),
+    Option(
+        ("--topotests",),
+        type=Path,
+        metavar="DIR",
+        help="yardstick: FRR's tests/topotests directory (of the FRR release to compare with)",
+    ),
+    Option(
+        ("--topotest-python",),
+        default="python3",
+        metavar="PATH",
+        help="yardstick: the Python FRR's topotests run with (FRR 8.4's: pytest 7, scapy, "
+        "xmltodict; default python3)",
     ),
     replace(LOG_LEVEL, help="what the bench's log keeps (bench.log beside --json)"),
 )

@@ -83,6 +83,9 @@ def test_bad_bench_arguments_are_one_line_and_exit_2():
         (("bench", "--routes", "10,x"), "--routes: expected N[,N...]"),
         (("bench", "--routes", "0"), "sizes must be at least 1"),
         (("bench", "overhead", "--suites", "nope"), "--suites: unknown suite 'nope'"),
+        (("bench", "yardstick"), "--topotests: the yardstick needs FRR's tests/topotests"),
+        (("bench", "yardstick", "--topotests", "/nonexistent"), "no bgp_rr_ibgp/test_bgp_rr"),
+        (("bench", "overhead", "--topotests", "/tmp"), "only for the yardstick scenario"),
     ]:
         done = rr_harness(*args)
         assert done.returncode == 2, done.stderr

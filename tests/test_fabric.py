@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
+
+import pytest
 from conftest import needs_root
 from pyroute2 import IPRoute, netns
 
@@ -9,6 +14,7 @@ from harness.backends.netns.fabric import Fabric
 from harness.errors import LabError
 from harness.model.loading import load_topology
 from harness.paths import DEFAULT_TOPOLOGY
+from harness.runtime.netns_socket import create_namespace
 from harness.runtime.run import Run
 
 pytestmark = needs_root
@@ -57,3 +63,51 @@ def test_a_failed_build_still_removes_what_it_made(tmp_path):
         run.namespace("rr-1")
     ]
     netns.remove(run.namespace("rr-1"))
+
+
+def test_a_namespace_is_made_in_this_thread_without_a_fork_and_the_thread_returns(tmp_path):
+    """Issue 18: unshare(2) in the calling thread, the namespace bound by name; the thread is
+    back in its own, and `ip netns exec` finds the new one apart from it."""
+    own = os.readlink("/proc/thread-self/ns/net")
+    run = Run(root=tmp_path)
+    name = run.namespace("probe")
+    try:
+        create_namespace(name)
+        assert os.readlink("/proc/thread-self/ns/net") == own
+        inside = subprocess.run(
+            ["ip", "netns", "exec", name, "readlink", "/proc/self/ns/net"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert inside.startswith("net:[") and inside != own
+        with pytest.raises(FileExistsError):
+            create_namespace(name)
+    finally:
+        netns.remove(name)
+
+
+def test_each_thread_gets_its_own_handle_on_a_namespace(tmp_path):
+    """pyroute2 binds a handle to the thread that made it: the fabric makes one per thread
+    (a socket made in the namespace) and closes them all."""
+    topology = load_topology(DEFAULT_TOPOLOGY)
+    run = Run(root=tmp_path)
+    fabric = Fabric(run)
+    node = topology.node("router-1")
+    try:
+        fabric.build(topology, [node])
+        seen: list[object] = []
+
+        def look() -> None:
+            handle = fabric.handle("router-1")
+            seen.append(handle)
+            assert {link.get_attr("IFLA_IFNAME") for link in handle.get_links()} >= {"lo", "eth0"}
+
+        worker = threading.Thread(target=look)
+        worker.start()
+        worker.join()
+        look()
+        assert len(seen) == 2 and seen[0] is not seen[1]
+    finally:
+        assert fabric.close() == []
+    assert not [n for n in netns.listnetns() if n.startswith(f"rrh-{run.run_id}-")]

@@ -15,6 +15,7 @@ from conftest import CLI, RESOLVE, needs_root, rr_harness
 
 from harness.backends.netns.cleanup import find_leftovers
 from harness.daemons import frr_tree
+from harness.daemons.frr_runtime import _fstab
 from harness.daemons.frr_tree import SUITES, _entries, ships, upstream
 from harness.model.sut import frr_choice
 from harness.runtime.run import new_run_id
@@ -175,3 +176,21 @@ def test_the_host_frr_is_still_there_to_pick(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     props = _properties(report)
     assert props["frr_version"].startswith("8.4") and props["frr_source"] == "host", props
+
+
+def test_a_tree_s_mounts_are_one_fstab_in_order_with_its_fields_escaped():
+    """Issue 18: one `mount --all` per daemon start; tmpfs first, then what is mounted into
+    it (mount points made there), the namespace's /sys last."""
+    lines = _fstab(Path("/cache/frr tree"), Path("/run/rr-harness/ab12cd/router-1")).splitlines()
+    assert [line.split()[1] for line in lines] == [
+        "/cache/frr\\040tree/run",
+        "/cache/frr\\040tree/tmp",
+        "/cache/frr\\040tree/run/rr-harness/ab12cd/router-1",
+        "/cache/frr\\040tree/run/frr",
+        "/cache/frr\\040tree/var/tmp",
+        "/cache/frr\\040tree/etc/frr",
+        "/cache/frr\\040tree/proc",
+        "/cache/frr\\040tree/sys",
+    ]
+    assert "bind,X-mount.mkdir" in lines[2] and lines[-1].startswith("/sys ")
+    assert all(line.endswith(" 0 0") for line in lines)

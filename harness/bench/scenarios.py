@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.bench import overhead as oh
+from harness.bench import yardstick as ys
 from harness.bench.failover_scale import failover_at
 from harness.bench.figures import Results
 from harness.bench.memory import per_route
@@ -34,6 +35,8 @@ class Settings:
     sizes: Sequence[int] | None  # --routes; None: each scenario's own sizes
     repeat: int
     suites: Sequence[str] | None = None  # overhead: which suites (None: every non-scale one)
+    topotests: Path | None = None  # yardstick: FRR's tests/topotests (checked by the CLI)
+    topotest_python: str = "python3"  # yardstick: the interpreter FRR's topotests run with
 
 
 def _target(met: bool, target: str) -> str:
@@ -168,9 +171,48 @@ def overhead(s: Settings, out: Results) -> None:
         out.add("overhead", f"start-up: {step.replace('_', ' ')}", ms, "ms", tests=tests)
 
 
+def yardstick(s: Settings, out: Results) -> None:
+    """Issue 18: the reflection run against FRR's bgp_rr_ibgp topotest, paired (A B A B ...):
+    each one's median wall time, the median of the pairs' ratios, and the reflection runs'
+    start-up steps (medians)."""
+    assert s.topotests is not None, "the CLI checks --topotests"
+    forwarded = ["--sut", str(s.sut_dir), "--topology", str(s.topology)]
+    forwarded += ["--frr", s.plan.sut.values.frr]
+    runs = ys.paired(
+        s.topotests,
+        s.topotest_python,
+        s.reports,
+        forwarded,
+        pairs=max(3, s.repeat),
+        timeout=s.timeout,
+    )
+    params = {"pairs": len(runs.ratios)}
+    invalid = "; ".join(runs.failed)
+    note = f"INVALID: {invalid}" if invalid else ""
+    harness = statistics.median(r.wall_s for r in runs.harness)
+    topotest = statistics.median(r.wall_s for r in runs.topotest)
+    out.add("yardstick", "rr-harness run reflection wall (median)", harness, "s", note, **params)
+    out.add(
+        "yardstick", f"topotest {ys.TOPOTEST.parent} wall (median)", topotest, "s", note, **params
+    )
+    ratio = statistics.median(runs.ratios)
+    met = _target(ratio <= ys.TARGET_RATIO, f"<= {ys.TARGET_RATIO}")
+    out.add("yardstick", "reflection / topotest, paired (median)", ratio, "", note or met, **params)
+    steps: dict[str, list[int]] = {}
+    for i in range(len(runs.harness)):
+        report = s.reports / f"yardstick-{i}.xml"
+        for step, ms in (oh.startup_steps(report) if report.is_file() else {}).items():
+            steps.setdefault(step, []).append(ms)
+    for step, values in steps.items():
+        name = f"reflection start-up: {step.replace('_', ' ')} (median)"
+        out.add("yardstick", name, statistics.median(values), "ms", **params)
+
+
 SCENARIOS: dict[str, Callable[[Settings, Results], None]] = {
     "throughput": throughput,
     "failover": failover,
     "memory": memory,
     "overhead": overhead,
+    "yardstick": yardstick,
 }
+BY_DEFAULT = ("throughput", "failover", "memory", "overhead")  # the yardstick needs FRR's tests

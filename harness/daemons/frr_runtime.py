@@ -4,8 +4,9 @@ A runtime is the host's installed FRR (`host`), or a root filesystem holding ano
 Debian tree built on first use (`10.3`, harness.daemons.frr_tree) or a path. A daemon of a tree
 runs in its pod's namespace as
 `ip netns exec NS unshare --mount sh -c SETUP ... chroot ROOT /usr/lib/frr/bgpd ...`: every
-step execs the next, so the PID the harness tracks is the daemon's. The mounts are private to
-the daemon's mount namespace, and nothing is written into the shared tree:
+step execs the next, so the PID the harness tracks is the daemon's. The mounts (one `mount
+--all` of the pod's `mounts.fstab`) are private to the daemon's mount namespace, and nothing is
+written into the shared tree:
 - tmpfs over the tree's /run and /tmp, and the pod's directory shown at its own path there, so
   `-f`, `-i`, `-z` and `--vty_socket` name the same files inside and out;
 - the pod's `run-frr` over /run/frr (FRR 10's mgmtd sockets live there: shared by the pod's
@@ -39,22 +40,44 @@ POD_SUBDIRS = ("run-frr", "var-tmp", "etc-frr")
 TREE_DIRS = ("run", "tmp", "var/tmp", "proc", "sys", "etc/frr")
 SHOWN_UNDER = (Path("/run"), Path("/tmp"))  # a pod's directory must be below one of these
 
-# $1 the tree, $2 the pod's directory; then the daemon's argv. `set -e`: a mount that fails
-# ends the launch with mount's own message in the daemon's log.
+FSTAB = "mounts.fstab"  # in a pod's directory: the tree's mounts for the pod's daemons
+
+# $1 the tree, $2 the pod's fstab; then the daemon's argv. One `mount --all` of the pod's
+# fstab (`prepare` writes it) instead of a mount(8) per mount: each is a fork and an exec, and
+# a router pod's three daemons start one after the other (issue 18). `set -e`: a mount that
+# fails ends the launch with mount's own message in the daemon's log.
 _SETUP = """set -e
-root=$1 pod=$2
+root=$1 fstab=$2
 shift 2
-mount -t tmpfs -o mode=0755 rr-harness "$root/run"
-mount -t tmpfs -o mode=1777 rr-harness "$root/tmp"
-mkdir -p "$root$pod" "$root/run/frr"
-mount --bind "$pod" "$root$pod"
-mount --bind "$pod/run-frr" "$root/run/frr"
-mount --bind "$pod/var-tmp" "$root/var/tmp"
-mount --bind "$pod/etc-frr" "$root/etc/frr"
-mount -t proc proc "$root/proc"
-mount --rbind /sys "$root/sys"
+mount --all --fstab "$fstab"
 exec chroot "$root" "$@"
 """
+
+
+def _fstab(root: Path, pod: Path) -> str:
+    """The mounts of the module docstring, in order, as fstab(5) lines (fields escaped);
+    `X-mount.mkdir` makes the mount points inside the tmpfs just mounted."""
+    entries = [
+        ("rr-harness", root / "run", "tmpfs", "mode=0755"),
+        ("rr-harness", root / "tmp", "tmpfs", "mode=1777"),
+        (pod, root / pod.relative_to("/"), "none", "bind,X-mount.mkdir"),
+        (pod / "run-frr", root / "run/frr", "none", "bind,X-mount.mkdir"),
+        (pod / "var-tmp", root / "var/tmp", "none", "bind"),
+        (pod / "etc-frr", root / "etc/frr", "none", "bind"),
+        ("proc", root / "proc", "proc", "defaults"),
+        ("/sys", root / "sys", "none", "rbind"),
+    ]
+
+    def field(value: object) -> str:
+        text = str(value)
+        for char in "\\ \t\n":
+            text = text.replace(char, f"\\{ord(char):03o}")
+        return text
+
+    return "".join(
+        f"{field(what)} {field(where)} {kind} {options} 0 0\n"
+        for what, where, kind, options in entries
+    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,7 @@ class FrrRuntime:
             (pod / name).mkdir(exist_ok=True)
         os.chown(pod / "run-frr", uid, gid)
         (pod / "var-tmp").chmod(0o1777)
+        (pod / FSTAB).write_text(_fstab(self.root, pod))
 
     def own(self, path: Path) -> None:
         os.chown(path, *self.owner)
@@ -120,7 +144,7 @@ class FrrRuntime:
             return list(argv)
         if not any(pod.is_relative_to(base) for base in SHOWN_UNDER):
             raise ValueError(f"{pod}: a pod's directory must be under /run or /tmp")
-        setup = ["sh", "-c", _SETUP, "rr-harness-frr", str(self.root), str(pod)]
+        setup = ["sh", "-c", _SETUP, "rr-harness-frr", str(self.root), str(pod / FSTAB)]
         return ["unshare", "--mount", *setup, *argv]
 
 
