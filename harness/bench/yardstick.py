@@ -91,9 +91,11 @@ def timed(argv: Sequence[str], cwd: Path, timeout: float) -> Timed:
 
 
 def reflection_argv(junit: Path, forwarded: Sequence[str]) -> list[str]:
-    """The harness's reflection run as a user starts it (`rr-harness run reflection`)."""
-    cli = [sys.executable, "-m", "harness.cli", "run", "reflection", "-q"]
-    return [*cli, "--junitxml", str(junit), *forwarded]
+    """The harness's reflection run as a user starts it: the `rr-harness` command installed
+    beside this interpreter (else `python -m harness.cli`)."""
+    script = Path(sys.executable).with_name("rr-harness")
+    cli = [str(script)] if script.is_file() else [sys.executable, "-m", "harness.cli"]
+    return [*cli, "run", "reflection", "-q", "--junitxml", str(junit), *forwarded]
 
 
 def paired(
