@@ -312,7 +312,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         "failed",  # pytest's xfail handling makes it "skipped", with the reason as wasxfail
         f"XFailed: {call.excinfo.value.msg}",
         call.when,
-        [(f"Captured {key} {when}", text) for when, key, text in item._report_sections],
+        [
+            (f"Captured {key} {when}", text)
+            for when, key, text in getattr(item, "_report_sections", [])  # pytest's own record
+        ],
         call.duration,
         call.start,
         call.stop,
