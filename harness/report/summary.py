@@ -47,7 +47,7 @@ def markdown(result: RunResult, junit: Path, html: Path | None = None) -> str:
     if bad:
         lines += ["", "**Failures and errors**", ""]
         lines += [f"- {k.outcome}: `{k.check_id}`: {_cell(k.reason)}" for k in bad]
-    drills, _ = tables.failover(junit, figures=False)
+    drills, _ = tables.failover(junit, result.properties.get("run_id", ""), figures=False)
     if drills:
         head = " | ".join(f"{m.removesuffix('_ms')} p50 / p95" for m in FAILOVER_MEASURES)
         lines += ["", "**Failover (ms)**", "", f"| drill | {head} |"]
