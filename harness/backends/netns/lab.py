@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from harness.backends.base import (
     LabPeers,
@@ -33,6 +33,7 @@ from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FrrInstance
 from harness.daemons.frr_runtime import FrrRuntime, runtime_for
 from harness.daemons.gobgp import GobgpInstance
+from harness.daemons.pod_process import PodProcess
 from harness.daemons.speaker_host import NODE as SPEAKERS
 from harness.daemons.speaker_host import start_speakers
 from harness.drivers.route_server import driver_for
@@ -49,6 +50,7 @@ from harness.runtime.run import TAG_ENV, Run
 from harness.runtime.signals import signals_deferred
 
 log = logger("netns")
+P = TypeVar("P", bound=PodProcess)
 GOBGP_SAMPLER = (sys.executable, "-m", "harness.failover.gobgp_sample_process")
 
 
@@ -206,9 +208,10 @@ class NetnsLab(LabPeers):
         self.frr_instances[node] = instance
         return instance
 
-    def register_gobgp(self, node: str, config: str) -> GobgpInstance:
-        """Register (for teardown) the gobgpd of an RR pod; `start()` it to run it."""
-        instance = GobgpInstance(
+    def register(self, kind: type[P], node: str, config: str) -> P:
+        """Register (for teardown) the daemon of an RR pod that is one process of the harness's
+        (gobgpd, the harness's own RR); `start()` it to run it."""
+        instance = kind(
             node=node,
             namespace=self.run.namespace(node),
             directory=self.run.node_dir(node),
