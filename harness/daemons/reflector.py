@@ -93,7 +93,14 @@ class ReflectorInstance(PodProcess):
             "listen_ranges": [str(r) for r in config.listen_ranges],
             "families": families,
             "hold_time": config.hold_time,
-            "non_clients": [{"address": str(n.address), "asn": n.asn} for n in config.non_clients],
+            "non_clients": [
+                {
+                    "address": str(n.address),
+                    "asn": n.asn,
+                    "families": [AFI_SAFI[f] for f in n.families],
+                }
+                for n in config.non_clients
+            ],
             "faults": list(config.faults),
             "open": build_open(
                 config.asn, config.hold_time, str(config.router_id), config.families
