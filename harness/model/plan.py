@@ -55,6 +55,7 @@ class LabPlan:
         self.routers = topology.by_role(Role.ROUTER)
         self.peers = tuple(n for n in topology.nodes if n.role.is_peer)
         self._check()
+        self.harness_routers = self._harness_routers()
 
     def _rr_slots(self) -> tuple[Node, ...]:
         """The RR pods the lab starts: the first `replicas` route-reflector nodes, or for meshrr
@@ -127,6 +128,55 @@ class LabPlan:
                     f"{self.source}: nodes[{i}].interfaces: pod address {ip} is outside the "
                     f"SUT's pod_cidr {values.pod_cidr}"
                 )
+
+    def _harness_routers(self) -> frozenset[str]:
+        """The router pods the harness plays (sut.yaml `harness_routers`): routers of the
+        topology whose every session the crafted speaker opens itself (it connects, never
+        accepts): one per RR pod, no external neighbor, no stand-in RR (those connect too)."""
+        field = f"{self.sut.directory}/sut.yaml: harness_routers"
+        routers = {n.name: n for n in self.routers}
+        for i, name in enumerate(self.sut.values.harness_routers):
+            node = routers.get(name)
+            if node is None:
+                raise InputError(
+                    f"{field}[{i}]: {name} is not a router node of {self.source} "
+                    f"(routers: {', '.join(routers) or 'none'})"
+                )
+            if self.mesh is not None:
+                raise InputError(
+                    f"{field}[{i}]: a router the harness plays peers with RR pods, "
+                    "not with a meshrr side's anycast address"
+                )
+            others = [n.name for n in self.external_neighbors(node)] + [
+                p.name for p in self.peers if p.stands_in_for and name in p.peers
+            ]
+            if others:
+                raise InputError(
+                    f"{field}[{i}]: {name} also peers with {', '.join(others)}, which the "
+                    "crafted speaker playing it cannot accept (it only connects): choose a "
+                    "router whose only sessions are with the RR pods"
+                )
+        return frozenset(self.sut.values.harness_routers)
+
+    def router_sessions(self, router: Node, rr_ips: Iterable[str]) -> list[PeerSession]:
+        """The sessions of a router pod the harness plays: one iBGP session per RR address,
+        named `rr@<ip>` and with the families a router's template gives it (`rr_neighbors`),
+        from the router's pod address, with its ASN and router id (the topology's, else its
+        pod address)."""
+        local = self.cluster_ip(router)
+        return [
+            PeerSession(
+                peer_name=n.name,
+                peer_address=n.address,
+                local_address=local,
+                local_asn=router.asn,
+                peer_asn=n.asn,
+                router_id=str(router.router_id or local),
+                families=n.families,
+                hold_time=self.sut.values.timers.hold,
+            )
+            for n in self.rr_neighbors(rr_ips)
+        ]
 
     # -- addresses ----------------------------------------------------------------------------
     def cluster_address(self, node: Node) -> IpInterface:

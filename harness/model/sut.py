@@ -173,6 +173,12 @@ class SutValues(Frozen):
     meshrr: Mesh | None = Field(
         None, description="present: the SUT is meshrr's route servers, not standalone RR pods"
     )
+    harness_routers: tuple[str, ...] = Field(
+        (),
+        description="router pods (topology node names) the harness plays with its crafted "
+        "speaker instead of FRR: a router that applies no rule to what it receives, the broken "
+        "router of the mutation proof (netns only); it keeps one iBGP session per RR pod",
+    )
 
     @field_validator("frr", mode="before")
     @classmethod
@@ -183,6 +189,16 @@ class SutValues(Frozen):
                 f'write the version as a string (frr: "{value}"): YAML reads it as a number'
             )
         return frr_choice(value) if isinstance(value, str) else value
+
+    @field_validator("harness_routers")
+    @classmethod
+    def _each_router_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, name in enumerate(value):
+            if not name.strip():
+                raise ValueError(f"entry {i} is empty: name a router node of the topology")
+            if name in value[:i]:
+                raise ValueError(f"entry {i} names {name} a second time")
+        return value
 
     @model_validator(mode="after")
     def _replicas_cover_the_sides(self) -> Self:

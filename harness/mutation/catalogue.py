@@ -467,6 +467,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "robustness::test_attribute_discard",
         "robustness::test_treat_as_withdraw",
     ),
+    # A router pod played by the harness's crafted speaker, which filters nothing.
+    "router-keeps-its-own-originator-id": (
+        "loop-prevention::test_client_rejects_route_with_its_own_originator_id",
+    ),
 }
 
 
@@ -499,16 +503,26 @@ HARNESS_RR_VARIANTS: tuple[Mutation, ...] = (
     ),
 )
 
+# A rule of the routers, not of the RR, that no router implementation here can be configured to
+# break: each drops a route carrying its own BGP identifier as ORIGINATOR_ID unconditionally
+# (FRR 8.4, 10.3, 10.7: bgpd/bgp_route.c 'originator is us', no knob; GoBGP 3.10:
+# pkg/server/peer.go). The broken router is a router pod the harness plays with its crafted
+# speaker (sut.yaml `harness_routers`): one iBGP session per RR pod, everything received kept.
+# router-3: its only sessions are with the RR pods (the speaker connects, never accepts, so
+# router-1's ToR and router-2's cloud router could not reach it).
+HARNESS_ROUTER_VARIANTS: tuple[Mutation, ...] = (
+    Mutation(
+        "router-keeps-its-own-originator-id",
+        "RFC 4456 §8: a router ignores a route whose ORIGINATOR_ID is its own BGP identifier",
+        (Edit(SUT_FILE, "harness_routers: []", "harness_routers: [router-3]"),),
+        ("loop-prevention",),
+    ),
+)
+
 # What the proof does not hold yet, each with why: checks that catch no variant through their
 # final assertion, and variants that no check catches that way. The project's test holds this
-# list to the measured table, so it can only shrink.
-UNPROVEN: dict[str, str] = {
-    "loop-prevention::test_client_rejects_route_with_its_own_originator_id": "a router pod that "
-    "keeps a route carrying its own BGP identifier as ORIGINATOR_ID: every router "
-    "implementation here drops it unconditionally (FRR 8.4, 10.3, 10.7: bgpd/bgp_route.c "
-    "'originator is us', no knob; GoBGP 3.10: pkg/server/peer.go), and the lab's router pods "
-    "run FRR only; the harness's own RR plays a broken RR, not a broken router",
-}
+# list to the measured table, so it can only shrink. Empty today.
+UNPROVEN: dict[str, str] = {}
 
 # Checks shown able to fail by the project's tests rather than by a configuration variant: no
 # SUT configuration makes a daemon crash, so the broken SUT is a daemon crashed on purpose.
@@ -519,7 +533,14 @@ PROVEN_ELSEWHERE: dict[str, str] = {
 
 CATALOGUE: tuple[Mutation, ...] = tuple(
     replace(m, expected=EXPECTED[m.name])
-    for m in CONFORMANCE + ROBUSTNESS + FAILOVER + MESHRR_VARIANTS + HARNESS_RR_VARIANTS
+    for m in (
+        CONFORMANCE
+        + ROBUSTNESS
+        + FAILOVER
+        + MESHRR_VARIANTS
+        + HARNESS_RR_VARIANTS
+        + HARNESS_ROUTER_VARIANTS
+    )
 )
 
 # Correct SUTs configured otherwise than the profile: every conformance check must pass them.

@@ -52,6 +52,11 @@ def manifests(plan: LabPlan, run_id: str, frr_image: str = FRR_IMAGE) -> list[di
             f"--backend kind: the {plan.sut.values.implementation} profile runs on netns only "
             f"for now (the RR Deployment runs the FRR image)"
         )
+    if plan.harness_routers:
+        raise InputError(
+            f"--backend kind: {plan.sut.directory}/sut.yaml: harness_routers: router pods played "
+            "by the harness's crafted speaker run on netns only for now"
+        )
     nodes = [n for n in realisable_nodes(plan) if n.role is not Role.ROUTE_REFLECTOR]
     return [
         namespace_object(run_id),

@@ -148,6 +148,8 @@ class NetnsLab(LabPeers):
         for node in self.plan.route_reflectors:
             self.driver.create(self, node.name, self.plan.render_route_reflector(node))
         for node in self.plan.routers:
+            if node.name in self.plan.harness_routers:  # the crafted speaker plays it (below)
+                continue
             self.register_frr(
                 node.name, self.plan.render_router(node, self.plan.rr_ips(node)), with_zebra=True
             )
@@ -163,11 +165,24 @@ class NetnsLab(LabPeers):
                 sessions=self.plan.peer_sessions(node),
                 env=self.run.environment(node.name),
             )
+        for node in self.plan.routers:  # router pods the harness plays: a crafted speaker each
+            if node.name in self.plan.harness_routers:
+                self.peers[node.name] = CraftedSpeaker(
+                    node=node.name,
+                    namespace=self.run.namespace(node.name),
+                    directory=self.run.node_dir(node.name),
+                    sessions=self.plan.router_sessions(node, self.plan.rr_ips(node)),
+                    env=self.run.environment(node.name),
+                )
         # Route reflectors first: they only listen, and clients connect sooner when they are up.
         in_parallel([self.frr_instances[n.name].start for n in self.plan.route_reflectors])
         speakers = [p for p in self.peers.values() if isinstance(p, CraftedSpeaker)]
         in_parallel(
-            [self.frr_instances[n.name].start for n in self.plan.routers]
+            [
+                self.frr_instances[n.name].start
+                for n in self.plan.routers
+                if n.name in self.frr_instances
+            ]
             + [p.start for p in self.peers.values() if not isinstance(p, CraftedSpeaker)]
             + [lambda: self._start_speakers(speakers)]
         )
