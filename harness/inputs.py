@@ -55,7 +55,9 @@ def load_plan(
             router = plan.topology.node(name).role is Role.ROUTER
             if not router and driver.name != "frr":
                 continue  # checked by its own implementation, above
-            daemons = ("zebra", "bgpd") if router else ("bgpd",)
+            # OpenPERouter's RR is a router pod: its config is for zebra and bgpd alike.
+            pod_has_zebra = router or plan.sut.values.rr_is_router
+            daemons = ("zebra", "bgpd") if pod_has_zebra else ("bgpd",)
             bad = rejected_lines(config, daemons, runtime)
             if bad:
                 line, text = bad[0]
