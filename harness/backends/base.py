@@ -283,12 +283,16 @@ def rr_peers(lab: Lab, node: Node) -> list[str]:
     while it answers for the side's anycast address."""
     plan = lab.plan
     if plan.mesh is None:
-        return [plan.cluster_ip(n) for n in plan.routers] + [
-            s.local_address
-            for p in plan.peers
-            for s in plan.sessions_expected(p)
-            if s.peer_name == node.name
-        ]
+        return (
+            [plan.cluster_ip(n) for n in plan.routers]
+            + plan.inter_rr_ips(node)
+            + [
+                s.local_address
+                for p in plan.peers
+                for s in plan.sessions_expected(p)
+                if s.peer_name == node.name
+            ]
+        )
     out = [plan.cluster_ip(n) for n in plan.route_reflectors if n is not node]
     holder = lab.anycast_holders.get(str(node.side), plan.initial_holder(str(node.side)).name)
     if holder == node.name:
@@ -317,4 +321,5 @@ def session_count(lab: Lab) -> int:
         1 for p in plan.peers for s in plan.sessions_expected(p) if s.peer_name in rr_names
     )
     stand_ins = sum(len(p.peers) for p in plan.peers if p.stands_in_for)
-    return len(rr_names) * len(plan.routers) + external + rr_peers + stand_ins
+    inter_rr = sum(len(plan.inter_rr_ips(n)) for n in plan.route_reflectors) // 2
+    return len(rr_names) * len(plan.routers) + external + rr_peers + stand_ins + inter_rr

@@ -215,6 +215,13 @@ class LabPlan:
             for ip in rr_ips
         ]
 
+    def inter_rr_ips(self, rr: Node) -> list[str]:
+        """The other RR nodes an RR peers with (OpenPERouter's merged design: the RRs are each
+        other's iBGP neighbors, non-clients); none in the other designs."""
+        if not self.sut.values.static_rr_neighbors:
+            return []
+        return [self.cluster_ip(n) for n in self.route_reflectors if n is not rr]
+
     def rr_ips(self, router: Node) -> list[str]:
         """The RR addresses a router is pointed at when every replica is ready: the RR pods,
         plus any stand-in RR (a crafted speaker posing as one more replica) peering with it."""
@@ -314,8 +321,11 @@ class LabPlan:
     # -- rendering -----------------------------------------------------------------------------
     def render_route_reflector(self, node: Node, mesh: Iterable[str] | None = None) -> str:
         """One RR pod's config. For meshrr, `mesh` is the other route servers' addresses (by
-        default every other one the lab starts with) and `side` its redundancy group."""
-        pod = {"name": node.name, "address": self.cluster_ip(node)}
+        default every other one the lab starts with) and `side` its redundancy group. For
+        OpenPERouter's merged design, `route_reflectors` is every RR node's address, its own
+        included (the Underlay lists them all; the host controller drops its own)."""
+        address = self.cluster_ip(node)
+        pod = {"name": node.name, "address": address, "router_id": str(node.router_id or address)}
         side = None
         if self.mesh is not None and node.side is not None:
             values = self.mesh.sides[node.side]
@@ -332,6 +342,7 @@ class LabPlan:
             non_clients=self.non_clients(node),
             mesh=sorted(mesh),
             side=side,
+            route_reflectors=[self.cluster_ip(n) for n in self.route_reflectors],
         )
 
     def render_all(self) -> dict[str, str]:

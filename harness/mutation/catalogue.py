@@ -33,11 +33,16 @@ class Edit:
 FAILOVER_SUITE = "failover"
 MESHRR_SUITE = "meshrr"
 ROBUSTNESS_SUITE = "robustness"
-STANDALONE, MESHRR, HARNESS_RR = "standalone-rr", "meshrr", "harness-rr"
+STANDALONE, MESHRR, OPENPEROUTER = "standalone-rr", "meshrr", "openperouter-upstream"
+HARNESS_RR = "harness-rr"
 # Each variant edits one profile; `rr-harness mutate` runs that profile's baseline too.
 PROFILES: dict[str, tuple[Path, Path]] = {
     STANDALONE: (DEFAULT_SUT, DEFAULT_TOPOLOGY),
     MESHRR: (FIXTURES_DIR / "sut" / "meshrr", FIXTURES_DIR / "topologies" / "meshrr.yaml"),
+    OPENPEROUTER: (
+        FIXTURES_DIR / "sut" / OPENPEROUTER,
+        FIXTURES_DIR / "topologies" / f"{OPENPEROUTER}.yaml",
+    ),
     HARNESS_RR: (FIXTURES_DIR / "sut" / "harness-rr", DEFAULT_TOPOLOGY),
 }
 # Profiles that are no product but the harness's own broken-on-purpose RR: correct for the
@@ -280,6 +285,34 @@ FAILOVER: tuple[Mutation, ...] = (
     ),
 )
 
+# Upstream OpenPERouter before PR #731: IPv4/IPv6 unicast route-reflector clients also got
+# `next-hop-self force`, which FRR applies to reflected routes (the profile renders after #731).
+OPENPEROUTER_VARIANTS: tuple[Mutation, ...] = (
+    Mutation(
+        "next-hop-self-force-unicast",
+        "RFC 4456 §10: the RR does not change NEXT_HOP of reflected IPv4/IPv6 routes (upstream "
+        "OpenPERouter before PR #731 rewrote it to the RR's own address)",
+        (
+            _rr(
+                "    neighbor {{ id }} route-reflector-client\n{% else %}\n",
+                "    neighbor {{ id }} route-reflector-client\n{% endif %}\n{% if true %}\n",
+            ),
+        ),
+        profile=OPENPEROUTER,
+    ),
+    Mutation(
+        "graceful-restart-undeclared-per-node",
+        "RFC 4724 / sut.yaml: without graceful restart, the routes of a restarted RR router pod "
+        "are withdrawn at once (the variant configures it while its values say it is off)",
+        (
+            _rr("{% if sut.graceful_restart.enabled %}", "{% if true %}"),
+            _router("{% if sut.graceful_restart.enabled %}", "{% if true %}"),
+        ),
+        (FAILOVER_SUITE,),
+        profile=OPENPEROUTER,
+    ),
+)
+
 # Variants of the meshrr profile, run against the meshrr and sessions suites.
 _MESH_LOOP = "{% for peer in mesh %}"
 _START_UP = ("10.244.0.10", "10.244.1.10", "10.244.2.10")  # rs-a-0, rs-b-0, rs-b-1
@@ -439,6 +472,16 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "listen-range-only-existing-pods": (
         "failover::test_router_pod_rescheduled_returns_through_listen_range",
     ),
+    # The RR's own address arrives as NEXT_HOP at every client: the §10 checks' final
+    # assertions name it (reflection's next-hop and attribute checks, attributes' IPv4 row).
+    "next-hop-self-force-unicast": (
+        "attributes::test_reflected_attributes_equal_what_the_client_sent",
+        "reflection::test_reflected_paths_carry_every_attribute_the_router_sent",
+    ),
+    "graceful-restart-undeclared-per-node": (
+        "failover::test_all_rrs_down_then_back",
+        "failover::test_every_rr_pod_restarted_costs_what_graceful_restart_says",
+    ),
     "mesh-missing-one-peering": (STARTUP,),
     "route-server-reflects-between-mesh-peers": (
         "meshrr::test_mesh_learned_routes_go_to_clients_only_and_each_client_holds_one_path",
@@ -538,6 +581,7 @@ CATALOGUE: tuple[Mutation, ...] = tuple(
         + ROBUSTNESS
         + FAILOVER
         + MESHRR_VARIANTS
+        + OPENPEROUTER_VARIANTS
         + HARNESS_RR_VARIANTS
         + HARNESS_ROUTER_VARIANTS
     )
