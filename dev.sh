@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up whatever is missing on this machine, then run the harness or its own tests.
 #
-#   ./dev.sh suites [rr-harness run options]   conformance suites on netns: both SUT profiles
-#                                              -> reports/junit.xml and reports/junit-meshrr.xml
+#   ./dev.sh suites [rr-harness run options]   conformance suites on netns: the three SUT
+#                                              profiles -> reports/junit.xml, junit-meshrr.xml,
+#                                              junit-openperouter-upstream.xml
 #                                              (options: one run)
 #   ./dev.sh test   [pytest options]           the harness's own tests (lint included)
 #
@@ -58,14 +59,22 @@ command=${1:-}
 shift || true
 case "$command" in
     suites)
-        if [ "$#" -gt 0 ]; then
+        # `--frr VERSION` alone still runs every profile, with that FRR; other options: one run.
+        every=()
+        if [ "$#" -eq 2 ] && [ "$1" = "--frr" ]; then
+            every=("$@")
+        elif [ "$#" -gt 0 ]; then
             exec .venv/bin/rr-harness run "$@"
         fi
-        # Both SUT profiles: OpenPERouter's standalone RR pods, then meshrr's route servers.
+        # The SUT profiles: OpenPERouter's standalone RR pods, meshrr's route servers, and
+        # OpenPERouter's merged design (RRs that are router pods of designated nodes).
         status=0
-        .venv/bin/rr-harness run || status=$?
+        .venv/bin/rr-harness run ${every[@]+"${every[@]}"} || status=$?
         .venv/bin/rr-harness run --sut fixtures/sut/meshrr --topology fixtures/topologies/meshrr.yaml \
-            --junitxml reports/junit-meshrr.xml || status=$?
+            --junitxml reports/junit-meshrr.xml ${every[@]+"${every[@]}"} || status=$?
+        .venv/bin/rr-harness run --sut fixtures/sut/openperouter-upstream \
+            --topology fixtures/topologies/openperouter-upstream.yaml \
+            --junitxml reports/junit-openperouter-upstream.xml ${every[@]+"${every[@]}"} || status=$?
         exit "$status"
         ;;
     test)

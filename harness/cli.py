@@ -198,9 +198,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.html.suffix != ".html":
         raise InputError(f"--html {args.html}: expected a file name ending in .html")
-    print(
-        f"rr-harness report: matrix of {len(args.junit)} run(s) in {write(args.junit, args.html)}"
-    )
+    try:
+        written = write(args.junit, args.html)
+    except OSError as exc:
+        raise InputError(f"--html {args.html}: cannot be written ({exc.strerror or exc})") from None
+    print(f"rr-harness report: matrix of {len(args.junit)} run(s) in {written}")
     return EXIT_OK
 
 

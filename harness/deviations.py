@@ -6,12 +6,14 @@ expected failure (xfail) only when everything it found is that deviation; anythi
 ordinary failure. When the deviation is declared for the SUT's version but no longer seen, the
 check fails, saying so: the table below must follow the software, not the other way round.
 Deviations are keyed by version: one name may hold an entry per version it was measured on,
-each with its own evidence; a version with no entry must pass the check.
+each with its own evidence; a version with no entry must pass the check. A deviation of a
+design (what a SUT profile's templates render, whatever its FRR) names the design (`sut.yaml`'s
+kind) and every version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -27,9 +29,14 @@ class Deviation:
     rule: str  # what the RFC asks
     evidence: str  # what was measured, and where
     cases: tuple[str, ...] = ()  # robustness cases it covers (harness/robustness/cases.py)
+    design: str = ""  # the SUT design it belongs to (SutValues.kind); "" for any
 
-    def applies(self, name: str, version: str) -> bool:
-        return name == self.implementation and version.startswith(self.versions)
+    def applies(self, name: str, version: str, design: str = "") -> bool:
+        return (
+            name == self.implementation
+            and version.startswith(self.versions)
+            and self.design in ("", design)
+        )
 
 
 _NO_MED = (
@@ -44,7 +51,22 @@ _RFC_7606_APPROACHES = (
     "RFC 7606 §2, §7: a malformed attribute is handled by treat-as-withdraw or attribute "
     "discard, never by a session reset; the approaches apply to iBGP as to eBGP"
 )
+NEXT_HOP_SELF_TO_NON_CLIENTS = "next-hop-self-force-to-non-clients"
 KNOWN: tuple[Deviation, ...] = (
+    Deviation(
+        NEXT_HOP_SELF_TO_NON_CLIENTS,
+        "frr",
+        ("",),
+        "RFC 4456 §10: an RR does not change NEXT_HOP (nor any attribute) of a reflected route",
+        "OpenPERouter's merged design (upstream at 1d5dcdfd with PR #731) renders `neighbor X "
+        "next-hop-self force` in ipv4/ipv6 unicast for every iBGP neighbor that is not a "
+        "route-reflector client: the other RR nodes, and any configured non-client. `force` "
+        "applies to reflected routes too: both non-clients receive a client's IPv4 route with "
+        "the reflecting RR's own address as NEXT_HOP (attributes suite, ipv4). Between the RRs "
+        "the shared cluster id hides it (each drops the other's reflections, RFC 4456 §8); RRs "
+        "with different cluster ids would pass the RR's address on to their clients",
+        design="openperouter-upstream",
+    ),
     Deviation(
         "med-zero-added",
         "frr",
@@ -234,7 +256,8 @@ def deviation_for(lab: Lab, name: str) -> Deviation | None:
     if not any(d.name == name for d in KNOWN):
         raise KeyError(f"no deviation {name!r} in harness/deviations.py")
     impl, version = implementation(lab)
-    return next((d for d in KNOWN if d.name == name and d.applies(impl, version)), None)
+    design = lab.plan.sut.values.kind
+    return next((d for d in KNOWN if d.name == name and d.applies(impl, version, design)), None)
 
 
 def for_case(lab: Lab, case: str) -> Deviation | None:
@@ -250,14 +273,31 @@ def judge(
     deviant: Callable[[str], bool],
     *,
     exposed: bool = True,
+    also: Mapping[str, Callable[[str], bool]] | None = None,
 ) -> None:
     """The final verdict of a check whose `problems` may be known deviation `name` (`deviant`
     tells its problems apart): xfail when they all are and it applies to the SUT, a failure
     for anything else, and a failure when it applies but was not seen. `exposed`: whether what
     the check sent could show the deviation at all (e.g. a route sent without MED); when not,
-    the check is judged as any other."""
-    deviation = deviation_for(lab, name)
+    the check is judged as any other. `also`: further deviations the check exposes, each with
+    its own test of a problem; one that applies must be seen among the problems, and its
+    problems are excused with it."""
     impl, version = implementation(lab)
+    for other, matches in (also or {}).items():
+        extra = deviation_for(lab, other)
+        if extra is None:
+            continue
+        mine = [p for p in problems if matches(p)]
+        assert mine, (
+            f"known deviation {other} of the {extra.design or impl} design no longer seen "
+            f"({extra.rule}): remove it from harness/deviations.py"
+        )
+        problems = [p for p in problems if not matches(p)]
+        if not problems and deviation_for(lab, name) is None:
+            pytest.xfail(
+                f"known deviation {other}: {extra.evidence}; {extra.rule}. Seen: {mine[0]}"
+            )
+    deviation = deviation_for(lab, name)
     if exposed and deviation is not None:
         assert problems, (
             f"known deviation {name} of {impl} {version} no longer seen ({deviation.rule}): "

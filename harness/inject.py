@@ -229,7 +229,10 @@ def refusal_verdict(
 
 def denial_evidence(lab: Lab, node: str, route: Nlri) -> list[str]:
     """The node's own account of refusing a route: FRR's `DENIED due to:` lines that name it,
-    or the equivalent lines of the SUT's implementation on an RR pod."""
+    or the equivalent lines of the SUT's implementation on an RR pod. A router pod the harness
+    plays (sut.yaml `harness_routers`) refuses nothing, so it has none."""
+    if node in lab.plan.harness_routers:
+        return []
     return _reader(lab, node).refusals(lab.frr(node), needle(route))
 
 

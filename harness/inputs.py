@@ -64,7 +64,9 @@ def _judge_with_frr(plan: LabPlan, configs: dict[str, str], driver: str, judge: 
     for name in configs:
         router = plan.topology.node(name).role is Role.ROUTER
         if router or driver == "frr":  # another implementation's RR: its own check, above
-            checks[name] = ("zebra", "bgpd") if router else ("bgpd",)
+            # OpenPERouter's RR is a router pod: its config is for zebra and bgpd alike.
+            pod_has_zebra = router or plan.sut.values.rr_is_router
+            checks[name] = ("zebra", "bgpd") if pod_has_zebra else ("bgpd",)
     with ThreadPoolExecutor(max_workers=4) as pool:
         verdicts = {
             name: pool.submit(rejected_lines, configs[name], daemons, judge)
@@ -74,7 +76,7 @@ def _judge_with_frr(plan: LabPlan, configs: dict[str, str], driver: str, judge: 
         bad = verdicts[name].result()
         if bad:
             line, text = bad[0]
-            router = "zebra" in daemons
+            router = plan.topology.node(name).role is Role.ROUTER
             template = plan.sut.directory / (
                 templates.router if router else templates.route_reflector
             )

@@ -115,14 +115,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         why = [f"{need}: {cannot[need]}" for need in needs if need in cannot]
         if why:
             item.add_marker(pytest.mark.skip(reason="; ".join(why)))
-    kind = None
+    kinds: tuple[str, ...] = ()
     for item in items:
         marker = item.get_closest_marker("sut_kind")
         if marker is None:
             continue
-        kind = kind or harness_plan(config).sut.values.kind
-        if marker.args[0] != kind:
-            item.add_marker(pytest.mark.skip(reason=f"for {marker.args[0]} SUTs; this is {kind}"))
+        kinds = kinds or harness_plan(config).sut.values.suite_kinds
+        if marker.args[0] not in kinds:
+            item.add_marker(
+                pytest.mark.skip(reason=f"for {marker.args[0]} SUTs; this is {kinds[0]}")
+            )
 
 
 def harness_plan(config: pytest.Config) -> LabPlan:

@@ -81,7 +81,10 @@ def failover_report(pytestconfig, lab) -> FailoverReport:
 
     junit = Path(pytestconfig.option.xmlpath or REPORTS_DIR / "junit.xml")
     return FailoverReport(
-        junit, routes_added=int(pytestconfig.getoption("--routes")), software=software(lab)
+        junit,
+        run_id=lab.run.run_id,
+        routes_added=int(pytestconfig.getoption("--routes")),
+        software=software(lab),
     )
 
 

@@ -39,15 +39,17 @@ def test_rr_pod_deleted_no_client_loses_a_route(drills, run_drill, mode):
     """Scenario 1 (design, Key Design Decision 2: redundancy by replicas): delete one RR pod
     (graceful; crash; or silent: its node drops off the network and the routers' hold timers
     notice). No router loses any route, as the other replica lives (a SUT with a single replica
-    fails here); sessions to the surviving RR never drop; the replacement (new name, new IP) is
-    discovered, its sessions reach Established, every route is held via each RR again, and the
-    deleted pod's neighbor is gone from every router."""
+    fails here); sessions to the surviving RR never drop; the replacement (a Deployment's: new
+    name, new IP, discovered; a DaemonSet's: same node, same address, the routers' static
+    neighbor) reaches Established, every route is held via each RR again, and the deleted
+    pod's address, when not reused, is gone from every router."""
     run_drill(lambda: drills.rr_deleted(mode))
 
 
 def test_rolling_restart_loses_nothing(drills, run_drill):
-    """Scenario 2 (`kubectl rollout restart` of the RR Deployment, default strategy): every
-    replica is replaced one after another, and no router loses any route at any moment."""
+    """Scenario 2 (`kubectl rollout restart` of the RR Deployment, default strategy; of a
+    DaemonSet: one node's pod deleted, its successor ready, then the next): every replica is
+    replaced one after another, and no router loses any route at any moment."""
     run_drill(drills.rolling_restart)
 
 
@@ -60,9 +62,25 @@ def test_all_rrs_down_then_back(drills, run_drill):
     run_drill(drills.all_rrs_down)
 
 
+@pytest.mark.parametrize("mode", [DeletionMode.GRACEFUL, DeletionMode.CRASH], ids=str)
+def test_every_rr_pod_restarted_costs_what_graceful_restart_says(drills, run_drill, mode):
+    """OpenPERouter's merged design (enhancement: "delete an RR router pod"), with a single RR
+    as its e2e runs: every RR pod deleted at once, a DaemonSet's successor on the same node with
+    the same address, the routers' static neighbors reconnecting to it. RFC 4724 §4.2 with
+    `graceful_restart`: the routes kept as stale, nothing lost; without it: withdrawn at once,
+    nothing kept stale. Then restored: paths via each RR, nothing stale. The cost is measured."""
+    if drills.lab.plan.sut.values.rr_lifecycle != "daemonset":
+        pytest.skip(
+            "for RR pods replaced on their node with their address (rr_lifecycle: daemonset); "
+            "a Deployment's replacement has a new address, and all_rrs_down restarts in place"
+        )
+    run_drill(lambda: drills.rr_pods_restarted(mode))
+
+
 @pytest.mark.requires("pod-reschedule")
 def test_router_pod_rescheduled_returns_through_listen_range(drills, run_drill):
-    """Scenario 4 (design: `bgp listen range` over the pod CIDR): a router pod comes back with
-    a new IP; the RRs accept it with no change to their configuration, and its routes return to
+    """Scenario 4 (design: `bgp listen range` over the pod CIDR; OpenPERouter's merged design:
+    over the node subnet): a router pod comes back (with a new IP; a DaemonSet's pod with its
+    node's); the RRs accept it with no change to their configuration, and its routes return to
     every other router via each RR."""
     run_drill(drills.router_rescheduled)

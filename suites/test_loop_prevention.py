@@ -129,46 +129,65 @@ def test_client_rejects_route_with_its_own_originator_id(
     lab, injector, client, fresh, family, rr0, convergence_timeout, record_property
 ):
     """RFC 4456 §8: a router that recognises its own ROUTER_ID as ORIGINATOR_ID "SHOULD ignore"
-    the route. The RR reflects it (it is not the RR's id): router-2 must drop it, router-3 (the
-    control) must keep it. The control's copy shows what the routers were sent: an RR that
+    the route. The client sends the RR one route per router, each carrying that router's BGP
+    identifier (as the RRs saw it) as ORIGINATOR_ID, then a sentinel: every router must drop its
+    own and keep the others'. The others' copies show what each router was sent: an RR that
     replaced the ORIGINATOR_ID (the check of §8 on the RR says so) leaves this rule of the
     routers undecided."""
-    victim, control = lab.plan.routers[1], lab.plan.routers[2]
-    route = fresh.route(family)
-    key = key_of(route)
-    identifier = bgp_identifier(lab, victim)
-    problems = _sentinel_then_absent(
-        lab,
-        injector,
-        client,
-        fresh,
-        family,
-        rr=rr0,
-        receivers=[victim],
-        route=route,
-        attrs=attributes_for(lab, client, family, originator_id=identifier),
-        timeout=convergence_timeout,
-        why=f"its ORIGINATOR_ID is {victim.name}'s own router-id",
+    routers = list(lab.plan.routers)
+    if len(routers) < 2:
+        pytest.skip("the topology has one router: no other router shows what the RR sent it")
+    identifiers = {r.name: bgp_identifier(lab, r) for r in routers}
+    own = {r.name: fresh.route(family) for r in routers}
+    keys = {name: key_of(route) for name, route in own.items()}
+    for name, route in own.items():
+        attrs = attributes_for(lab, client, family, originator_id=identifiers[name])
+        injector.announce(client.name, family, [route], attrs, peer=rr0.name)
+    sentinel = fresh.route(family)
+    injector.announce(
+        client.name, family, [sentinel], attributes_for(lab, client, family), peer=rr0.name
     )
-    problems, evidence = refusal_verdict(
-        lab, victim.name, route, "originator is us", problems, timeout=convergence_timeout
-    )
-    record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
+
+    def unsettled(tables) -> list[str]:
+        out = missing_reflections(tables, {key_of(sentinel)}, client.name, [rr0])
+        for name, table in tables.items():
+            others = {k for n, k in keys.items() if n != name}
+            out += missing_reflections({name: table}, others, client.name, [rr0])
+        return out
+
     tables = await_tables(
         lab,
-        [control],
-        lambda t: missing_reflections(t, {key}, client.name, [rr0]),
+        routers,
+        unsettled,
         timeout=convergence_timeout,
-        what=f"the same route to reach {control.name} (the RR did reflect it)",
+        what=f"the sentinel sent after the routes under test, and each router's route at every "
+        f"other router (it shows what the RR sent), to arrive via {rr0.name}",
         precondition=True,
     )
-    sent = {p.originator_id for p in tables[control.name].paths(key) if p.peer == rr0.address}
-    if sent != {identifier}:
-        raise PreconditionFailed(
-            f"{rr0.name} reflected {key} with ORIGINATOR_ID {sorted(map(str, sent))} (as "
-            f"{control.name} holds it), not {victim.name}'s identifier {identifier} as the "
-            f"client sent it: {victim.name} was never sent its own identifier"
+    for name, key in keys.items():
+        sent = {
+            p.originator_id
+            for other, table in tables.items()
+            if other != name
+            for p in table.paths(key)
+            if p.peer == rr0.address
+        }
+        if sent != {identifiers[name]}:
+            raise PreconditionFailed(
+                f"{rr0.name} reflected {key} with ORIGINATOR_ID {sorted(map(str, sent))} (as the "
+                f"other routers hold it), not {name}'s identifier {identifiers[name]} as the "
+                f"client sent it: {name} was never sent its own identifier"
+            )
+    problems, evidence = [], []
+    for name, route in own.items():
+        why = f"its ORIGINATOR_ID is {name}'s own router-id"
+        leaks = leaked({name: tables[name]}, {keys[name]}, why)
+        found, seen = refusal_verdict(
+            lab, name, route, "originator is us", leaks, timeout=convergence_timeout
         )
+        problems += found
+        evidence += [f"{name}: {line}" for line in seen]
+    record_property("evidence", " | ".join(evidence) or "(no DENIED line)")
     assert not problems, "\n".join(problems)
 
 

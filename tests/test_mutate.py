@@ -16,7 +16,7 @@ import json
 import pytest
 from conftest import needs_root, rr_harness
 
-from harness.mutation.catalogue import CATALOGUE, EQUIVALENT, PROVEN_ELSEWHERE, UNPROVEN
+from harness.mutation.catalogue import CATALOGUE, EQUIVALENT, PROFILES, PROVEN_ELSEWHERE, UNPROVEN
 
 pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
 
@@ -25,9 +25,9 @@ def test_every_variant_is_caught_as_declared_and_every_check_catches_one(tmp_pat
     result = rr_harness("mutate", "--reports", str(tmp_path), timeout=1500)
     report = json.loads((tmp_path / "mutations.json").read_text())
     table = (tmp_path / "mutations.txt").read_text()
-    # the standalone-RR and meshrr profiles, the harness's own RR (the suites its variants run),
-    # then the correct SUTs configured otherwise
-    assert len(report["baselines"]) == 3 + len(EQUIVALENT), table
+    # every profile (the harness's own RR: the suites its variants run), then the correct
+    # SUTs configured otherwise
+    assert len(report["baselines"]) == len(PROFILES) + len(EQUIVALENT), table
     for base in report["baselines"]:
         assert base["exit_status"] == 0, table
         assert not base["caught_by"] and not base["errored"], table

@@ -50,16 +50,19 @@ def test_cleanup_reports_keeps_the_last_runs_folders_and_nothing_else(tmp_path):
     for i, run_id in enumerate(["aaa111", "bbb222", "ccc333", "ddd444"]):
         (reports / run_id).mkdir(parents=True)
         log = reports / run_id / "harness.log"
-        log.write_text("run\n")
+        log.write_text(f"2026-11-30 12:00:00.000 INFO    rr_harness.run: run {run_id}: lab\n")
         os.utime(log, (time.time() - 100 + i, time.time() - 100 + i))  # ddd444 the newest
     (reports / "mutations").mkdir()  # named like a run id, but no run's log: never touched
     (reports / "junit-failover").mkdir()
     (reports / "eee555").mkdir()  # no log: not a run folder
+    (reports / "bug111").mkdir()  # a user's folder with a log of its own: not the harness's
+    (reports / "bug111" / "harness.log").write_text("my notes on the harness\n")
+    os.utime(reports / "bug111" / "harness.log", (time.time() - 200, time.time() - 200))
     done = rr_harness("cleanup", "--reports", str(reports), "--keep-logs", "2")
     assert done.returncode == 0, done.stderr
     assert "removed the folders of 2 run(s)" in done.stdout
     assert sorted(p.name for p in reports.iterdir()) == [
-        "ccc333", "ddd444", "eee555", "junit-failover", "mutations",
+        "bug111", "ccc333", "ddd444", "eee555", "junit-failover", "mutations",
     ]  # fmt: skip
     bad = rr_harness("cleanup", "--reports", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "--reports" in bad.stderr
@@ -198,7 +201,7 @@ def test_the_run_appends_its_job_summary(broken_run):
     assert "rr-harness: standalone-rr · FRR" in text and ": failed" in text
     assert "| attributes | 1 | 2 | 0 | 2 | 0 |" in text
     assert "- failed: `attributes::test_reflected_attributes_equal_what_the_client_sent[evpn]`: " \
-        "AssertionError: at " in text  # fmt: skip
+        "<code>AssertionError: at " in text  # fmt: skip
     assert "| `test_rr_pod_deleted_no_client_loses_a_route[graceful]` |" in text
 
 

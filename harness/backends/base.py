@@ -155,7 +155,7 @@ def report_teardown(problems: list[str], *, failed: bool) -> None:
 def routes(lab: Lab, node: Node | str, family: Family | None = Family.L2VPN_EVPN) -> RouteTable:
     """The paths a node holds now, as Routes (`family=None`: every family)."""
     n = lab.plan.topology.node(node) if isinstance(node, str) else node
-    if n.role.is_peer:
+    if n.role.is_peer or n.name in lab.plan.harness_routers:
         got = [r for r in lab.peer(n.name).rib.routes() if family is None or r.family is family]
     else:
         families = list(Family) if family is None else [family]
@@ -196,10 +196,8 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
     plan = lab.plan
     missing: dict[str, dict[str, str]] = {}
     for node in plan.routers:
-        lab.frr(node.name).check_alive()
-        states = frr.session_states(lab.frr(node.name).query(frr.SUMMARY))
         wanted = [*plan.rr_ips(node), *(n.address for n in plan.external_neighbors(node))]
-        _collect(missing, node.name, states, wanted, "Established")
+        _collect(missing, node.name, _router_sessions(lab, node.name), wanted, "Established")
     for node in plan.route_reflectors:
         lab.frr(node.name).check_alive()
         states = sessions(lab, node.name)
@@ -215,10 +213,21 @@ def unready_sessions(lab: Lab) -> dict[str, dict[str, str]]:
 
 def sessions(lab: Lab, pod: str) -> dict[str, str]:
     """{peer address: state} of a pod's BGP sessions (an RR pod's through the SUT's driver)."""
-    instance = lab.frr(pod)
     if lab.pods.get(pod).role is Role.ROUTE_REFLECTOR:
-        return driver_for(lab.plan).sessions(instance)
-    return frr.session_states(instance.query(frr.SUMMARY))
+        return driver_for(lab.plan).sessions(lab.frr(pod))
+    return _router_sessions(lab, pod)
+
+
+def _router_sessions(lab: Lab, pod: str) -> dict[str, str]:
+    """A router pod's sessions, once its daemon is known alive: FRR's, or those of the crafted
+    speaker playing it (sut.yaml `harness_routers`), `up` read as Established."""
+    if pod in lab.plan.harness_routers:
+        played = lab.peer(pod)
+        played.check_alive()
+        states = played.rib.refresh().sessions
+        return {a: "Established" if s == "up" else s for a, s in states.items()}
+    lab.frr(pod).check_alive()
+    return frr.session_states(lab.frr(pod).query(frr.SUMMARY))
 
 
 _IMPLEMENTATIONS: dict[str, tuple[str, str]] = {}  # run id -> (implementation, version)
@@ -274,12 +283,16 @@ def rr_peers(lab: Lab, node: Node) -> list[str]:
     while it answers for the side's anycast address."""
     plan = lab.plan
     if plan.mesh is None:
-        return [plan.cluster_ip(n) for n in plan.routers] + [
-            s.local_address
-            for p in plan.peers
-            for s in plan.sessions_expected(p)
-            if s.peer_name == node.name
-        ]
+        return (
+            [plan.cluster_ip(n) for n in plan.routers]
+            + plan.inter_rr_ips(node)
+            + [
+                s.local_address
+                for p in plan.peers
+                for s in plan.sessions_expected(p)
+                if s.peer_name == node.name
+            ]
+        )
     out = [plan.cluster_ip(n) for n in plan.route_reflectors if n is not node]
     holder = lab.anycast_holders.get(str(node.side), plan.initial_holder(str(node.side)).name)
     if holder == node.name:
@@ -308,4 +321,5 @@ def session_count(lab: Lab) -> int:
         1 for p in plan.peers for s in plan.sessions_expected(p) if s.peer_name in rr_names
     )
     stand_ins = sum(len(p.peers) for p in plan.peers if p.stands_in_for)
-    return len(rr_names) * len(plan.routers) + external + rr_peers + stand_ins
+    inter_rr = sum(len(plan.inter_rr_ips(n)) for n in plan.route_reflectors) // 2
+    return len(rr_names) * len(plan.routers) + external + rr_peers + stand_ins + inter_rr

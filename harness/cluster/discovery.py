@@ -130,8 +130,8 @@ class DiscoveryReconciler(ConfigReconciler):
     def rr_addresses(self, router: Pod) -> list[str]:
         """`rr@<ip>` for every ready RR pod, plus stand-in replicas peering with this router;
         for meshrr, the router's side's anycast address."""
-        if self.plan.mesh is not None:
-            return self.plan.rr_ips(router.spec)
+        if self.plan.mesh is not None or self.plan.sut.values.static_rr_neighbors:
+            return self.plan.rr_ips(router.spec)  # what the router's own CR lists, unchanged
         ready = sorted(p.ip for p in self.pods.list(RR_SELECTOR) if p.ready)
         return ready + self.plan.stand_in_ips(router.spec)
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from harness.daemons.pod_process import PodProcess
 from harness.errors import CommandError, DaemonError
 from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.processes import ManagedProcess
@@ -73,16 +74,8 @@ def query(node: str, namespace: str, command: str, env: dict[str, str]) -> Any:
 
 
 @dataclass
-class GobgpInstance:
-    """gobgpd of one RR pod. Offers what the lab and the drills ask of a pod's daemon (start,
-    stop, kill, restart, check_alive, log_text), and `query` for the driver."""
-
-    node: str
-    namespace: str
-    directory: Path
-    config: str
-    env: dict[str, str]
-    processes: list[ManagedProcess] = field(default_factory=list)
+class GobgpInstance(PodProcess):
+    """gobgpd of one RR pod: its start, its log, and `query` for the driver."""
 
     @property
     def config_path(self) -> Path:
@@ -129,10 +122,6 @@ class GobgpInstance:
         )
         return self
 
-    def check_alive(self) -> None:
-        for proc in self.processes:
-            proc.check_alive()
-
     def query(self, command: str) -> Any:
         """`gobgp -j COMMAND`'s parsed output (`neighbor`, `global rib -a evpn`)."""
         return query(self.node, self.namespace, command, self.env)
@@ -140,23 +129,6 @@ class GobgpInstance:
     def query_text(self, command: str) -> str:
         """`gobgp COMMAND`'s text output, as a reader would see it."""
         return cli(self.node, self.namespace, command, self.env, as_json=False)
-
-    def stop(self, grace: float = 3.0) -> None:
-        """SIGTERM (gobgpd sends its peers a NOTIFICATION Cease), SIGKILL after `grace`."""
-        for proc in self.processes:
-            proc.stop(grace)
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash: the kernel closes the TCP sessions, gobgpd says nothing."""
-        for proc in self.processes:
-            proc.kill()
-        self.processes.clear()
-
-    def restart(self) -> Self:
-        """Kill and start again with the same config and address: a container restarted in
-        place."""
-        self.kill()
-        return self.start()
 
     def log_text(self) -> str:
         try:

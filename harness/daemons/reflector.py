@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Literal, Self
@@ -20,6 +20,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from harness.bgp.numbers import AFI_SAFI
+from harness.daemons.pod_process import PodProcess
 from harness.model.base import Asn, Family, Frozen
 from harness.model.loading import describe_validation_error
 from harness.observe.wait import START_POLL, wait_until
@@ -69,16 +70,8 @@ def parse_config(text: str) -> ReflectorConfig:
 
 
 @dataclass
-class ReflectorInstance:
-    """The reflector of one RR pod. Offers what the lab and the drills ask of a pod's daemon
-    (start, stop, kill, restart, check_alive, log_text)."""
-
-    node: str
-    namespace: str
-    directory: Path
-    config: str
-    env: dict[str, str]
-    processes: list[ManagedProcess] = field(default_factory=list)
+class ReflectorInstance(PodProcess):
+    """The reflector of one RR pod: its start and its log."""
 
     @property
     def log_path(self) -> Path:
@@ -100,7 +93,14 @@ class ReflectorInstance:
             "listen_ranges": [str(r) for r in config.listen_ranges],
             "families": families,
             "hold_time": config.hold_time,
-            "non_clients": [{"address": str(n.address), "asn": n.asn} for n in config.non_clients],
+            "non_clients": [
+                {
+                    "address": str(n.address),
+                    "asn": n.asn,
+                    "families": [AFI_SAFI[f] for f in n.families],
+                }
+                for n in config.non_clients
+            ],
             "faults": list(config.faults),
             "open": build_open(
                 config.asn, config.hold_time, str(config.router_id), config.families
@@ -127,23 +127,6 @@ class ReflectorInstance:
             fail_fast=proc.check_alive,
         )
         return self
-
-    def check_alive(self) -> None:
-        for proc in self.processes:
-            proc.check_alive()
-
-    def stop(self, grace: float = 3.0) -> None:
-        for proc in self.processes:
-            proc.stop(grace)
-
-    def kill(self) -> None:
-        for proc in self.processes:
-            proc.kill()
-        self.processes.clear()
-
-    def restart(self) -> Self:
-        self.kill()
-        return self.start()
 
     def log_text(self) -> str:
         parts = []

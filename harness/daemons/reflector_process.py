@@ -59,7 +59,6 @@ from typing import Any, NoReturn
 from harness.bgp.stream import (
     HEADER_SIZE,
     KEEPALIVE,
-    MARKER,
     NOTIFICATION,
     OPEN,
     UPDATE,
@@ -69,25 +68,18 @@ from harness.bgp.stream import (
     negotiated_max_size,
     split_messages,
 )
+from harness.daemons import best_path
+from harness.daemons.best_path import attribute
+from harness.daemons.update_build import build_update, end_of_rib, frame, nlri_text
 from harness.daemons.update_errors import (
     AS_PATH,
     CLUSTER_LIST,
     DISCARD,
-    EVPN,
-    EXTENDED,
     FLAGS,
-    IPV4,
-    L2VPN,
-    LOCAL_PREF,
-    MED,
-    MP_REACH,
-    MP_UNREACH,
     OPTIONAL,
-    ORIGIN,
     ORIGINATOR_ID,
     PARTIAL,
     TRANSITIVE,
-    UNICAST,
     UPDATE_ERROR,
     Attribute,
     Examined,
@@ -101,92 +93,12 @@ MULTIPROTOCOL, FOUR_OCTET_AS = 1, 65  # capability codes (RFC 4760 §8, RFC 6793
 OVERWRITE_ORIGINATOR_ID = "overwrite-originator-id"
 RESET_ON_EVERY_ERROR = "reset-on-every-update-error"
 FAULTS = {OVERWRITE_ORIGINATOR_ID, RESET_ON_EVERY_ERROR}
-MESSAGE_HEADER_ERROR, BAD_TYPE, HOLD_TIMER_EXPIRED = 1, 3, 4  # RFC 4271 §4.5
+MESSAGE_HEADER_ERROR, OPEN_ERROR, HOLD_TIMER_EXPIRED, FSM_ERROR, CEASE = 1, 2, 4, 5, 6
+BAD_TYPE, BAD_PEER_AS, COLLISION_RESOLUTION = 3, 2, 7  # subcodes (RFC 4271 §4.5, RFC 4486)
+ROUTE_REFRESH = 5  # message type (RFC 2918 §3)
+MIN_OPEN = 29  # octets (RFC 4271 §4.2)
 DRAIN_TIMEOUT = 2.0  # seconds the peer gets to close after our NOTIFICATION
 MIN_UPDATE = 23  # octets (RFC 4271 §4.3)
-
-
-def frame(kind: int, body: bytes = b"") -> bytes:
-    return MARKER + (HEADER_SIZE + len(body)).to_bytes(2, "big") + bytes([kind]) + body
-
-
-def encode_attributes(attributes: list[Attribute]) -> bytes:
-    """In ascending type order (RFC 4271 §5), the Extended Length bit where the value needs it."""
-    out = b""
-    for flags, kind, value in sorted(attributes, key=lambda a: a[1]):
-        if len(value) > 255:
-            out += bytes([flags | EXTENDED, kind]) + len(value).to_bytes(2, "big") + value
-        else:
-            out += bytes([flags, kind, len(value)]) + value
-    return out
-
-
-def build_update(
-    key: RouteKey,
-    path: HeldPath,
-    attributes: list[Attribute] | None = None,
-    *,
-    withdraw: bool = False,
-) -> bytes:
-    """One route's UPDATE: `path` announced (with `attributes` instead of its own), or
-    withdrawn."""
-    afi, safi, nlri, next_hop = key[0], key[1], path.nlri, path.next_hop
-    attributes = path.attributes if attributes is None else attributes
-    v4 = (afi, safi) == (IPV4, UNICAST)
-    if withdraw:
-        if v4:
-            return frame(UPDATE, len(nlri).to_bytes(2, "big") + nlri + b"\x00\x00")
-        unreach = encode_attributes(
-            [(OPTIONAL, MP_UNREACH, afi.to_bytes(2, "big") + bytes([safi]) + nlri)]
-        )
-        return frame(UPDATE, b"\x00\x00" + len(unreach).to_bytes(2, "big") + unreach)
-    if v4:
-        encoded = encode_attributes(attributes)
-        return frame(UPDATE, b"\x00\x00" + len(encoded).to_bytes(2, "big") + encoded + nlri)
-    reach = afi.to_bytes(2, "big") + bytes([safi, len(next_hop)]) + next_hop + b"\x00" + nlri
-    encoded = encode_attributes([*attributes, (OPTIONAL, MP_REACH, reach)])
-    return frame(UPDATE, b"\x00\x00" + len(encoded).to_bytes(2, "big") + encoded)
-
-
-def end_of_rib(afi: int, safi: int) -> bytes:
-    """RFC 4724 §2: an empty UPDATE for IPv4 unicast, an empty MP_UNREACH_NLRI otherwise."""
-    if (afi, safi) == (IPV4, UNICAST):
-        return frame(UPDATE, b"\x00\x00\x00\x00")
-    unreach = encode_attributes([(OPTIONAL, MP_UNREACH, afi.to_bytes(2, "big") + bytes([safi]))])
-    return frame(UPDATE, b"\x00\x00" + len(unreach).to_bytes(2, "big") + unreach)
-
-
-def attribute(attributes: list[Attribute], kind: int) -> bytes | None:
-    return next((v for _f, k, v in attributes if k == kind), None)
-
-
-def as_numbers(as_path: bytes | None) -> list[int]:
-    """Every AS of a 4-octet AS_PATH (RFC 6793 §3), whatever its segment types."""
-    out, pos, data = [], 0, as_path or b""
-    while pos + 2 <= len(data):
-        count = data[pos + 1]
-        out += [
-            int.from_bytes(data[pos + 2 + 4 * i : pos + 6 + 4 * i], "big") for i in range(count)
-        ]
-        pos += 2 + 4 * count
-    return out
-
-
-def nlri_text(key: RouteKey) -> str:
-    """How the log names a route: the prefix, or an EVPN route's MAC (type 2) or originating
-    router's IP (type 3), as FRR's `DENIED` lines do."""
-    afi, safi, nlri = key
-    if (afi, safi) == (L2VPN, EVPN):
-        value = nlri[2:]
-        if nlri[0] == 2 and len(value) >= 29:  # RD, ESI, Ethernet tag, MAC length, MAC
-            mac = value[23:29]
-            return f"[2] mac {':'.join(f'{b:02x}' for b in mac)}"
-        if nlri[0] == 3 and len(value) >= 17:
-            return f"[3] ip {ipaddress.ip_address(value[13:17])}"
-        return f"[{nlri[0]}] {value.hex()}"
-    size = 4 if afi == IPV4 else 16
-    address = nlri[1:].ljust(size, b"\x00")
-    return f"{ipaddress.ip_address(address)}/{nlri[0]}"
 
 
 # -- sessions ------------------------------------------------------------------------------------
@@ -202,6 +114,7 @@ class Peer:
     client: bool
     asn: int
     sock: socket.socket
+    allowed: set[tuple[int, int]] = field(default_factory=set)  # configured for it
     identifier: str = ""
     families: set[tuple[int, int]] = field(default_factory=set)
     max_size: int = 4096
@@ -220,8 +133,21 @@ class Peer:
 
 class Recorder:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._file = path.open("a", buffering=1)
         self._lock = threading.Lock()
+
+    def close_stale(self, reason: str) -> None:
+        """Record as down every session an earlier process of this pod left up."""
+        last: dict[str, str] = {}
+        for line in self.path.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if entry.get("kind") == "state":
+                    last[entry["peer"]] = entry["state"]
+        for peer, state in sorted(last.items()):
+            if state != "down":
+                self.write(peer=peer, kind="state", state="down", closed_by="self", reason=reason)
 
     def write(self, **entry: Any) -> None:
         entry["time"] = time.time()
@@ -236,12 +162,17 @@ class Reflector:
         self.router_id: str = config["router_id"]
         self.cluster_id = socket.inet_aton(config["cluster_id"])
         self.ranges = [ipaddress.ip_network(r) for r in config["listen_ranges"]]
-        self.non_clients: dict[str, int] = {n["address"]: n["asn"] for n in config["non_clients"]}
+        self.families = {(f[0], f[1]) for f in config["families"]}
+        self.non_clients: dict[str, tuple[int, set[tuple[int, int]]]] = {
+            n["address"]: (n["asn"], {(f[0], f[1]) for f in n["families"]})
+            for n in config["non_clients"]
+        }
         self.faults = set(config["faults"])
         self.open_message = bytes.fromhex(config["open"])
-        self.families = {(f[0], f[1]) for f in config["families"]}
         self.rib_in = Recorder(state_dir / "rib-in.jsonl")
         self.rib_out = Recorder(state_dir / "rib-out.jsonl")
+        for recorder in (self.rib_in, self.rib_out):  # a restart: the old sessions are over
+            recorder.close_stale("process restarted")
         self.log = (state_dir / "reflector.log").open("a", buffering=1)
         self.state_dir = state_dir
         self.lock = threading.RLock()  # the RIBs, and the order in which UPDATEs go out
@@ -265,9 +196,10 @@ class Reflector:
     def converse(self, conn: socket.socket, address: str) -> None:
         ip = ipaddress.ip_address(address)
         if address in self.non_clients:
-            peer = Peer(address, False, self.non_clients[address], conn)
+            asn, allowed = self.non_clients[address]
+            peer = Peer(address, False, asn, conn, allowed)
         elif any(ip in r for r in self.ranges):
-            peer = Peer(address, True, self.asn, conn)
+            peer = Peer(address, True, self.asn, conn, self.families)
         else:  # RFC 4271 §8: not a configured or dynamic neighbor: no OPEN, closed at once
             self.say(f"{address}: connection refused, outside every listen range")
             conn.close()
@@ -275,6 +207,8 @@ class Reflector:
         with self.lock:
             if address in self.peers:  # RFC 4271 §6.8: the Established session wins
                 self.say(f"{address}: second connection closed, a session is Established")
+                with contextlib.suppress(OSError):
+                    conn.sendall(frame(NOTIFICATION, bytes([CEASE, COLLISION_RESOLUTION])))
                 conn.close()
                 return
         by, reason = "self", ""
@@ -332,20 +266,36 @@ class Reflector:
                 hold = self.receive(peer, kind, message, hold)
 
     def receive(self, peer: Peer, kind: int, message: bytes, hold: float) -> float:
+        """One message, as the FSM of RFC 4271 §8.2.2 takes it in OpenSent, OpenConfirm and
+        Established: anything out of its turn is a Finite State Machine Error (5)."""
+        if kind in (OPEN, KEEPALIVE, UPDATE, ROUTE_REFRESH):
+            turn = {OPEN: not peer.identifier, KEEPALIVE: bool(peer.identifier)}
+            if not turn.get(kind, peer.established):
+                self.reset(peer, f"message type {kind} out of turn", FSM_ERROR, 0)
         if kind == OPEN:
             hold = self.opened(peer, message, hold)
         elif kind == KEEPALIVE and not peer.established:
             self.session_up(peer)
-        elif kind == UPDATE and peer.established:
+        elif kind == ROUTE_REFRESH:
+            self.refresh(peer, message)
+        elif kind == UPDATE:
             self.learn(peer, self.examined(peer, message))
             peer.updates += 1  # processed: the harness's witness that it was (SessionLife)
             self.rib_in.write(peer=peer.address, kind="processed", updates=peer.updates)
         elif kind == NOTIFICATION:
             code = "/".join(str(b) for b in message[HEADER_SIZE : HEADER_SIZE + 2])
             raise Ended("peer", f"notification {code} received")
-        elif kind not in (OPEN, UPDATE, NOTIFICATION, KEEPALIVE):  # RFC 4271 §6.1
+        elif kind not in (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE_REFRESH):  # RFC 4271 §6.1
             self.reset(peer, f"message type {kind}", MESSAGE_HEADER_ERROR, BAD_TYPE, bytes([kind]))
         return hold
+
+    def refresh(self, peer: Peer, message: bytes) -> None:
+        """RFC 2918 §4 (the OPEN offers route refresh): the Adj-RIB-Out of that family again."""
+        afi, safi = int.from_bytes(message[19:21]), message[22] if len(message) > 22 else 0
+        with self.lock:
+            for key, (update, _path) in list(peer.rib_out.items()):
+                if key[:2] == (afi, safi):
+                    self.send(peer, update)
 
     def examined(self, peer: Peer, message: bytes) -> Examined:
         """RFC 7606 error handling (`update_errors`); with the fault
@@ -384,22 +334,24 @@ class Reflector:
 
     def opened(self, peer: Peer, message: bytes, hold: float) -> float:
         self.rib_in.write(peer=peer.address, kind="open", hex=message.hex())
+        if len(message) < MIN_OPEN:  # RFC 4271 §6.1: Bad Message Length
+            length = len(message).to_bytes(2, "big")
+            self.reset(peer, f"OPEN of {len(message)} octets", MESSAGE_HEADER_ERROR, 2, length)
         caps = list(capabilities(message))
         asn = int.from_bytes(message[20:22], "big")
         for code, value in caps:
             if code == FOUR_OCTET_AS and len(value) == 4:
                 asn = int.from_bytes(value, "big")
         if asn != peer.asn:  # RFC 4271 §6.2: Bad Peer AS
-            self.notify(peer, 2, 2)
             self.say(f"{peer.address}: OPEN with AS {asn}, expected {peer.asn}: Bad Peer AS")
-            raise Ended("self", f"bad peer AS {asn}")
+            self.reset(peer, f"bad peer AS {asn}", OPEN_ERROR, BAD_PEER_AS)
         peer.identifier = socket.inet_ntoa(message[24:28])
         offered = {
             (int.from_bytes(v[0:2], "big"), v[3])
             for c, v in caps
             if c == MULTIPROTOCOL and len(v) == 4
         }
-        peer.families = offered & self.families
+        peer.families = offered & self.families & peer.allowed
         peer.max_size = negotiated_max_size(self.open_message, message) or 4096
         their_hold = float(int.from_bytes(message[22:24], "big"))
         hold = min(hold, their_hold) if their_hold else 0.0
@@ -422,6 +374,15 @@ class Reflector:
     def session_up(self, peer: Peer) -> None:
         local, remote = peer.sock.getsockname()[1], peer.sock.getpeername()[1]
         with self.lock:
+            collision = peer.address in self.peers
+            if not collision:
+                self.up(peer, local, remote)
+        if collision:  # RFC 4271 §6.8: the Established session wins
+            self.reset(peer, "connection collision", CEASE, COLLISION_RESOLUTION)
+
+    def up(self, peer: Peer, local: int, remote: int) -> None:
+        """Established: recorded, and the Adj-RIB-Out sent, then End-of-RIB (RFC 4724 §2)."""
+        with self.lock:
             peer.established = True
             self.peers[peer.address] = peer
             self.rib_in.write(
@@ -441,7 +402,8 @@ class Reflector:
     def session_down(self, peer: Peer) -> None:
         with self.lock:
             peer.established = False
-            self.peers.pop(peer.address, None)
+            if self.peers.get(peer.address) is peer:
+                del self.peers[peer.address]
             self.rib_out.write(peer=peer.address, kind="state", state="down")
             gone = list(peer.rib_in)
             peer.rib_in.clear()
@@ -465,10 +427,8 @@ class Reflector:
                 if why is not None:
                     message = build_update(key, path).hex()
                     self.rib_in.write(peer=peer.address, kind="denied", reason=why, hex=message)
-                    self.say(
-                        f"{peer.address} rcvd UPDATE about {nlri_text(key)} -- DENIED due to: "
-                        f"{why};"
-                    )
+                    about = nlri_text(key[0], key[1], path.nlri)
+                    self.say(f"{peer.address} rcvd UPDATE about {about} -- DENIED due to: {why};")
                     if self.forget(peer, key):  # an implicit withdraw
                         changed.append(key)
                     continue
@@ -496,33 +456,21 @@ class Reflector:
             return "reflected from the same cluster"
         if attribute(attributes, ORIGINATOR_ID) == socket.inet_aton(self.router_id):
             return "originator is us"
-        if self.asn in as_numbers(attribute(attributes, AS_PATH)):
+        segments = best_path.segments(attribute(attributes, AS_PATH))
+        if any(self.asn in ases for _kind, ases in segments):
             return "as-path contains our own AS"
         return None
 
     def best(self, key: RouteKey) -> Peer | None:
-        """RFC 4271 §9.1.2.2 and RFC 4456 §9, for paths of one AS: highest LOCAL_PREF, shortest
-        AS_PATH, lowest ORIGIN, lowest MED, lowest ORIGINATOR_ID (or BGP identifier), shortest
-        CLUSTER_LIST, lowest peer address."""
-
-        def rank(peer: Peer) -> tuple[Any, ...]:
-            attrs = peer.rib_in[key].attributes
-            pref = attribute(attrs, LOCAL_PREF)
-            med = attribute(attrs, MED)
-            origin = attribute(attrs, ORIGIN)
-            originator = attribute(attrs, ORIGINATOR_ID) or socket.inet_aton(peer.identifier)
-            return (
-                -(int.from_bytes(pref, "big") if pref else 100),
-                len(as_numbers(attribute(attrs, AS_PATH))),
-                origin[0] if origin else 2,
-                int.from_bytes(med, "big") if med else 0,
-                originator,
-                len(attribute(attrs, CLUSTER_LIST) or b""),
-                socket.inet_aton(peer.address),
-            )
-
-        holders = [p for p in self.peers.values() if key in p.rib_in]
-        return min(holders, key=rank) if holders else None
+        """The peer whose path of `key` is best (`best_path`: RFC 4271 §9.1.2.2, RFC 4456 §9)."""
+        holders = {p.address: p for p in self.peers.values() if key in p.rib_in}
+        chosen = best_path.best(
+            [
+                best_path.Candidate(p.rib_in[key].attributes, p.identifier, p.address)
+                for p in holders.values()
+            ]
+        )
+        return holders[chosen.address] if chosen is not None else None
 
     def reflected(self, key: RouteKey, source: Peer) -> list[Attribute]:
         """The best path's attributes as reflected: RFC 4456 §8 and §10, RFC 4271 §5."""
@@ -556,6 +504,9 @@ class Reflector:
                 and (source.client or target.client)  # a non-client's routes go to clients only
             ):
                 message = build_update(key, source.rib_in[key], self.reflected(key, source))
+                if len(message) > target.max_size:  # RFC 8654 §4: not sent, and not held
+                    self.say(f"{target.address}: UPDATE of {len(message)} octets not sent")
+                    message = None
             sent = target.rib_out.get(key)
             if message is not None and (sent is None or message != sent[0]):
                 target.rib_out[key] = (message, source.rib_in[key])

@@ -90,13 +90,17 @@ class Examined:
 
 
 def identity(afi: int, safi: int, nlri: bytes) -> RouteKey:
-    """What names a route: an EVPN MAC/IP route without its label(s), an IP prefix route
-    without its label (RFC 7432 §7.2, RFC 9136 §3.1: the label is not part of the route key)."""
-    if (afi, safi) == (L2VPN, EVPN) and len(nlri) > 2:
-        if nlri[0] == 2 and len(nlri) >= 2 + 30:  # RD, ESI, tag, MAC length, MAC, IP length
-            return afi, safi, nlri[: 2 + 30 + nlri[2 + 29] // 8]
-        if nlri[0] == 5:
-            return afi, safi, nlri[:-3]
+    """What names a route: of an EVPN MAC/IP route, its type, RD, Ethernet tag, MAC and IP
+    (RFC 7432 §7.2: not its ESI, its labels, the length octet that counts them); of an IP prefix
+    route, its type, RD, Ethernet tag and prefix (RFC 9136 §3.1); of a unicast route, the
+    prefix."""
+    value = nlri[2:]
+    if (afi, safi) == (L2VPN, EVPN) and nlri and nlri[0] == 2 and len(value) >= 30:
+        ip_end = 30 + value[29] // 8
+        return afi, safi, b"\x02" + value[0:8] + value[18:22] + value[22:29] + value[29:ip_end]
+    if (afi, safi) == (L2VPN, EVPN) and nlri and nlri[0] == 5 and len(value) in (34, 58):
+        prefix_end = 23 + (4 if len(value) == 34 else 16)
+        return afi, safi, b"\x05" + value[0:8] + value[18:22] + value[22:prefix_end]
     return afi, safi, nlri
 
 

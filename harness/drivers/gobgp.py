@@ -28,7 +28,7 @@ class GobgpRouteServer:
 
     def create(self, lab: Any, pod: str, config: str) -> GobgpInstance:
         require_gobgp()
-        return lab.register_gobgp(pod, config)
+        return lab.register(GobgpInstance, pod, config)
 
     def routes(self, instance: Any, family: Family) -> list[Route]:
         return gobgp.rib_routes(instance.query(gobgp.rib_command(family)), family, instance.node)

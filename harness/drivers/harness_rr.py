@@ -38,15 +38,7 @@ class HarnessRouteServer:
         """Nothing to install: it is the harness's own code."""
 
     def create(self, lab: Any, pod: str, config: str) -> ReflectorInstance:
-        instance = ReflectorInstance(
-            node=pod,
-            namespace=lab.run.namespace(pod),
-            directory=lab.run.node_dir(pod),
-            config=config,
-            env=lab.run.environment(pod),
-        )
-        lab.frr_instances[pod] = instance
-        return instance
+        return lab.register(ReflectorInstance, pod, config)
 
     def routes(self, instance: Any, family: Family) -> list[Route]:
         """Its Adj-RIB-In: every route it accepted, attributes as received."""

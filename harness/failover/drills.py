@@ -144,7 +144,9 @@ class Drills:
             replacement = self.pods.delete(victim.name, mode)
             assert replacement is not None
             final = {p.ip for p in self.rr_pods()}
-            self._await_whole(sampler, expected, final, {victim.ip})
+            # A DaemonSet's replacement keeps the node's address: nothing is gone then.
+            gone = {victim.ip} - final
+            self._await_whole(sampler, expected, final, gone)
         drill_run = self._drill_run(
             "rr-deleted",
             variant=mode.value,
@@ -161,7 +163,7 @@ class Drills:
         why = "" if survivors else " (no other RR replica: the SUT runs a single one)"
         drill_run.problems += [f"{loss}{why}" for loss in drill_run.judged_losses]
         drill_run.problems += self._sessions_dropped(drill_run, {p.ip for p in survivors})
-        drill_run.problems += self._stale_neighbors({victim.ip})
+        drill_run.problems += self._stale_neighbors(gone)
         return drill_run
 
     def rolling_restart(self) -> DrillRun:
@@ -173,7 +175,7 @@ class Drills:
             t0 = time.monotonic()
             steps = list(self.pods.rollout_restart(self.timeout))
             final = {p.ip for p in self.rr_pods()}
-            self._await_whole(sampler, expected, final, old)
+            self._await_whole(sampler, expected, final, old - final)
         drill_run = self._drill_run(
             "rolling-restart",
             variant="all replicas",
@@ -186,7 +188,7 @@ class Drills:
         self._detected(drill_run, [steps[0][0].ip])
         self._ready_mark(drill_run, steps[-1][1])
         drill_run.problems += [str(loss) for loss in drill_run.judged_losses]
-        drill_run.problems += self._stale_neighbors(old)
+        drill_run.problems += self._stale_neighbors(old - final)
         return drill_run
 
     def all_rrs_down(self) -> DrillRun:
@@ -226,6 +228,41 @@ class Drills:
         restarted = [e.at for e in self.pods.events if e.what == "restarted" and e.at >= t0]
         drill_run.measures.replacement_ready_ms = m.ms(max(restarted), t0) if restarted else None
         drill_run.marks["replacement ready"] = drill_run.measures.replacement_ready_ms
+        return self._judged_restart(drill_run)
+
+    def rr_pods_restarted(self, mode: DeletionMode) -> DrillRun:
+        """Every RR pod deleted at once (with a single RR: the RR restarted); a DaemonSet
+        brings each back on its node with its address, and the routers' static neighbors
+        reconnect to it. Judged as `all_rrs_down`: the routes withdrawn, or kept as stale with
+        graceful restart (RFC 4724 §4.2), then restored. What it costs is the measure."""
+        graceful_restart = self.lab.plan.sut.values.graceful_restart.enabled
+        expected = self.await_whole_lab()
+        rrs = self.rr_pods()
+        ips = {p.ip for p in rrs}
+        with self._wire(self.routers()) as wire, self._sampling(self.routers()) as sampler:
+            t0 = time.monotonic()
+            back = [self.pods.delete(p.name, mode) for p in rrs]
+            self._await_whole(sampler, expected, ips, set())
+        variant = "graceful restart" if graceful_restart else "no graceful restart"
+        drill_run = self._drill_run(
+            "rr-pods-restarted",
+            variant=f"{mode.value}, {variant}",
+            t0=t0,
+            sampler=sampler,
+            expected=expected,
+            final=ips,
+            wire=wire,
+        )
+        self._detected(drill_run, ips)
+        if back and back[-1] is not None:
+            self._ready_mark(drill_run, back[-1])
+        return self._judged_restart(drill_run)
+
+    def _judged_restart(self, drill_run: DrillRun) -> DrillRun:
+        """Every RR gone and back: with graceful restart nothing is lost (kept as stale), and
+        without it nothing is kept as stale (withdrawn at once)."""
+        graceful_restart = self.lab.plan.sut.values.graceful_restart.enabled
+        t0 = drill_run.t0
         kept = sorted({k for smp in drill_run.samples if smp.at >= t0 for k in smp.stale})
         drill_run.stale_kept = len(kept)
         if graceful_restart:  # RFC 4724 §4.2: the helper keeps the routes, marked stale

@@ -30,6 +30,7 @@ MAX_LOSSES_KEPT = 20
 @dataclass
 class FailoverReport:
     junit: Path  # the JUnit report; the JSON file and the figures go beside it
+    run_id: str = ""  # the run's: a report beside another run's JUnit file is told apart
     routes_added: int = 0
     drills: dict[str, Any] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=dict)  # implementation, frr_version, ...
@@ -87,6 +88,7 @@ class FailoverReport:
         path = self.junit.with_name(f"{self.junit.stem}-failover.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         body = {
+            "run_id": self.run_id,
             **self.software,
             "unit": "ms",
             "routes_added": self.routes_added,

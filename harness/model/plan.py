@@ -55,6 +55,7 @@ class LabPlan:
         self.routers = topology.by_role(Role.ROUTER)
         self.peers = tuple(n for n in topology.nodes if n.role.is_peer)
         self._check()
+        self.harness_routers = self._harness_routers()
 
     def _rr_slots(self) -> tuple[Node, ...]:
         """The RR pods the lab starts: the first `replicas` route-reflector nodes, or for meshrr
@@ -128,6 +129,55 @@ class LabPlan:
                     f"SUT's pod_cidr {values.pod_cidr}"
                 )
 
+    def _harness_routers(self) -> frozenset[str]:
+        """The router pods the harness plays (sut.yaml `harness_routers`): routers of the
+        topology whose every session the crafted speaker opens itself (it connects, never
+        accepts): one per RR pod, no external neighbor, no stand-in RR (those connect too)."""
+        field = f"{self.sut.directory}/sut.yaml: harness_routers"
+        routers = {n.name: n for n in self.routers}
+        for i, name in enumerate(self.sut.values.harness_routers):
+            node = routers.get(name)
+            if node is None:
+                raise InputError(
+                    f"{field}[{i}]: {name} is not a router node of {self.source} "
+                    f"(routers: {', '.join(routers) or 'none'})"
+                )
+            if self.mesh is not None:
+                raise InputError(
+                    f"{field}[{i}]: a router the harness plays peers with RR pods, "
+                    "not with a meshrr side's anycast address"
+                )
+            others = [n.name for n in self.external_neighbors(node)] + [
+                p.name for p in self.peers if p.stands_in_for and name in p.peers
+            ]
+            if others:
+                raise InputError(
+                    f"{field}[{i}]: {name} also peers with {', '.join(others)}, which the "
+                    "crafted speaker playing it cannot accept (it only connects): choose a "
+                    "router whose only sessions are with the RR pods"
+                )
+        return frozenset(self.sut.values.harness_routers)
+
+    def router_sessions(self, router: Node, rr_ips: Iterable[str]) -> list[PeerSession]:
+        """The sessions of a router pod the harness plays: one iBGP session per RR address,
+        named `rr@<ip>` and with the families a router's template gives it (`rr_neighbors`),
+        from the router's pod address, with its ASN and router id (the topology's, else its
+        pod address)."""
+        local = self.cluster_ip(router)
+        return [
+            PeerSession(
+                peer_name=n.name,
+                peer_address=n.address,
+                local_address=local,
+                local_asn=router.asn,
+                peer_asn=n.asn,
+                router_id=str(router.router_id or local),
+                families=n.families,
+                hold_time=self.sut.values.timers.hold,
+            )
+            for n in self.rr_neighbors(rr_ips)
+        ]
+
     # -- addresses ----------------------------------------------------------------------------
     def cluster_address(self, node: Node) -> IpInterface:
         addr = node.address_on(self.topology.cluster_network.name)
@@ -164,6 +214,13 @@ class LabPlan:
             Neighbor(f"rr@{ip}", ip, self.sut.values.asn, ip_to_node.get(ip, "rr"), families)
             for ip in rr_ips
         ]
+
+    def inter_rr_ips(self, rr: Node) -> list[str]:
+        """The other RR nodes an RR peers with (OpenPERouter's merged design: the RRs are each
+        other's iBGP neighbors, non-clients); none in the other designs."""
+        if not self.sut.values.static_rr_neighbors:
+            return []
+        return [self.cluster_ip(n) for n in self.route_reflectors if n is not rr]
 
     def rr_ips(self, router: Node) -> list[str]:
         """The RR addresses a router is pointed at when every replica is ready: the RR pods,
@@ -264,8 +321,11 @@ class LabPlan:
     # -- rendering -----------------------------------------------------------------------------
     def render_route_reflector(self, node: Node, mesh: Iterable[str] | None = None) -> str:
         """One RR pod's config. For meshrr, `mesh` is the other route servers' addresses (by
-        default every other one the lab starts with) and `side` its redundancy group."""
-        pod = {"name": node.name, "address": self.cluster_ip(node)}
+        default every other one the lab starts with) and `side` its redundancy group. For
+        OpenPERouter's merged design, `route_reflectors` is every RR node's address, its own
+        included (the Underlay lists them all; the host controller drops its own)."""
+        address = self.cluster_ip(node)
+        pod = {"name": node.name, "address": address, "router_id": str(node.router_id or address)}
         side = None
         if self.mesh is not None and node.side is not None:
             values = self.mesh.sides[node.side]
@@ -282,6 +342,7 @@ class LabPlan:
             non_clients=self.non_clients(node),
             mesh=sorted(mesh),
             side=side,
+            route_reflectors=[self.cluster_ip(n) for n in self.route_reflectors],
         )
 
     def render_all(self) -> dict[str, str]:

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import jinja2
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictInt, ValidationError, field_validator, model_validator
 
 from harness.errors import InputError
 from harness.model.base import Asn, Family, Frozen
+from harness.model.underlay import Underlay
 
 SUT_FILE = "sut.yaml"
 RR_TEMPLATE = "route-reflector.conf.j2"
@@ -137,8 +138,13 @@ class Templates(Frozen):
     router: str = Field(ROUTER_TEMPLATE, min_length=1, description="FRR config of one router pod")
 
 
+RrLifecycle = Literal["deployment", "daemonset"]
+
+
 class SutValues(Frozen):
-    """Contents of sut.yaml (the Helm values of the design, `routeReflector.*`)."""
+    """Contents of sut.yaml (the Helm values of the design, `routeReflector.*`). With
+    `underlay`, the SUT is OpenPERouter's merged design (harness.model.underlay): `cluster_id`,
+    `pod_cidr` (the clients' listen range) and `families` then follow from it."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -173,6 +179,50 @@ class SutValues(Frozen):
     meshrr: Mesh | None = Field(
         None, description="present: the SUT is meshrr's route servers, not standalone RR pods"
     )
+    harness_routers: tuple[str, ...] = Field(
+        (),
+        description="router pods (topology node names) the harness plays with its crafted "
+        "speaker instead of FRR: a router that applies no rule to what it receives, the broken "
+        "router of the mutation proof (netns only); it keeps one iBGP session per RR pod",
+    )
+    underlay: Underlay | None = Field(
+        None,
+        description="present: OpenPERouter's merged design, the RRs being router pods of the "
+        "nodes whose Underlay has routeReflector (values shaped like the Underlay API)",
+    )
+    rr_lifecycle: RrLifecycle = Field(
+        "deployment",
+        description="deployment: a deleted RR pod is replaced by one with a new name and IP "
+        "(the standalone design); daemonset: by one on the same node with the same address "
+        "(a per-node router pod)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_underlay(cls, data: Any) -> Any:
+        """With `underlay`, the values the suites read are the Underlay's: written once."""
+        if not isinstance(data, dict) or not isinstance(data.get("underlay"), dict):
+            return data
+        try:
+            underlay = Underlay.model_validate(data["underlay"])
+        except ValidationError as err:  # named by its full path, as a field error would be
+            first = err.errors(include_url=False)[0]
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+            message = str(first["msg"]).removeprefix("Value error, ")
+            got = first.get("input")
+            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            raise ValueError(f"underlay{path}: {message}{shown}") from None
+        derived = {
+            "cluster_id": str(underlay.routeReflector.clusterID),
+            "pod_cidr": str(underlay.client_range),
+            "families": [f.value for f in underlay.reflected],
+        }
+        for key, value in derived.items():
+            if key in data:
+                raise ValueError(
+                    f"{key}: follows from underlay ({value}); write it there, not here"
+                )
+        return {**data, **derived}
 
     @field_validator("frr", mode="before")
     @classmethod
@@ -184,6 +234,16 @@ class SutValues(Frozen):
             )
         return frr_choice(value) if isinstance(value, str) else value
 
+    @field_validator("harness_routers")
+    @classmethod
+    def _each_router_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, name in enumerate(value):
+            if not name.strip():
+                raise ValueError(f"entry {i} is empty: name a router node of the topology")
+            if name in value[:i]:
+                raise ValueError(f"entry {i} names {name} a second time")
+        return value
+
     @model_validator(mode="after")
     def _replicas_cover_the_sides(self) -> Self:
         if self.meshrr is not None:
@@ -194,9 +254,41 @@ class SutValues(Frozen):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _lifecycle_fits(self) -> Self:
+        if self.rr_lifecycle == "daemonset" and self.underlay is None:
+            raise ValueError(
+                "rr_lifecycle: daemonset is OpenPERouter's per-node router pod: it needs underlay"
+            )
+        if self.meshrr is not None and self.underlay is not None:
+            raise ValueError("underlay: a SUT is meshrr's or OpenPERouter's design, not both")
+        return self
+
     @property
     def kind(self) -> str:
+        if self.underlay is not None:
+            return "openperouter-upstream"
         return "standalone-rr" if self.meshrr is None else "meshrr"
+
+    @property
+    def suite_kinds(self) -> tuple[str, ...]:
+        """The `sut_kind` markers whose suites apply: OpenPERouter's merged design is judged
+        by the route-reflector suites written for the standalone design, unchanged (what the
+        designs do differently is the plan's: static RR neighbors, RR-to-RR sessions)."""
+        if self.underlay is not None:
+            return (self.kind, "standalone-rr")
+        return (self.kind,)
+
+    @property
+    def rr_is_router(self) -> bool:
+        """The RR is a router pod (zebra and bgpd), not an RR-only pod (bgpd)."""
+        return self.underlay is not None
+
+    @property
+    def static_rr_neighbors(self) -> bool:
+        """Routers list the RR addresses themselves (no controller discovers RR pods), and
+        the RRs peer with each other."""
+        return self.underlay is not None
 
 
 @dataclass(frozen=True)

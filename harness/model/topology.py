@@ -30,11 +30,16 @@ class Role(StrEnum):
         return self in (Role.EXABGP_PEER, Role.SPEAKER)
 
 
+POD_SEGMENTS = ("cluster-network", "node-network")
+
+
 class Segment(Frozen):
-    """A layer-2 segment: the cluster (pod) network or an underlay link."""
+    """A layer-2 segment: the cluster (pod) network, or the nodes' underlay subnet where
+    OpenPERouter's router pods (RRs and clients alike) meet (`node-network`), or an underlay
+    link to a peer of the harness."""
 
     name: Name
-    kind: Literal["cluster-network", "underlay"]
+    kind: Literal["cluster-network", "node-network", "underlay"]
     subnets: tuple[IPvAnyNetwork, ...] = Field(min_length=1)
 
 
@@ -135,7 +140,8 @@ class Topology(Frozen):
 
     @property
     def cluster_network(self) -> Segment:
-        return next(s for s in self.segments if s.kind == "cluster-network")
+        """Where the RR and router pods meet: the pod network, or the node subnet."""
+        return next(s for s in self.segments if s.kind in POD_SEGMENTS)
 
     def by_role(self, role: Role) -> tuple[Node, ...]:
         return tuple(n for n in self.nodes if n.role is role)
@@ -153,10 +159,11 @@ def _problems(topo: Topology) -> list[str]:
     for i, name in enumerate(seg_names):
         if name in seg_names[:i]:
             out.append(f"segments[{i}].name: duplicate segment name {name!r}")
-    clusters = [s.name for s in topo.segments if s.kind == "cluster-network"]
+    clusters = [s.name for s in topo.segments if s.kind in POD_SEGMENTS]
     if len(clusters) != 1:
         out.append(
-            f"segments: expected exactly one segment of kind cluster-network, got {clusters}"
+            "segments: expected exactly one segment of kind cluster-network or node-network "
+            f"(where the pods meet), got {clusters}"
         )
 
     names = [n.name for n in topo.nodes]

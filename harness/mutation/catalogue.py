@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.errors import InputError
 from harness.model.loading import read_yaml
 from harness.model.sut import ROUTER_TEMPLATE, RR_TEMPLATE, SUT_FILE
+from harness.mutation.expected import EXPECTED
 from harness.paths import DEFAULT_SUT, DEFAULT_TOPOLOGY, FIXTURES_DIR
 
 
@@ -33,11 +34,16 @@ class Edit:
 FAILOVER_SUITE = "failover"
 MESHRR_SUITE = "meshrr"
 ROBUSTNESS_SUITE = "robustness"
-STANDALONE, MESHRR, HARNESS_RR = "standalone-rr", "meshrr", "harness-rr"
+STANDALONE, MESHRR, OPENPEROUTER = "standalone-rr", "meshrr", "openperouter-upstream"
+HARNESS_RR = "harness-rr"
 # Each variant edits one profile; `rr-harness mutate` runs that profile's baseline too.
 PROFILES: dict[str, tuple[Path, Path]] = {
     STANDALONE: (DEFAULT_SUT, DEFAULT_TOPOLOGY),
     MESHRR: (FIXTURES_DIR / "sut" / "meshrr", FIXTURES_DIR / "topologies" / "meshrr.yaml"),
+    OPENPEROUTER: (
+        FIXTURES_DIR / "sut" / OPENPEROUTER,
+        FIXTURES_DIR / "topologies" / f"{OPENPEROUTER}.yaml",
+    ),
     HARNESS_RR: (FIXTURES_DIR / "sut" / "harness-rr", DEFAULT_TOPOLOGY),
 }
 # Profiles that are no product but the harness's own broken-on-purpose RR: correct for the
@@ -280,6 +286,34 @@ FAILOVER: tuple[Mutation, ...] = (
     ),
 )
 
+# Upstream OpenPERouter before PR #731: IPv4/IPv6 unicast route-reflector clients also got
+# `next-hop-self force`, which FRR applies to reflected routes (the profile renders after #731).
+OPENPEROUTER_VARIANTS: tuple[Mutation, ...] = (
+    Mutation(
+        "next-hop-self-force-unicast",
+        "RFC 4456 §10: the RR does not change NEXT_HOP of reflected IPv4/IPv6 routes (upstream "
+        "OpenPERouter before PR #731 rewrote it to the RR's own address)",
+        (
+            _rr(
+                "    neighbor {{ id }} route-reflector-client\n{% else %}\n",
+                "    neighbor {{ id }} route-reflector-client\n{% endif %}\n{% if true %}\n",
+            ),
+        ),
+        profile=OPENPEROUTER,
+    ),
+    Mutation(
+        "graceful-restart-undeclared-per-node",
+        "RFC 4724 / sut.yaml: without graceful restart, the routes of a restarted RR router pod "
+        "are withdrawn at once (the variant configures it while its values say it is off)",
+        (
+            _rr("{% if sut.graceful_restart.enabled %}", "{% if true %}"),
+            _router("{% if sut.graceful_restart.enabled %}", "{% if true %}"),
+        ),
+        (FAILOVER_SUITE,),
+        profile=OPENPEROUTER,
+    ),
+)
+
 # Variants of the meshrr profile, run against the meshrr and sessions suites.
 _MESH_LOOP = "{% for peer in mesh %}"
 _START_UP = ("10.244.0.10", "10.244.1.10", "10.244.2.10")  # rs-a-0, rs-b-0, rs-b-1
@@ -345,130 +379,6 @@ MESHRR_VARIANTS: tuple[Mutation, ...] = (
     ),
 )
 
-# The mutation table: the checks that must catch each broken variant through their final
-# assertion (measured, then reviewed: each catch is the rule the variant breaks, or a rule that
-# the same breakage really violates). `STARTUP` when sessions the design implies never come up.
-STARTUP = "start-up::every-session-established"
-_TOR_EVPN = "hybrid-flows::test_external_evpn_from_the_tor_reaches_the_other_routers_through_the_rr"
-_REACH = (
-    "reflection::test_evpn_routes_reach_every_client_via_every_rr",
-    "reflection::test_new_route_and_its_withdrawal_reach_every_client",
-    "reflection::test_vtep_routes_reach_every_router_via_every_rr",
-    "hybrid-flows::test_internal_evpn_reaches_the_other_routers_through_the_rr",
-    _TOR_EVPN,
-    "cloud-router::test_evpn_keeps_flowing_between_routers_through_the_rrs",
-    "cloud-router::test_router_routes_reach_the_cloud_router",
-    "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
-)
-_ATTRIBUTES = "attributes::test_reflected_attributes_equal_what_the_client_sent"
-_ROUTER_SENT = "reflection::test_reflected_paths_carry_every_attribute_the_router_sent"
-# An RR rewriting an attribute the routers send too: the crafted client's route, the routers'
-# own routes and the ToR's route (as router-1 sent it) all show it.
-_REWRITTEN = (_ATTRIBUTES, _TOR_EVPN, _ROUTER_SENT)
-EXPECTED: dict[str, tuple[str, ...]] = {
-    "rr-without-route-reflector-client": (
-        *_REACH,
-        "reflection-rules::test_client_routes_reach_non_clients",
-        "reflection-rules::test_non_client_routes_reach_clients",
-    ),
-    "client-to-client-reflection-disabled": _REACH,
-    "next-hop-self-on-rr": (*_REWRITTEN, "reflection::test_reflected_paths_keep_the_vtep_next_hop"),
-    "per-replica-cluster-ids": (
-        _TOR_EVPN,
-        "loop-prevention::test_replicas_reflect_with_the_same_cluster_list",
-        "loop-prevention::test_route_reflected_by_one_replica_is_dropped_by_the_other",
-        "loop-prevention::test_route_with_foreign_cluster_id_is_reflected_with_own_prepended",
-        "loop-prevention::test_route_with_own_cluster_id_is_not_reflected",
-        "reflection-rules::test_routes_reflected_to_non_clients_carry_originator_id_and_cluster_list",
-        "reflection::test_reflected_paths_carry_originator_id_and_cluster_list",
-    ),
-    "rr-route-map-rewriting-local-pref": _REWRITTEN,
-    # The routers send ORIGIN IGP, what the variant sets: only the crafted route shows it.
-    "rr-route-map-rewriting-origin": (_ATTRIBUTES,),
-    "rr-route-map-adding-med": (
-        *_REWRITTEN,
-        "attributes::test_a_route_without_med_arrives_without_med",
-    ),
-    "rr-route-map-adding-communities": _REWRITTEN,
-    "rr-route-map-rewriting-aggregator": _REWRITTEN,
-    "listen-range-too-narrow": (STARTUP,),
-    "listen-range-too-wide": (
-        "listen-range::test_would_be_client_outside_the_pod_cidr_gets_no_session",
-        "sessions::test_the_sessions_are_exactly_those_the_design_implies",
-    ),
-    "listen-range-accepts-any-as": (
-        "listen-range::test_would_be_client_in_the_wrong_as_gets_no_session",
-        "sessions::test_the_sessions_are_exactly_those_the_design_implies",
-    ),
-    "non-clients-configured-as-clients": (
-        "reflection-rules::test_non_client_routes_are_not_reflected_to_other_non_clients",
-    ),
-    "allowas-in-on-ibgp": (
-        "allowas-in::test_route_from_an_rr_with_the_local_asn_is_rejected",
-        "allowas-in::test_rr_neighbors_carry_no_allowas_in",
-    ),
-    "no-allowas-in-on-ebgp": (
-        "allowas-in::test_rr_neighbors_carry_no_allowas_in",
-        "allowas-in::test_tor_route_containing_the_local_asn_is_accepted",
-    ),
-    # Every router then drops the others' routes (ORIGINATOR_ID is its own identifier).
-    "routers-share-one-router-id": tuple(c for c in _REACH if not c.startswith("loop-prevention")),
-    "no-ipv6-to-external": (
-        "cloud-router::test_cloud_routes_reach_the_router",
-        "cloud-router::test_cloud_session_carries_ipv4_and_ipv6_and_never_evpn",
-    ),
-    "no-evpn-to-external": (
-        "allowas-in::test_tor_route_containing_the_local_asn_is_accepted",
-        _TOR_EVPN,
-        "hybrid-flows::test_internal_evpn_reaches_the_tor",
-    ),
-    "client-path-attributes-discarded": (
-        "robustness::test_passed_on_with_partial",
-        "robustness::test_session_reset",
-    ),
-    # With one replica, a rollout restart keeps routes only if every router holds them from the
-    # new pod before the old one goes. On FRR 10.3 the new pod's sessions are up 4.3 s after it
-    # was created, yet some routes arrive only after the old pod is gone (measured: 150-240 ms,
-    # 20-30 routes lost, 5 runs of 5); FRR 8.4 passed.
-    "single-replica": (
-        "failover::test_rolling_restart_loses_nothing",
-        "failover::test_rr_pod_deleted_no_client_loses_a_route",
-    ),
-    "no-min-ready-seconds": ("failover::test_rolling_restart_loses_nothing",),
-    "graceful-restart-undeclared": ("failover::test_all_rrs_down_then_back",),
-    "listen-range-only-existing-pods": (
-        "failover::test_router_pod_rescheduled_returns_through_listen_range",
-    ),
-    "mesh-missing-one-peering": (STARTUP,),
-    "route-server-reflects-between-mesh-peers": (
-        "meshrr::test_mesh_learned_routes_go_to_clients_only_and_each_client_holds_one_path",
-    ),
-    "one-cluster-id-for-all-route-servers": (
-        "meshrr::test_routes_cross_sides_with_cluster_list_and_originator_id",
-    ),
-    # The new route server is never meshed (the mesh check), nor the replica that replaces a
-    # lost one (the replica drill's return); the drills after that one start from a lab that is
-    # not whole, so they cannot decide (errors, not catches).
-    "mesh-of-the-start-up-route-servers-only": (
-        "meshrr::test_losing_a_side_b_replica",
-        "meshrr::test_the_mesh_is_complete_and_reforms_when_a_side_scales",
-    ),
-    # Side a's rescheduled route server is never meshed with side b: its routes do not return.
-    "side-b-meshes-side-a-by-its-start-up-address": (
-        "meshrr::test_losing_a_whole_side_costs_only_that_sides_routes",
-    ),
-    # The harness's own RR, broken in one rule each.
-    "rr-overwrites-originator-id": (
-        "loop-prevention::test_rr_sets_originator_id_only_when_absent",
-    ),
-    # 26 treat-as-withdraw cases and 3 of 4 discard cases (an unrecognised non-transitive
-    # attribute is no error in RFC 4271 either); pass-on and the resets stay as they were.
-    "rr-resets-on-every-update-error": (
-        "robustness::test_attribute_discard",
-        "robustness::test_treat_as_withdraw",
-    ),
-}
-
 
 # Rules neither FRR nor GoBGP can be configured to break: the harness's own RR breaks them, one
 # `fault` each (harness/daemons/reflector_process.py), and is otherwise a correct RR (its
@@ -499,16 +409,26 @@ HARNESS_RR_VARIANTS: tuple[Mutation, ...] = (
     ),
 )
 
+# A rule of the routers, not of the RR, that no router implementation here can be configured to
+# break: each drops a route carrying its own BGP identifier as ORIGINATOR_ID unconditionally
+# (FRR 8.4, 10.3, 10.7: bgpd/bgp_route.c 'originator is us', no knob; GoBGP 3.10:
+# pkg/server/peer.go). The broken router is a router pod the harness plays with its crafted
+# speaker (sut.yaml `harness_routers`): one iBGP session per RR pod, everything received kept.
+# router-3: its only sessions are with the RR pods (the speaker connects, never accepts, so
+# router-1's ToR and router-2's cloud router could not reach it).
+HARNESS_ROUTER_VARIANTS: tuple[Mutation, ...] = (
+    Mutation(
+        "router-keeps-its-own-originator-id",
+        "RFC 4456 §8: a router ignores a route whose ORIGINATOR_ID is its own BGP identifier",
+        (Edit(SUT_FILE, "harness_routers: []", "harness_routers: [router-3]"),),
+        ("loop-prevention",),
+    ),
+)
+
 # What the proof does not hold yet, each with why: checks that catch no variant through their
 # final assertion, and variants that no check catches that way. The project's test holds this
-# list to the measured table, so it can only shrink.
-UNPROVEN: dict[str, str] = {
-    "loop-prevention::test_client_rejects_route_with_its_own_originator_id": "a router pod that "
-    "keeps a route carrying its own BGP identifier as ORIGINATOR_ID: every router "
-    "implementation here drops it unconditionally (FRR 8.4, 10.3, 10.7: bgpd/bgp_route.c "
-    "'originator is us', no knob; GoBGP 3.10: pkg/server/peer.go), and the lab's router pods "
-    "run FRR only; the harness's own RR plays a broken RR, not a broken router",
-}
+# list to the measured table, so it can only shrink. Empty today.
+UNPROVEN: dict[str, str] = {}
 
 # Checks shown able to fail by the project's tests rather than by a configuration variant: no
 # SUT configuration makes a daemon crash, so the broken SUT is a daemon crashed on purpose.
@@ -519,7 +439,15 @@ PROVEN_ELSEWHERE: dict[str, str] = {
 
 CATALOGUE: tuple[Mutation, ...] = tuple(
     replace(m, expected=EXPECTED[m.name])
-    for m in CONFORMANCE + ROBUSTNESS + FAILOVER + MESHRR_VARIANTS + HARNESS_RR_VARIANTS
+    for m in (
+        CONFORMANCE
+        + ROBUSTNESS
+        + FAILOVER
+        + MESHRR_VARIANTS
+        + OPENPEROUTER_VARIANTS
+        + HARNESS_RR_VARIANTS
+        + HARNESS_ROUTER_VARIANTS
+    )
 )
 
 # Correct SUTs configured otherwise than the profile: every conformance check must pass them.

@@ -33,10 +33,10 @@ from harness.mutation.catalogue import (
     PROVEN_ELSEWHERE,
     ROBUSTNESS_SUITE,
     STANDALONE,
-    STARTUP,
     UNPROVEN,
     Mutation,
 )
+from harness.mutation.expected import STARTUP
 from harness.suite_names import known_suites
 from harness.verdicts import STARTUP_FAILURE
 

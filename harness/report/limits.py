@@ -38,6 +38,10 @@ def bound_properties(junit: Path, limit: int = MAX_PROPERTY) -> list[Path]:
             if len(value) <= limit:
                 continue
             path = folder / f"{_slug(owner)}.{_slug(prop.get('name', 'value'))}.txt"
+            for n in range(2, 1000):  # a property recorded twice, two long ids alike
+                if path not in written:
+                    break
+                path = path.with_name(f"{path.stem}.{n}.txt")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(value + "\n", encoding="utf-8")
             prop.set("value", path.relative_to(junit.parent).as_posix())

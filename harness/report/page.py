@@ -140,10 +140,10 @@ def build(
     if plan is not None:
         from harness.report.topology import topology_svg
 
-        page.topology_svg, page.topology_note = topology_svg(plan, unready or {})
+        page.topology_svg, page.topology_note = topology_svg(plan, unready)
     else:
         page.topology_note = "no topology picture: the run's plan is not known here"
-    page.drills, page.failover_note = tables.failover(junit)
+    page.drills, page.failover_note = tables.failover(junit, props.get("run_id", ""))
     for name, key in (("run log", "log"), ("kept configs and daemon logs", "logs")):
         if link := _link(props.get(key, ""), base):
             page.links.append((name, link))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.errors import InputError
 
@@ -126,7 +127,14 @@ def read(path: Path) -> RunResult:
         xml = JUnitXml.fromfile(str(path))
     except (ET.ParseError, JUnitXmlError) as exc:
         raise InputError(f"{path}: not a JUnit XML file ({exc})") from None
-    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    try:
+        return _results(path, xml, TestSuite, Properties)
+    except (ValueError, TypeError) as exc:  # a time or count that is not a number, say
+        raise InputError(f"{path}: not a JUnit XML file the harness reads ({exc})") from None
+
+
+def _results(path: Path, xml: Any, suite_type: type, properties_type: type) -> RunResult:
+    suites = [xml] if isinstance(xml, suite_type) else list(xml)
     result = RunResult(path)
     for suite in suites:
         result.properties |= {p.name: p.value or "" for p in suite.properties()}
@@ -134,7 +142,7 @@ def read(path: Path) -> RunResult:
         result.timestamp = result.timestamp or str(suite.timestamp or "")
         for case in suite:
             outcome, message, text = _outcome(case)
-            own = case.child(Properties)
+            own = case.child(properties_type)
             result.checks.append(
                 Check(
                     suite=suite_of(case.classname or ""),

@@ -11,6 +11,7 @@ the folder of a run whose owner is still running.
 from __future__ import annotations
 
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.log import RUN_LOG
@@ -20,15 +21,41 @@ from harness.runtime.run import RUN_ID_PATTERN, owner_alive
 KEEP_LOGS = 10
 
 
+def is_run_folder(folder: Path) -> bool:
+    """A folder the harness made for a run: named like a run id, holding the run's log, whose
+    first line is the harness's own about that run (`rr_harness.run: run <id>: ...`): a user's
+    folder that happens to look like one is never taken for it."""
+    if not folder.is_dir() or not RUN_ID_PATTERN.fullmatch(folder.name):
+        return False
+    try:
+        with (folder / RUN_LOG).open(encoding="utf-8", errors="replace") as log:
+            first = log.readline(400)
+    except OSError:
+        return False
+    return "rr_harness." in first and f" run {folder.name}" in first
+
+
+def referenced(reports: Path) -> set[str]:
+    """Run ids the JUnit files in `reports` name: their folders hold those reports' evidence
+    (long property values moved to files, `harness.report.limits`)."""
+    out: set[str] = set()
+    for junit in reports.glob("*.xml"):
+        try:
+            out |= {
+                p.get("value", "")
+                for p in ET.parse(junit).getroot().iter("property")
+                if p.get("name") == "run_id"
+            }
+        except (ET.ParseError, OSError):
+            continue
+    return out
+
+
 def run_folders(reports: Path) -> list[Path]:
     """The run folders in `reports`, newest first (by their log's last write)."""
     if not reports.is_dir():
         return []
-    found = [
-        p
-        for p in reports.iterdir()
-        if p.is_dir() and RUN_ID_PATTERN.fullmatch(p.name) and (p / RUN_LOG).is_file()
-    ]
+    found = [p for p in reports.iterdir() if is_run_folder(p)]
     return sorted(found, key=lambda p: (p / RUN_LOG).stat().st_mtime, reverse=True)
 
 
@@ -38,9 +65,12 @@ def prune(reports: Path, keep: int = KEEP_LOGS, state: Path = RUN_STATE_ROOT) ->
     if keep <= 0:
         return []
     removed = []
+    live = referenced(reports)
     for folder in run_folders(reports)[keep:]:
         if (state / folder.name).is_dir() and owner_alive(state / folder.name):
             continue  # a run still going: its log is being written
+        if folder.name in live:
+            continue  # the evidence of a report still here
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed

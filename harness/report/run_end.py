@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, InputError
 from harness.model.plan import LabPlan
 
 
@@ -44,6 +43,7 @@ def after_run(
     """Bound, render, summarise; returns the HTML report's path (None when not written)."""
     from harness.report import limits, page, summary
 
+    page.html_path(junit).unlink(missing_ok=True)  # never an earlier run's page beside this one
     try:
         moved = limits.bound_properties(junit)
         if moved:
@@ -54,6 +54,6 @@ def after_run(
         if written := summary.append(built.result, junit, html):
             say(f"rr-harness: job summary appended to {written}")
         return html
-    except (OSError, HarnessError, InputError, ValueError) as exc:
+    except Exception as exc:  # the report never changes the run's verdict nor its exit status
         say(f"rr-harness: no HTML report ({type(exc).__name__}: {exc})")
         return None

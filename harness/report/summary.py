@@ -4,6 +4,7 @@ table, in GitHub-flavoured Markdown."""
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
@@ -16,7 +17,11 @@ FAILOVER_MEASURES = ("detection_ms", "loss_window_ms", "established_ms", "full_r
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text in a table cell of GitHub's Markdown, as code: its HTML sanitiser would drop what
+    looks like a tag (`<Route ...>`), and `*`/`_` would turn into emphasis."""
+    if not text:
+        return ""
+    return "<code>" + html.escape(text).replace("|", "&#124;").replace("\n", " ") + "</code>"
 
 
 def markdown(result: RunResult, junit: Path, html: Path | None = None) -> str:
@@ -47,7 +52,7 @@ def markdown(result: RunResult, junit: Path, html: Path | None = None) -> str:
     if bad:
         lines += ["", "**Failures and errors**", ""]
         lines += [f"- {k.outcome}: `{k.check_id}`: {_cell(k.reason)}" for k in bad]
-    drills, _ = tables.failover(junit, figures=False)
+    drills, _ = tables.failover(junit, result.properties.get("run_id", ""), figures=False)
     if drills:
         head = " | ".join(f"{m.removesuffix('_ms')} p50 / p95" for m in FAILOVER_MEASURES)
         lines += ["", "**Failover (ms)**", "", f"| drill | {head} |"]

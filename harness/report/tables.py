@@ -33,9 +33,10 @@ def data_uri(path: Path, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def failover(junit: Path, *, figures: bool = True) -> tuple[list[Drill], str]:
-    """The drills of the run and their p50/p95/max, the first repeat's timeline figure inline;
-    and a note when the file could not be read."""
+def failover(junit: Path, run_id: str, *, figures: bool = True) -> tuple[list[Drill], str]:
+    """The drills of the run `run_id` and their p50/p95/max, the first repeat's timeline figure
+    inline; and a note when the file could not be read. The file of another run (an earlier
+    one that wrote the same JUnit path and ran drills) is not this run's: nothing."""
     path = failover_json(junit)
     if not path.is_file():
         return [], ""
@@ -44,6 +45,8 @@ def failover(junit: Path, *, figures: bool = True) -> tuple[list[Drill], str]:
         drills = body["drills"]
     except (OSError, ValueError, KeyError) as exc:
         return [], f"{path.name}: unreadable ({exc})"
+    if body.get("run_id") != run_id:
+        return [], ""
     out = []
     for test, drill in drills.items():
         summary = drill.get("summary", {})

@@ -15,6 +15,8 @@ from typing import Any
 from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
 
+UNKNOWN = "unknown at start-up"  # the run stopped before its lab was up
+
 IBGP, EBGP = "iBGP", "eBGP"
 SHAPES = {
     Role.ROUTE_REFLECTOR: ("box3d", "#dbeafe"),
@@ -42,8 +44,11 @@ def _addresses(node: Node) -> set[str]:
     return {str(a.ip) for i in node.interfaces for a in i.addresses}
 
 
-def _state(unready: dict[str, dict[str, str]], a: Node, b: Node, b_addr: str) -> str:
-    """Established unless either end was left waiting for the other at start-up."""
+def _state(unready: dict[str, dict[str, str]] | None, a: Node, b: Node, b_addr: str) -> str:
+    """Established unless either end was left waiting for the other at start-up; `unknown`
+    when the start-up's outcome is not known (the run stopped before the lab was up)."""
+    if unready is None:
+        return UNKNOWN
     stuck = unready.get(a.name, {}).get(b_addr)
     if stuck is None:
         theirs = unready.get(b.name, {})
@@ -51,7 +56,7 @@ def _state(unready: dict[str, dict[str, str]], a: Node, b: Node, b_addr: str) ->
     return "Established" if stuck is None else stuck
 
 
-def planned_sessions(plan: LabPlan, unready: dict[str, dict[str, str]]) -> list[Session]:
+def planned_sessions(plan: LabPlan, unready: dict[str, dict[str, str]] | None) -> list[Session]:
     """Every session the plan implies, each once, with its state at start-up; a would-be
     client the SUT must refuse is drawn as `refused by design`."""
     topo = plan.topology
@@ -118,7 +123,7 @@ def _rr_label(plan: LabPlan) -> list[tuple[str, list[Node]]]:
     return groups
 
 
-def dot_source(plan: LabPlan, unready: dict[str, dict[str, str]]) -> str:
+def dot_source(plan: LabPlan, unready: dict[str, dict[str, str]] | None) -> str:
     """The topology in Graphviz's language."""
     import graphviz
 
@@ -152,6 +157,9 @@ def dot_source(plan: LabPlan, unready: dict[str, dict[str, str]]) -> str:
                        fontcolor="#6b7280")  # fmt: skip
         elif s.up:
             graph.edge(s.a, s.b, label=label, color=color, penwidth="1.6")
+        elif s.state == UNKNOWN:
+            graph.edge(s.a, s.b, label=f"{s.kind}: {UNKNOWN}", style="dotted", color="#9ca3af",
+                       fontcolor="#6b7280")  # fmt: skip
         else:
             graph.edge(s.a, s.b, label=f"{s.kind}: {s.state}", color="#dc2626", style="dashed",
                        fontcolor="#dc2626", penwidth="2")  # fmt: skip
@@ -184,7 +192,7 @@ def _caption(plan: LabPlan, node: Node) -> str:
     return "\n".join(lines)
 
 
-def topology_svg(plan: LabPlan, unready: dict[str, dict[str, str]]) -> tuple[str, str]:
+def topology_svg(plan: LabPlan, unready: dict[str, dict[str, str]] | None) -> tuple[str, str]:
     """(SVG markup, "") or ("", why there is no picture): a machine without `dot` still gets
     its report."""
     import graphviz

@@ -47,10 +47,21 @@ def manifests(plan: LabPlan, run_id: str, frr_image: str = FRR_IMAGE) -> list[di
             "--backend kind: the meshrr profile runs on netns only for now (its per-route-server "
             "config needs each pod's IP, which kind assigns at scheduling)"
         )
+    if plan.sut.values.underlay is not None:
+        raise InputError(
+            "--backend kind: the openperouter-upstream profile runs on netns only for now (its "
+            "RRs are router pods on designated nodes, with node addresses: kind would need "
+            "OpenPERouter's DaemonSet and underlay NICs, not the harness's RR Deployment)"
+        )
     if plan.sut.values.implementation != "frr":
         raise InputError(
             f"--backend kind: the {plan.sut.values.implementation} profile runs on netns only "
             f"for now (the RR Deployment runs the FRR image)"
+        )
+    if plan.harness_routers:
+        raise InputError(
+            f"--backend kind: {plan.sut.directory}/sut.yaml: harness_routers: router pods played "
+            "by the harness's crafted speaker run on netns only for now"
         )
     nodes = [n for n in realisable_nodes(plan) if n.role is not Role.ROUTE_REFLECTOR]
     return [

@@ -61,6 +61,9 @@ class Fabric:
         self._bridges: dict[str, int] = {}  # segment name -> bridge ifindex in the fabric
         self._outer: dict[str, list[str]] = {}  # node -> its veths' fabric-side names
         self._next_index = 0  # veth names `n<index>i<j>` are never reused within a run
+        # Each node's interface MACs, by topology node and interface: a node's own NIC (an
+        # OpenPERouter router pod's underlay NIC) keeps its MAC in the pod that replaces it.
+        self._macs: dict[tuple[str, int], str] = {}
         self.namespaces: list[str] = []
 
     # -- construction ---------------------------------------------------------------------
@@ -73,15 +76,18 @@ class Fabric:
         for node in nodes:
             self.add_node(node)
 
-    def add_node(self, node: Node, name: str | None = None) -> None:
+    def add_node(self, node: Node, name: str | None = None, *, same_nic: bool = False) -> None:
         """Namespace, interfaces, addresses (and VNI for a router) of one node; `name` (a
-        rescheduled pod's) overrides the node's own for the namespace."""
+        rescheduled pod's) overrides the node's own for the namespace. `same_nic`: the pod
+        takes over its node's NICs, MACs included (a DaemonSet's pod replacing another)."""
         name = name or node.name
         ns = self._namespace(name)
         self._up(ns, _index(ns, "lo"))
         index, self._next_index = self._next_index, self._next_index + 1
         for j, iface in enumerate(node.interfaces):
-            self._attach(ns, name, n=index, j=j, iface=iface)
+            mac = self._macs.get((node.name, j)) if same_nic else None
+            inner = self._attach(ns, name, n=index, j=j, iface=iface, mac=mac)
+            self._macs[node.name, j] = ns.get_links(inner)[0].get_attr("IFLA_ADDRESS")
         if node.evpn is not None:
             self._add_vni(ns, node.evpn)
 
@@ -133,8 +139,11 @@ class Fabric:
     def _up(ns: IPRoute, index: int) -> None:
         ns.link("set", index=index, state="up")
 
-    def _attach(self, ns: IPRoute, name: str, *, n: int, j: int, iface: Interface) -> None:
-        """veth `n<node>i<iface>` on the segment's bridge, its peer `eth<iface>` in the node."""
+    def _attach(
+        self, ns: IPRoute, name: str, *, n: int, j: int, iface: Interface, mac: str | None = None
+    ) -> int:
+        """veth `n<node>i<iface>` on the segment's bridge, its peer `eth<iface>` in the node
+        (with `mac`, if given); returns the peer's index."""
         fab = self.handle(FABRIC)
         outer = f"n{n}i{j}"
         inner = f"eth{j}"
@@ -143,9 +152,12 @@ class Fabric:
         self._outer.setdefault(name, []).append(outer)
         fab.link("set", index=index, master=self._bridges[iface.segment], state="up")
         inner_index = _index(ns, inner)
+        if mac is not None:
+            ns.link("set", index=inner_index, address=mac)
         ns.link("set", index=inner_index, ifalias=link_alias(self.run.run_id), state="up")
         for addr in iface.addresses:
             self._address(ns, inner_index, addr, name)
+        return int(inner_index)
 
     @staticmethod
     def _address(ns: IPRoute, index: int, addr: IPv4Interface | IPv6Interface, node: str) -> None:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import partial
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from harness.backends.base import (
     LabPeers,
@@ -36,6 +36,7 @@ from harness.daemons.exabgp import ExabgpPeer
 from harness.daemons.frr import FrrInstance
 from harness.daemons.frr_runtime import FrrRuntime, runtime_for
 from harness.daemons.gobgp import GobgpInstance
+from harness.daemons.pod_process import PodProcess
 from harness.daemons.speaker_host import NODE as SPEAKERS
 from harness.daemons.speaker_host import prepare_speakers, start_speakers
 from harness.drivers.route_server import driver_for
@@ -52,6 +53,7 @@ from harness.runtime.run import TAG_ENV, Run
 from harness.runtime.signals import signals_deferred
 
 log = logger("netns")
+P = TypeVar("P", bound=PodProcess)
 GOBGP_SAMPLER = (sys.executable, "-m", "harness.failover.gobgp_sample_process")
 
 
@@ -163,6 +165,8 @@ class NetnsLab(LabPeers):
         for node in self.plan.route_reflectors:
             self.driver.create(self, node.name, self.plan.render_route_reflector(node))
         for node in self.plan.routers:
+            if node.name in self.plan.harness_routers:  # the crafted speaker plays it (below)
+                continue
             self.register_frr(
                 node.name, self.plan.render_router(node, self.plan.rr_ips(node)), with_zebra=True
             )
@@ -195,16 +199,27 @@ class NetnsLab(LabPeers):
             )
             if isinstance(peer, ExabgpPeer):
                 peer.spawn()
+        for node in self.plan.routers:  # router pods the harness plays: a crafted speaker each
+            if node.name in self.plan.harness_routers:
+                self.peers[node.name] = CraftedSpeaker(
+                    node=node.name,
+                    namespace=self.run.namespace(node.name),
+                    directory=self.run.node_dir(node.name),
+                    sessions=self.plan.router_sessions(node, self.plan.rr_ips(node)),
+                    env=self.run.environment(node.name),
+                )
 
     def _start_daemons(self, speakers_ready: Callable[[], object]) -> None:
         """Everything at once, but no client connects before what it connects to listens
         (harness.backends.netns.gates)."""
         rrs = [n.name for n in self.plan.route_reflectors]
-        gates = Gates([*rrs, *(n.name for n in self.plan.routers)], rrs, self.establish_timeout)
+        # FRR router pods (the ones the harness plays are crafted speakers, below)
+        routers = [n.name for n in self.plan.routers if n.name in self.frr_instances]
+        gates = Gates([*rrs, *routers], rrs, self.establish_timeout)
         starts = [gates.opening(n, self.frr_instances[n].start) for n in rrs]
-        for node in self.plan.routers:  # mgmtd and zebra at once, bgpd once the RRs listen
-            router = cast(FrrInstance, self.frr_instances[node.name])
-            starts.append(gates.opening(node.name, partial(router.start, gates.wait(rrs))))
+        for name in routers:  # mgmtd and zebra at once, bgpd once the RRs listen
+            router = cast(FrrInstance, self.frr_instances[name])
+            starts.append(gates.opening(name, partial(router.start, gates.wait(rrs))))
         speakers = []
         for peer in self.peers.values():
             if isinstance(peer, ExabgpPeer):
@@ -247,9 +262,10 @@ class NetnsLab(LabPeers):
         self.frr_instances[node] = instance
         return instance
 
-    def register_gobgp(self, node: str, config: str) -> GobgpInstance:
-        """Register (for teardown) the gobgpd of an RR pod; `start()` it to run it."""
-        instance = GobgpInstance(
+    def register(self, kind: type[P], node: str, config: str) -> P:
+        """Register (for teardown) the daemon of an RR pod that is one process of the harness's
+        (gobgpd, the harness's own RR); `start()` it to run it."""
+        instance = kind(
             node=node,
             namespace=self.run.namespace(node),
             directory=self.run.node_dir(node),

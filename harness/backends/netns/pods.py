@@ -4,7 +4,10 @@ Kubernetes does three things the design relies on, and this module does them to 
 - the RR Deployment keeps `replicas` pods: a deleted pod is replaced at once by one with a new
   name and a new IP from the pod CIDR (preferring a node without an RR pod: the design's
   anti-affinity), and `rollout_restart` surges one new pod, waits for it to be ready, then
-  deletes an old one (the Deployment's default rolling update for two replicas);
+  deletes an old one (the Deployment's default rolling update for two replicas); with
+  `rr_lifecycle: daemonset` (OpenPERouter's merged design: the RR is a node's router pod) a
+  deleted pod is replaced once it is gone, on the same node with the same underlay address,
+  and a rolling update deletes one pod, waits for its successor, then takes the next;
 - the kubelet probes every RR pod's TCP 179 and marks it ready or not ready, and restarts a
   crashed container in place (same pod, same IP);
 - a rescheduled router pod comes back with a new IP on the same node.
@@ -108,7 +111,7 @@ class NetnsPods:
             ip = self.plan.cluster_ip(node)
             is_rr = node.role is Role.ROUTE_REFLECTOR
             labels = dict(node.labels) or (dict(RR_LABELS) if is_rr else {})
-            pod = Pod(node.name, node.role, labels, ip, self._node(ip), node, now)
+            pod = Pod(node.name, node.role, labels, ip, self._node(node, ip), node, now)
             if not is_rr:
                 pod.ready_at = now  # router pods have no readiness gate in the design
             self._add(pod)
@@ -222,9 +225,10 @@ class NetnsPods:
         else:
             stopping = threading.Thread(target=instance.kill)
         stopping.start()
-        replacement = (
-            self._replace_rr(pod) if replace and pod.role is Role.ROUTE_REFLECTOR else None
-        )
+        # A Deployment's ReplicaSet replaces a pod as soon as it is terminating; a DaemonSet
+        # once the node's pod is gone (one pod per node: the underlay address is the node's).
+        replace_rr = replace and pod.role is Role.ROUTE_REFLECTOR
+        replacement = self._replace_rr(pod) if replace_rr and not self.per_node else None
         stopping.join()
         failures = self.lab.fabric.remove_node(name)
         if failures:
@@ -232,7 +236,14 @@ class NetnsPods:
         pod.gone_at = time.monotonic()
         self.steps.append(HarnessStep("pod-deletion", name, pod.terminating_at, pod.gone_at))
         self._record(pod, "gone", pod.gone_at)
+        if replace_rr and self.per_node:
+            replacement = self._create(pod, pod.node, same_address=True)
         return replacement
+
+    @property
+    def per_node(self) -> bool:
+        """RR pods are a DaemonSet's (one per node, the node's address), not a Deployment's."""
+        return self.plan.sut.values.rr_lifecycle == "daemonset"
 
     def _replace_rr(self, old: Pod) -> Pod:
         return self._create(old, self._node_for(old.spec.side, fallback=old.node))
@@ -258,18 +269,28 @@ class NetnsPods:
         (old, new) after each step."""
         min_ready = self.plan.sut.values.min_ready_seconds
         for old in self.route_reflectors():
+            if self.per_node:  # a DaemonSet's rolling update: maxUnavailable 1, maxSurge 0
+                new = self.delete(old.name, DeletionMode.GRACEFUL)
+                assert new is not None
+                self._await_available(new, wait_timeout, min_ready)
+                yield old, new
+                continue
             new = self._create(old, old.node)
-            wait_until(
-                lambda new=new: (
-                    new.ready_at is not None and time.monotonic() - new.ready_at >= min_ready
-                ),
-                timeout=wait_timeout + min_ready,
-                what=f"surge pod {new.name} to be available (ready for {min_ready} s)",
-                describe=lambda _, new=new: f"{new.name} ready since {new.ready_at}",
-                fail_fast=self.lab.check_alive,
-            )
+            self._await_available(new, wait_timeout, min_ready)
             self.delete(old.name, DeletionMode.GRACEFUL, replace=False)
             yield old, new
+
+    def _await_available(self, new: Pod, wait_timeout: float, min_ready: float) -> None:
+        """Until `new` has been ready for `min_ready` seconds (available, in Kubernetes' terms)."""
+        wait_until(
+            lambda new=new: (
+                new.ready_at is not None and time.monotonic() - new.ready_at >= min_ready
+            ),
+            timeout=wait_timeout + min_ready,
+            what=f"surge pod {new.name} to be available (ready for {min_ready} s)",
+            describe=lambda _, new=new: f"{new.name} ready since {new.ready_at}",
+            fail_fast=self.lab.check_alive,
+        )
 
     def scale(self, side: str | None, replicas: int) -> tuple[list[Pod], list[Pod]]:
         """`kubectl scale` of the RR pods of one meshrr side (None: of the RR Deployment): new
@@ -290,7 +311,7 @@ class NetnsPods:
         """Delete a router pod; it comes back on the same node with a new name and IP."""
         old = self.get(name)
         self.delete(name, DeletionMode.GRACEFUL)
-        return self._create(old, old.node)
+        return self._create(old, old.node, same_address=self.per_node)
 
     def kill_containers(self, names: list[str]) -> float:
         """Crash the FRR container of these pods at the same moment; returns that moment."""
@@ -320,14 +341,15 @@ class NetnsPods:
         for n in names:
             self._record(self.get(n), "restarted")
 
-    def _create(self, old: Pod, node: str) -> Pod:
-        """A new pod like `old` on `node`: new name, new IP, same spec and labels."""
+    def _create(self, old: Pod, node: str, *, same_address: bool = False) -> Pod:
+        """A new pod like `old` on `node`: new name, new IP (`same_address`: the node's, for a
+        DaemonSet's pod), same spec and labels."""
         started = time.monotonic()
         base = old.spec.name
         name = f"{base}-{''.join(secrets.choice(_NAME_CHARS) for _ in range(5))}"
-        ip = self._free_ip(node, old.ip)
-        spec = self._readdress(old.spec, ip)
-        self.lab.fabric.add_node(spec, name=name)
+        ip = old.ip if same_address else self._free_ip(node, old.ip)
+        spec = old.spec if same_address else self._readdress(old.spec, ip)
+        self.lab.fabric.add_node(spec, name=name, same_nic=same_address)
         config = (
             self.plan.render_route_reflector(spec, mesh=self._mesh_without(old))
             if old.role is Role.ROUTE_REFLECTOR
@@ -353,8 +375,10 @@ class NetnsPods:
         replica the topology peers with it."""
         return [p.ip for p in self.list(RR_SELECTOR) if p.ready] + self.plan.stand_in_ips(router)
 
-    def _node(self, ip: str) -> str:
-        return node_of(ip, self.plan.sut.values.pod_cidr)
+    def _node(self, spec: Node, ip: str) -> str:
+        """The node a pod runs on: its topology node for a per-node router pod (RR or not),
+        else the node owning its /24 of the pod CIDR."""
+        return spec.name if self.per_node else node_of(ip, self.plan.sut.values.pod_cidr)
 
     def _free_ip(self, node: str, like: str) -> str:
         cidr = self.plan.sut.values.pod_cidr
