@@ -173,7 +173,8 @@ def lab(
     run_id = pytestconfig.getoption("--run-id") or new_run_id()
     try:
         junit = pytestconfig.option.xmlpath  # the run's folder goes beside its report
-        run = Run(check_run_id(run_id), reports=Path(junit).parent if junit else REPORTS_DIR)
+        beside = junit and not Path(junit).is_char_device()  # never a folder in /dev
+        run = Run(check_run_id(run_id), reports=Path(junit).parent if beside else REPORTS_DIR)
     except InputError as exc:
         pytest.exit(f"rr-harness: {exc}", returncode=2)
     kubeconfig = pytestconfig.getoption("--kubeconfig")

@@ -18,7 +18,7 @@ from conftest import CLI, needs_root, rr_harness
 from harness.backends.netns.cleanup import find_leftovers
 from harness.mutation.catalogue import mutation
 from harness.observe.wait import wait_until
-from harness.paths import DEFAULT_SUT, PROJECT_ROOT, RUN_STATE_ROOT
+from harness.paths import DEFAULT_SUT, PROJECT_ROOT, REPORTS_DIR, RUN_STATE_ROOT
 from harness.runtime.processes import process_name, process_tag
 from harness.runtime.run import TAG_ENV, new_run_id
 
@@ -136,12 +136,19 @@ def _start(run_id: str, *options: str) -> subprocess.Popen[str]:
 
 
 def _await_lab(run_id: str) -> None:
+    """Until the run's lab is up: its log says every session is Established (the run writes
+    its folder in reports/, its JUnit file being /dev/null)."""
+    log = REPORTS_DIR / run_id / "harness.log"
+
+    def read() -> str:
+        return log.read_text(errors="replace") if log.is_file() else ""
+
     wait_until(
-        lambda: find_leftovers(run_id, include_live=True),
-        lambda left: len(left.pids) >= 14,
+        read,
+        lambda text: "every session Established" in text,
         timeout=30,
-        what=f"run {run_id} to start its daemons",
-        describe=lambda left: left.describe(),
+        what=f"run {run_id} to bring its lab up",
+        describe=lambda text: text.splitlines()[-1] if text else f"no {log} yet",
     )
 
 

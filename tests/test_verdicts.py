@@ -54,8 +54,9 @@ def test_a_known_deviation_is_an_expected_failure_only_where_it_can_show():
     declared but unseen -> failure; a check whose routes cannot show it, or another version ->
     judged as any other check."""
     deviant, other = "at r2 via rr-0: k: med 0, sent None", "at r2 via rr-0: k: med 7, sent None"
-    on_84 = SimpleNamespace(run=SimpleNamespace(run_id="judge-84"))
-    on_10 = SimpleNamespace(run=SimpleNamespace(run_id="judge-10"))
+    standalone = SimpleNamespace(sut=SimpleNamespace(values=SimpleNamespace(kind="standalone-rr")))
+    on_84 = SimpleNamespace(run=SimpleNamespace(run_id="judge-84"), plan=standalone)
+    on_10 = SimpleNamespace(run=SimpleNamespace(run_id="judge-10"), plan=standalone)
     base._IMPLEMENTATIONS.update({"judge-84": ("frr", "8.4.4"), "judge-10": ("frr", "10.9")})
     with pytest.raises(pytest.xfail.Exception, match=r"known deviation of frr 8\.4\.4"):
         judge(on_84, "med-zero-added", [deviant], med_added)
