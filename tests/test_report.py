@@ -76,7 +76,8 @@ def test_the_netns_workflow_runs_the_main_job_and_publishes_the_reports():
     steps = job["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "./dev.sh suites" in runs
-    assert "rr-harness report reports/junit.xml reports/junit-meshrr.xml" in runs
+    assert "reports/junit-meshrr.xml" in runs and "reports/junit-openperouter-upstream.xml" in runs
+    assert 'rr-harness report "$@" --html reports/matrix.html' in runs
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert {u["with"]["path"] for u in uploads} == {"reports/*.html", "reports/"}
     assert all(s.get("if") == "always()" for s in uploads)

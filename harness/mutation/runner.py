@@ -111,10 +111,12 @@ def run_variant(
     reports: Path,
     extra: Sequence[str],
     suites: Sequence[str] = (),
+    select: str = "",
     must_pass: bool = False,
     expected: Sequence[str] = (),
 ) -> VariantResult:
-    """One `rr-harness run` of `suites` (every suite when empty) against one SUT profile."""
+    """One `rr-harness run` of `suites` (every suite when empty; only the checks `select`
+    names, a pytest -k expression, when given) against one SUT profile."""
     junit = reports / f"{name}.xml"
     junit.unlink(missing_ok=True)  # never read a previous run's report
     started = time.monotonic()
@@ -134,6 +136,7 @@ def run_variant(
             str(junit),
             "--keep-logs",  # every variant's log is evidence of the table
             "0",
+            *(["-k", select] if select else []),
             *extra,
         ],
         capture_output=True,
@@ -312,6 +315,7 @@ def run_all(
                 reports=reports,
                 extra=extra,
                 suites=m.suites or conformance_suites(robustness=m.must_pass),
+                select=m.select,
                 must_pass=m.must_pass,
                 expected=m.expected,
             )
