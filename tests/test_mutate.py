@@ -18,7 +18,7 @@ from conftest import needs_root, rr_harness
 
 from harness.mutation.catalogue import CATALOGUE, EQUIVALENT, PROFILES, PROVEN_ELSEWHERE, UNPROVEN
 
-pytestmark = [needs_root, pytest.mark.usefixtures("profile_frr")]
+pytestmark = [needs_root, pytest.mark.lab, pytest.mark.usefixtures("profile_frr")]
 
 
 def test_every_variant_is_caught_as_declared_and_every_check_catches_one(tmp_path):
