@@ -19,7 +19,8 @@ import ast
 
 import pytest
 
-from harness.bgp.attributes import PARTIAL, Attributes
+from harness.bgp.attribute_codes import PARTIAL
+from harness.bgp.attributes import Attributes
 from harness.deviations import NEXT_HOP_SELF_TO_NON_CLIENTS, judge
 from harness.expect import poll_tables, reflectors
 from harness.inject import attributes_for, key_of

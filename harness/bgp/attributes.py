@@ -18,6 +18,26 @@ from typing import Any
 
 from scapy.packet import Packet, Raw
 
+from harness.bgp.attribute_codes import (
+    AGGREGATOR,
+    AS_PATH,
+    ATOMIC_AGGREGATE,
+    CLUSTER_LIST,
+    COMMUNITIES,
+    EXTENDED_COMMUNITIES,
+    EXTENDED_LENGTH,
+    LARGE_COMMUNITIES,
+    LOCAL_PREF,
+    MED,
+    MP_REACH_NLRI,
+    MP_UNREACH_NLRI,
+    NEXT_HOP,
+    OPTIONAL,
+    ORIGIN,
+    ORIGINATOR_ID,
+    PMSI_TUNNEL,
+    TRANSITIVE,
+)
 from harness.bgp.communities import (
     decode_community,
     decode_ext_community,
@@ -42,13 +62,7 @@ from harness.bgp.names import aggregator, segment_code, segment_type
 from harness.bgp.nlri import decode_routes
 from harness.model.base import Family
 
-# Path attribute type codes and the flags we send them with (RFC 4271 §4.3, §5).
-ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF = 1, 2, 3, 4, 5
-ATOMIC_AGGREGATE, AGGREGATOR = 6, 7  # RFC 4271 §5.1.6, §5.1.7
-COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST = 8, 9, 10
-MP_REACH_NLRI, MP_UNREACH_NLRI, EXTENDED_COMMUNITIES, PMSI_TUNNEL = 14, 15, 16, 22
-LARGE_COMMUNITIES = 32  # RFC 8092 §2
-OPTIONAL, TRANSITIVE, PARTIAL, EXTENDED_LENGTH = 0x80, 0x40, 0x20, 0x10
+# The flags we send the attributes with (RFC 4271 §4.3, §5); type codes in attribute_codes.
 _WELL_KNOWN = TRANSITIVE
 _OPTIONAL_TRANSITIVE = OPTIONAL | TRANSITIVE
 _ATTRIBUTE_NAMES = {

@@ -22,6 +22,11 @@ EXTENDED_MESSAGE = 6  # capability code (RFC 8654 §3)
 CONNECTION_NOT_SYNCHRONIZED, BAD_MESSAGE_LENGTH = 1, 2  # Message Header Error (RFC 4271 §6.1)
 
 
+def frame(kind: int, body: bytes = b"") -> bytes:
+    """One message: marker, length, type, body (RFC 4271 §4.1)."""
+    return MARKER + (HEADER_SIZE + len(body)).to_bytes(2, "big") + bytes([kind]) + body
+
+
 class FramingError(ValueError):
     """The stream is not BGP messages within the session's maximum (RFC 4271 §6.1): `subcode`
     of Message Header Error, `data` for its NOTIFICATION (the erroneous Length field)."""

@@ -12,10 +12,8 @@ from ipaddress import ip_address
 
 from scapy.packet import Packet, Raw
 
+from harness.bgp.attribute_codes import MP_REACH_NLRI, MP_UNREACH_NLRI, OPTIONAL
 from harness.bgp.attributes import (
-    MP_REACH_NLRI,
-    MP_UNREACH_NLRI,
-    OPTIONAL,
     Attributes,
     by_type_code,
     decode_attributes,

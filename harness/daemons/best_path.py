@@ -14,15 +14,15 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.daemons.update_errors import (
+from harness.bgp.attribute_codes import (
     AS_PATH,
     CLUSTER_LIST,
     LOCAL_PREF,
     MED,
     ORIGIN,
     ORIGINATOR_ID,
-    Attribute,
 )
+from harness.daemons.update_errors import Attribute
 
 AS_SET, AS_SEQUENCE = 1, 2  # segment types (RFC 4271 §4.3); 3, 4: confederation (RFC 5065)
 DEFAULT_LOCAL_PREF = 100

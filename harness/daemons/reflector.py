@@ -73,10 +73,6 @@ def parse_config(text: str) -> ReflectorConfig:
 class ReflectorInstance(PodProcess):
     """The reflector of one RR pod: its start and its log."""
 
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "reflector.log"
-
     def start(self) -> Self:
         from harness.bgp.session import build_open  # scapy: only where an RR pod starts
 

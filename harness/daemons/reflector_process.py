@@ -56,11 +56,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from harness.bgp.attribute_codes import (
+    AS_PATH,
+    CLUSTER_LIST,
+    OPTIONAL,
+    ORIGINATOR_ID,
+    PARTIAL,
+    TRANSITIVE,
+)
 from harness.bgp.stream import (
     HEADER_SIZE,
     KEEPALIVE,
     NOTIFICATION,
     OPEN,
+    ROUTE_REFRESH,
     UPDATE,
     FramingError,
     capabilities,
@@ -68,18 +77,12 @@ from harness.bgp.stream import (
     negotiated_max_size,
     split_messages,
 )
-from harness.daemons import best_path
+from harness.daemons import best_path, speaker_process
 from harness.daemons.best_path import attribute
 from harness.daemons.update_build import build_update, end_of_rib, frame, nlri_text
 from harness.daemons.update_errors import (
-    AS_PATH,
-    CLUSTER_LIST,
     DISCARD,
     FLAGS,
-    OPTIONAL,
-    ORIGINATOR_ID,
-    PARTIAL,
-    TRANSITIVE,
     UPDATE_ERROR,
     Attribute,
     Examined,
@@ -95,7 +98,6 @@ RESET_ON_EVERY_ERROR = "reset-on-every-update-error"
 FAULTS = {OVERWRITE_ORIGINATOR_ID, RESET_ON_EVERY_ERROR}
 MESSAGE_HEADER_ERROR, OPEN_ERROR, HOLD_TIMER_EXPIRED, FSM_ERROR, CEASE = 1, 2, 4, 5, 6
 BAD_TYPE, BAD_PEER_AS, COLLISION_RESOLUTION = 3, 2, 7  # subcodes (RFC 4271 §4.5, RFC 4486)
-ROUTE_REFRESH = 5  # message type (RFC 2918 §3)
 MIN_OPEN = 29  # octets (RFC 4271 §4.2)
 DRAIN_TIMEOUT = 2.0  # seconds the peer gets to close after our NOTIFICATION
 MIN_UPDATE = 23  # octets (RFC 4271 §4.3)
@@ -131,11 +133,12 @@ class Peer:
             self.sock.sendall(message)
 
 
-class Recorder:
+class Recorder(speaker_process.Recorder):
+    """The crafted speaker's recording, one JSON object a line, whichever thread writes."""
+
     def __init__(self, path: Path) -> None:
+        super().__init__(path)
         self.path = path
-        self._file = path.open("a", buffering=1)
-        self._lock = threading.Lock()
 
     def close_stale(self, reason: str) -> None:
         """Record as down every session an earlier process of this pod left up."""
@@ -148,11 +151,6 @@ class Recorder:
         for peer, state in sorted(last.items()):
             if state != "down":
                 self.write(peer=peer, kind="state", state="down", closed_by="self", reason=reason)
-
-    def write(self, **entry: Any) -> None:
-        entry["time"] = time.time()
-        with self._lock:
-            self._file.write(json.dumps(entry) + "\n")
 
 
 class Reflector:

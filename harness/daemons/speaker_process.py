@@ -60,7 +60,6 @@ from harness.bgp.stream import (
     BAD_MESSAGE_LENGTH,
     HEADER_SIZE,
     KEEPALIVE,
-    MARKER,
     MAX_MESSAGE_SIZE,
     NOTIFICATION,
     OPEN,
@@ -68,6 +67,7 @@ from harness.bgp.stream import (
     FramingError,
     check_size,
     first_message_end,
+    frame,
     negotiated_max_size,
     split_messages,
 )
@@ -90,11 +90,6 @@ class Ended(Exception):
 
 class RequestError(ValueError):
     """An API request of the wrong shape."""
-
-
-def frame(kind: int, body: bytes = b"") -> bytes:
-    """RFC 4271 §4.1: marker, length, type."""
-    return MARKER + (HEADER_SIZE + len(body)).to_bytes(2, "big") + bytes([kind]) + body
 
 
 def header_error(exc: FramingError) -> str:

@@ -5,24 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from harness.bgp.stream import HEADER_SIZE, MARKER, UPDATE
-from harness.daemons.update_errors import (
-    EVPN,
-    EXTENDED,
-    IPV4,
-    L2VPN,
-    MP_REACH,
-    MP_UNREACH,
-    OPTIONAL,
-    UNICAST,
-    Attribute,
-    HeldPath,
-    RouteKey,
-)
-
-
-def frame(kind: int, body: bytes = b"") -> bytes:
-    return MARKER + (HEADER_SIZE + len(body)).to_bytes(2, "big") + bytes([kind]) + body
+from harness.bgp.attribute_codes import EXTENDED_LENGTH, MP_REACH_NLRI, MP_UNREACH_NLRI, OPTIONAL
+from harness.bgp.stream import UPDATE, frame
+from harness.daemons.update_errors import EVPN, IPV4, L2VPN, UNICAST, Attribute, HeldPath, RouteKey
 
 
 def encode_attributes(attributes: list[Attribute]) -> bytes:
@@ -30,7 +15,7 @@ def encode_attributes(attributes: list[Attribute]) -> bytes:
     out = b""
     for flags, kind, value in sorted(attributes, key=lambda a: a[1]):
         if len(value) > 255:
-            out += bytes([flags | EXTENDED, kind]) + len(value).to_bytes(2, "big") + value
+            out += bytes([flags | EXTENDED_LENGTH, kind]) + len(value).to_bytes(2, "big") + value
         else:
             out += bytes([flags, kind, len(value)]) + value
     return out
@@ -52,14 +37,14 @@ def build_update(
         if v4:
             return frame(UPDATE, len(nlri).to_bytes(2, "big") + nlri + b"\x00\x00")
         unreach = encode_attributes(
-            [(OPTIONAL, MP_UNREACH, afi.to_bytes(2, "big") + bytes([safi]) + nlri)]
+            [(OPTIONAL, MP_UNREACH_NLRI, afi.to_bytes(2, "big") + bytes([safi]) + nlri)]
         )
         return frame(UPDATE, b"\x00\x00" + len(unreach).to_bytes(2, "big") + unreach)
     if v4:
         encoded = encode_attributes(attributes)
         return frame(UPDATE, b"\x00\x00" + len(encoded).to_bytes(2, "big") + encoded + nlri)
     reach = afi.to_bytes(2, "big") + bytes([safi, len(next_hop)]) + next_hop + b"\x00" + nlri
-    encoded = encode_attributes([*attributes, (OPTIONAL, MP_REACH, reach)])
+    encoded = encode_attributes([*attributes, (OPTIONAL, MP_REACH_NLRI, reach)])
     return frame(UPDATE, b"\x00\x00" + len(encoded).to_bytes(2, "big") + encoded)
 
 
@@ -67,7 +52,9 @@ def end_of_rib(afi: int, safi: int) -> bytes:
     """RFC 4724 §2: an empty UPDATE for IPv4 unicast, an empty MP_UNREACH_NLRI otherwise."""
     if (afi, safi) == (IPV4, UNICAST):
         return frame(UPDATE, b"\x00\x00\x00\x00")
-    unreach = encode_attributes([(OPTIONAL, MP_UNREACH, afi.to_bytes(2, "big") + bytes([safi]))])
+    unreach = encode_attributes(
+        [(OPTIONAL, MP_UNREACH_NLRI, afi.to_bytes(2, "big") + bytes([safi]))]
+    )
     return frame(UPDATE, b"\x00\x00" + len(unreach).to_bytes(2, "big") + unreach)
 
 

@@ -15,15 +15,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-HEADER_SIZE = 19
-ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR = 1, 2, 3, 4, 5, 6, 7
-COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST, MP_REACH, MP_UNREACH = 8, 9, 10, 14, 15
-EXT_COMMUNITIES, AS4_PATH, AS4_AGGREGATOR, LARGE_COMMUNITIES = 16, 17, 18, 32
-OPTIONAL, TRANSITIVE, PARTIAL, EXTENDED = 0x80, 0x40, 0x20, 0x10
+from harness.bgp.attribute_codes import (
+    AGGREGATOR,
+    AS4_AGGREGATOR,
+    AS4_PATH,
+    AS_PATH,
+    ATOMIC_AGGREGATE,
+    CLUSTER_LIST,
+    COMMUNITIES,
+    EXTENDED_COMMUNITIES,
+    EXTENDED_LENGTH,
+    LARGE_COMMUNITIES,
+    LOCAL_PREF,
+    MED,
+    MP_REACH_NLRI,
+    MP_UNREACH_NLRI,
+    NEXT_HOP,
+    OPTIONAL,
+    ORIGIN,
+    ORIGINATOR_ID,
+    TRANSITIVE,
+)
+from harness.bgp.stream import HEADER_SIZE
+
 IPV4, IPV6, L2VPN, UNICAST, EVPN = 1, 2, 25, 1, 70
 # UPDATE Message Error subcodes (RFC 4271 §4.5, §6.3)
 MALFORMED_LIST, UNRECOGNIZED_WELL_KNOWN, MISSING_WELL_KNOWN, FLAGS_ERROR = 1, 2, 3, 4
-LENGTH_ERROR, INVALID_ORIGIN, INVALID_NEXT_HOP, OPTIONAL_ERROR = 5, 6, 8, 9
+LENGTH_ERROR, INVALID_ORIGIN, OPTIONAL_ERROR = 5, 6, 9
 INVALID_NETWORK, MALFORMED_AS_PATH = 10, 11
 UPDATE_ERROR = 3
 
@@ -40,11 +58,11 @@ FLAGS = {  # the Optional and Transitive bits each known attribute must carry (R
     MED: OPTIONAL,
     ORIGINATOR_ID: OPTIONAL,
     CLUSTER_LIST: OPTIONAL,
-    MP_REACH: OPTIONAL,
-    MP_UNREACH: OPTIONAL,
+    MP_REACH_NLRI: OPTIONAL,
+    MP_UNREACH_NLRI: OPTIONAL,
     AGGREGATOR: OPTIONAL | TRANSITIVE,
     COMMUNITIES: OPTIONAL | TRANSITIVE,
-    EXT_COMMUNITIES: OPTIONAL | TRANSITIVE,
+    EXTENDED_COMMUNITIES: OPTIONAL | TRANSITIVE,
     LARGE_COMMUNITIES: OPTIONAL | TRANSITIVE,
     AS4_PATH: OPTIONAL | TRANSITIVE,
     AS4_AGGREGATOR: OPTIONAL | TRANSITIVE,
@@ -172,7 +190,7 @@ def _value_error(kind: int, value: bytes) -> Error | None:
         COMMUNITIES: (n > 0 and n % 4 == 0, TAW, OPTIONAL_ERROR),
         ORIGINATOR_ID: (n == 4, TAW, LENGTH_ERROR),
         CLUSTER_LIST: (n > 0 and n % 4 == 0, TAW, LENGTH_ERROR),
-        EXT_COMMUNITIES: (n > 0 and n % 8 == 0, TAW, OPTIONAL_ERROR),
+        EXTENDED_COMMUNITIES: (n > 0 and n % 8 == 0, TAW, OPTIONAL_ERROR),
         LARGE_COMMUNITIES: (n > 0 and n % 12 == 0, TAW, OPTIONAL_ERROR),
     }
     ok, action, subcode = checks.get(kind, (True, TAW, OPTIONAL_ERROR))
@@ -184,13 +202,15 @@ def _walk(data: bytes) -> tuple[list[Attribute], str | None]:
     §4: a header or length that runs past the field), if it did."""
     out, pos = [], 0
     while pos < len(data):
-        flags, head = data[pos], 4 if data[pos] & EXTENDED else 3
+        flags, head = data[pos], 4 if data[pos] & EXTENDED_LENGTH else 3
         if pos + head > len(data):
             return out, "an attribute header runs past the path attributes"
         length = int.from_bytes(data[pos + 2 : pos + head], "big")
         if pos + head + length > len(data):
             return out, f"attribute {data[pos + 1]}: length {length} runs past the attributes"
-        out.append((flags & ~EXTENDED, data[pos + 1], data[pos + head : pos + head + length]))
+        out.append(
+            (flags & ~EXTENDED_LENGTH, data[pos + 1], data[pos + head : pos + head + length])
+        )
         pos += head + length
     return out, None
 
@@ -256,7 +276,7 @@ def _attributes(
     mp: list[tuple[int, int, bytes, list[bytes]]] = []
     for flags, kind, value in attributes:
         if kind in seen:  # RFC 7606 §3 g: MP attributes repeated reset, others keep the first
-            if kind in (MP_REACH, MP_UNREACH):
+            if kind in (MP_REACH_NLRI, MP_UNREACH_NLRI):
                 raise SessionReset(f"attribute {kind} twice", MALFORMED_LIST)
             out.errors.append(Error(DISCARD, MALFORMED_LIST, f"attribute {kind} repeated"))
             continue
@@ -269,9 +289,9 @@ def _attributes(
                     bytes([kind]),
                 )
             kept.append((flags, kind, value))  # passed on (Partial) or not, when reflected
-        elif kind == MP_REACH:
+        elif kind == MP_REACH_NLRI:
             mp.append(_mp_reach(value, families))
-        elif kind == MP_UNREACH:
+        elif kind == MP_UNREACH_NLRI:
             out.withdrawn.update(_mp_unreach(value))
         elif kind not in (AS4_PATH, AS4_AGGREGATOR):  # RFC 6793 §4.1: ignored between NEW
             error = _value_error(kind, value)

@@ -10,13 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from harness.bgp.attributes import (
-    EXTENDED_LENGTH,
-    MP_REACH_NLRI,
-    ORIGIN,
-    TRANSITIVE,
-    Attributes,
-)
+from harness.bgp.attribute_codes import EXTENDED_LENGTH, MP_REACH_NLRI, ORIGIN, TRANSITIVE
+from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import EvpnRoute
 from harness.bgp.update import build_update
 from harness.model.base import Family

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from harness.bgp.attributes import (
+from harness.bgp.attribute_codes import (
     AGGREGATOR,
     AS_PATH,
     ATOMIC_AGGREGATE,

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-from harness.bgp.attributes import (
+from harness.bgp.attribute_codes import (
     EXTENDED_LENGTH,
     MP_REACH_NLRI,
     OPTIONAL,
     PARTIAL,
     TRANSITIVE,
-    Attributes,
 )
+from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import MacIpRoute
 from harness.bgp.stream import HEADER_SIZE, MARKER
 from harness.bgp.update import build_update

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Self
 
-from harness.bgp.attributes import EXTENDED_LENGTH, MP_REACH_NLRI
+from harness.bgp.attribute_codes import EXTENDED_LENGTH, MP_REACH_NLRI
 from harness.bgp.stream import HEADER_SIZE, MARKER, UPDATE
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.backends.base import advertised
-from harness.bgp.attributes import AGGREGATOR, ATOMIC_AGGREGATE, MED, PARTIAL
+from harness.bgp.attribute_codes import AGGREGATOR, ATOMIC_AGGREGATE, MED, PARTIAL
 from harness.errors import CommandError, PreconditionFailed, WaitTimeout
 from harness.model.topology import Role
 from harness.observe.route import Route
