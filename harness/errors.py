@@ -51,6 +51,12 @@ class PreconditionFailed(HarnessError):
     """The harness could not decide: a precondition or witness is missing."""
 
 
+class WitnessUndecided(PreconditionFailed):
+    """A failover attempt's sampled witness could not corroborate the wire (a sample with an
+    error, or a gap wider than its bound, inside the fault window): that attempt decided
+    nothing, and another may be taken (`harness.failover.attempts`)."""
+
+
 class WaitTimeout(HarnessError):
     """A `wait_until` deadline expired; carries what was last observed."""
 

@@ -89,8 +89,14 @@ def failover_report(pytestconfig, lab) -> FailoverReport:
 
 
 def _run_repeated(request, pytestconfig, failover_report, record_property, drill, errors):
-    """Run a drill `--repeat` times; record its figures; fail on any run's problems."""
-    runs = [drill() for _ in range(int(pytestconfig.getoption("--repeat")))]
+    """Run a drill `--repeat` times (an undecided attempt taken again: harness.failover.
+    attempts); record its figures; fail on any run's problems."""
+    from harness.failover.attempts import take
+
+    attempts = take(drill, int(pytestconfig.getoption("--repeat")), request.node.name)
+    runs = attempts.runs
+    if attempts.undecided:
+        record_property("undecided_attempts", "; ".join(attempts.undecided))
     for key, value in failover_report.add(request.node.name, runs).items():
         record_property(key, value)
     problems = [f"run {i + 1}: {p}" for i, o in enumerate(runs) for p in o.problems]

@@ -10,8 +10,9 @@ from harness.backends.netns.capture import TCP_FIN, TCP_RST, TCP_SYN, Capture, F
 from harness.bgp.attributes import Attributes
 from harness.bgp.evpn import MacIpRoute
 from harness.bgp.update import build_update
-from harness.errors import PreconditionFailed
+from harness.errors import PreconditionFailed, WitnessUndecided
 from harness.failover import wire
+from harness.failover.attempts import take
 from harness.failover.witness import check_samples, disagreements, held_via
 from harness.model.base import Family
 from harness.observe.route_keys import from_listing, from_wire
@@ -195,18 +196,40 @@ def test_the_witnesses_disagree_both_ways_with_the_evidence():
     assert "missing from the sample answered 200 ms after the fault, yet held on the wire" in said
 
 
-def test_samples_that_cannot_corroborate_make_the_drill_a_harness_error():
+def test_samples_that_cannot_corroborate_leave_the_attempt_undecided():
     good = [sample(10.0 + i * 0.01, [LISTED]) for i in range(10)]
     check_samples(good, ["router-1"], 10.0, 10.09)
-    with pytest.raises(PreconditionFailed, match=r"router-1: no answer 30 ms .*vty timed out"):
+    with pytest.raises(WitnessUndecided, match=r"router-1: no answer 30 ms .*vty timed out"):
         check_samples(
             [*good[:3], sample(10.03, [], error="vty timed out")], ["router-1"], 10, 10.09
         )
     gap = [*good[:2], *good[7:]]  # nothing from 10.01 to 10.07
-    with pytest.raises(PreconditionFailed, match="no answer for 60 ms, from 10 ms to 70 ms"):
+    with pytest.raises(WitnessUndecided, match="no answer for 60 ms, from 10 ms to 70 ms"):
         check_samples(gap, ["router-1"], 10.0, 10.09, bound=0.05)
-    with pytest.raises(PreconditionFailed, match="router-2: no sample after the fault"):
+    with pytest.raises(WitnessUndecided, match="router-2: no sample after the fault"):
         check_samples(good, ["router-1", "router-2"], 10.0, 10.09)
+
+
+def test_an_undecided_attempt_is_taken_again_on_the_record_then_is_an_error():
+    def drill(outcomes):
+        def attempt():
+            outcome = next(outcomes)
+            if outcome is None:
+                raise WitnessUndecided("router-1: no answer for 140 ms")
+            return outcome
+
+        return attempt
+
+    # two undecided attempts among five: three decided runs, both retakes named
+    taken = take(drill(iter([None, "a", None, "b", "c"])), 3, "drill")
+    assert taken.runs == ["a", "b", "c"]
+    assert [u.split(":")[0] for u in taken.undecided] == ["attempt 1", "attempt 3"]
+    # a third undecided attempt is an error of the harness (a PreconditionFailed), never a pass
+    with pytest.raises(PreconditionFailed, match=r"3 attempts undecided: attempt 1: .*attempt 4"):
+        take(drill(iter([None, "a", None, None, "b"])), 2, "drill")
+    # a failure of the SUT is no undecided attempt: nothing is retaken
+    with pytest.raises(AssertionError):
+        take(lambda: (_ for _ in ()).throw(AssertionError("lost")), 1, "drill")
 
 
 def test_the_wire_loss_window_is_the_union_of_the_intervals():

@@ -11,6 +11,7 @@ from harness.backends import base
 from harness.deviations import judge
 from harness.errors import PreconditionFailed, WaitTimeout
 from harness.expect import ExpectationFailed
+from harness.mutation.runner import Report, VariantResult, read_junit
 from harness.transparency import med_added
 from harness.verdicts import UNDECIDED, VERDICT, undecided, undecided_to_errors
 
@@ -47,6 +48,25 @@ def test_an_undecided_failure_becomes_an_error_with_the_counts(tmp_path):
     assert error is not None and cases["test_undecided"].find("failure") is None
     assert error.get("message").startswith(UNDECIDED)
     assert undecided_to_errors(junit) == 0  # nothing left to turn
+
+
+def test_the_mutation_table_ends_with_why_a_baseline_or_variant_went_wrong(tmp_path):
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT)
+    undecided_to_errors(junit)
+    baseline = read_junit(junit, VariantResult("baseline (unbroken): x", "", 1, 1.0))
+    variant = read_junit(junit, VariantResult("v", "rule", 1, 1.0))
+    variant.expected = ["a::test_fine", "a::test_rule_broken"]
+    table = Report([baseline], [variant]).table()
+    why = table[table.index("why baseline") :].splitlines()
+    assert why[:4] == [
+        "why baseline (unbroken): x (exit 1):",
+        "  test_rule_broken: failed: AssertionError: x",
+        f"  test_undecided: {UNDECIDED}: PreconditionFailed: the sentinel never arrived",
+        # a variant: its declared checks that did not catch it (and any undeclared catch)
+        "why v (exit 1):",
+    ]
+    assert why[4] == "  a::test_fine: passed"
 
 
 def test_a_known_deviation_is_an_expected_failure_only_where_it_can_show():

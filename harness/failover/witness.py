@@ -11,9 +11,10 @@ Each disagreement is reported with both sides' evidence.
 
 The samples can corroborate only if they answered: a sample with an error, or two answers of
 one router further apart than GAP_BOUND, inside the fault window, leaves the harness unable to
-decide, and the drill is an error of the harness (`PreconditionFailed`), not a pass. GAP_BOUND
+decide (`WitnessUndecided`): that attempt is no evidence either way, and the suite takes it
+again, at most UNDECIDED_RETAKES times per check; then it is an error, never a pass. GAP_BOUND
 is 100 ms: ten sampling intervals, over twice the largest gap measured on this 2-core host at
-the default table size (43 ms, a busy bgpd's answer included), and still far below the
+the default table size (60 ms, a busy bgpd's answer included), and still far below the
 outages the suite looks for (the shortest seen, a rollout without minReadySeconds, 2.7 s).
 """
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 
 from harness.backends.netns.capture import Capture
 from harness.bgp.stream import UPDATE
-from harness.errors import PreconditionFailed
+from harness.errors import WitnessUndecided
 from harness.failover import wire
 from harness.observe.route_keys import from_listing
 from harness.observe.samples import Sample
@@ -52,7 +53,7 @@ def check_samples(
     end: float,
     bound: float = GAP_BOUND,
 ) -> None:
-    """PreconditionFailed, with the evidence, if a judged router's sample failed or its answers
+    """WitnessUndecided, with the evidence, if a judged router's sample failed or its answers
     were further apart than `bound` (GAP_BOUND) between the fault and `end`."""
     wanted = set(routers)
     evidence: list[str] = []
@@ -75,7 +76,7 @@ def check_samples(
             )
     evidence += [f"{r}: no sample after the fault" for r in sorted(wanted - set(last))]
     if evidence:
-        raise PreconditionFailed(
+        raise WitnessUndecided(
             "the sampled witness cannot corroborate the wire: " + "; ".join(evidence[:10])
         )
 

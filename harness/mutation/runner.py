@@ -45,6 +45,7 @@ EQUIVALENT_LABEL = "equivalent (must pass)"
 
 
 STARTUP_CHECK = STARTUP
+REASON_CHARS = 400  # of a test's failure or error, in the table's last section
 
 
 @dataclass
@@ -59,6 +60,8 @@ class VariantResult:
     passed: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)  # the checks that must catch it
     harness_errors: list[str] = field(default_factory=list)  # no report, unreadable report
+    # test id -> the first line of its failure or error (why, for the table's last section)
+    reasons: dict[str, str] = field(default_factory=dict)
     must_pass: bool = False  # an equivalent variant (a correct SUT configured otherwise)
 
     @property
@@ -93,10 +96,14 @@ def read_junit(path: Path, result: VariantResult) -> VariantResult:
             result.caught_by.setdefault(STARTUP_CHECK, []).append(prop.get("value", ""))
     for case in root.iter("testcase"):
         name, test_id = check_name(case), case.get("name", "")
-        if case.find("failure") is not None:
+        failure, error = case.find("failure"), case.find("error")
+        if failure is not None:
             result.caught_by.setdefault(name, []).append(test_id)
-        elif case.find("error") is not None:
+        elif error is not None:
             result.errored.setdefault(name, []).append(test_id)
+        if (outcome := failure if failure is not None else error) is not None:
+            text = (outcome.get("message") or outcome.text or "").strip()
+            result.reasons[test_id] = text.splitlines()[0][:REASON_CHARS] if text else "-"
         elif case.find("skipped") is None:
             result.passed.append(name)
     return result
@@ -230,10 +237,35 @@ class Report:
             lines.append(f"{check:<60}  {len(caught):2d} {shown}")
         if self.unexpected:
             lines.append(f"\nvariants not caught as declared: {', '.join(self.unexpected)}")
+        lines += self._why()
         for gap in sorted(self.gaps):
             why = self.unproven.get(gap)
             lines.append(f"not proven yet: {gap}: {why or 'NOT DECLARED (harness/mutation)'}")
         return "\n".join(lines)
+
+    def _why(self) -> list[str]:
+        """Why each baseline was not clean, and why a broken variant was not caught as
+        declared: each test's outcome and the first line of its report (last in the table, so
+        a log that keeps a long message's head and tail shows it)."""
+        lines: list[str] = []
+        for v in [*self.baselines, *self.variants]:
+            baseline = v in self.baselines
+            if v.clean if baseline else v.as_expected:
+                continue
+            checks = set(v.caught_by) | set(v.errored)
+            if not baseline:  # the declared checks that did not catch it, and extras
+                checks = set(v.expected) ^ set(v.caught_by)
+            lines.append(f"why {v.variant} (exit {v.exit_status}):")
+            for check in sorted(checks):
+                failed, errored = v.caught_by.get(check, []), v.errored.get(check, [])
+                if not failed and not errored:
+                    lines.append(f"  {check}: {'passed' if check in v.passed else 'not run'}")
+                for test_id in failed + errored:
+                    outcome = "failed" if test_id in failed else "error"
+                    reason = v.reasons.get(test_id, "-").removeprefix(f"{outcome}: ")
+                    lines.append(f"  {test_id}: {outcome}: {reason}")
+            lines += [f"  harness: {e}" for e in v.harness_errors]
+        return lines
 
     def as_json(self) -> str:
         def entry(v: VariantResult) -> dict[str, object]:
