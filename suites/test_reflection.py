@@ -13,6 +13,7 @@ openperouter PR #509) are held to the same rules where the SUT's RRs reflect IPv
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
@@ -26,7 +27,6 @@ from harness.expect import (
     TablePoll,
     attribute_problems,
     await_originated,
-    await_tables,
     evpn_clients,
     leaked,
     missing_reflections,
@@ -220,49 +220,109 @@ def test_reflected_paths_keep_the_vtep_next_hop(lab, reflection, router):
     assert not problems, "\n".join(problems)
 
 
-@pytest.fixture
-def probe_host(lab, router):
-    """A workload that appears on the router's VNI during the test, removed afterwards."""
+@dataclass
+class NewRoutes:
+    """A workload appears on every router's VNI at once, then disappears at once: one wait
+    for the arrivals and one for the withdrawals serve every router's check (each router's
+    figures are its own: from its host's change to its last client)."""
+
+    arrival: dict[str, list[str]]  # router -> what was still missing when the wait ended
+    withdrawal: dict[str, list[str]]  # router -> where its route was still found
+    propagation_ms: dict[str, int]
+    withdrawal_ms: dict[str, int]
+    what: tuple[str, str]  # the two waits, for the failure text
+    elapsed: tuple[float, float]
+
+    def check(self, router: str) -> None:
+        """RFC 4456 §6 for the router's new route: reflected to every client through every
+        RR, then withdrawn everywhere."""
+        for what, elapsed, problems in zip(
+            self.what, self.elapsed, (self.arrival[router], self.withdrawal[router]), strict=True
+        ):
+            TablePoll(what, {}, problems, elapsed).check()
+
+
+def _probe_host(lab, router: str) -> tuple[str, IPv4Address]:
     index = [n.name for n in lab.plan.routers].index(router) + 1
-    mac, ip = f"02:00:00:00:{index:02x}:99", IPv4Address(f"10.100.0.{200 + index}")
-    yield mac, ip
-    lab.set_evpn_host(router, mac, ip, present=False)  # whatever the test got to
+    return f"02:00:00:00:{index:02x}:99", IPv4Address(f"10.100.0.{200 + index}")
 
 
-def test_new_route_and_its_withdrawal_reach_every_client(
-    lab, router, probe_host, convergence_timeout, record_property
-):
+def _poll_each(lab, routers, clients, problems_of, timeout, what):
+    """One poll of every client's table for every router's `problems_of(router, tables)` (the
+    tables of the clients but the router) -> (the poll, router -> its problems in the last
+    tables, router -> the first moment it had none)."""
+    done: dict[str, float] = {}
+
+    def each(tables):
+        return {r: problems_of(r, {n: t for n, t in tables.items() if n != r}) for r in routers}
+
+    def problems(tables):
+        mine = each(tables)
+        for router in (r for r, p in mine.items() if not p):
+            done.setdefault(router, time.monotonic())
+        return [p for r in routers for p in mine[r]]
+
+    poll = poll_tables(lab, clients, problems, timeout=timeout, interval=0.01, what=what)
+    return poll, each(poll.tables), done
+
+
+@pytest.fixture(scope="module")
+def new_routes(lab, convergence_timeout) -> Iterator[NewRoutes]:
+    """Every router learns a new host (a new EVPN route), then loses it (its withdrawal)."""
+    routers = [n.name for n in lab.plan.routers]
+    hosts = {r: _probe_host(lab, r) for r in routers}
+    via, clients = reflectors(lab), evpn_clients(lab)
+    try:
+        started: dict[str, float] = {}
+        for router, (mac, ip) in hosts.items():
+            started[router] = time.monotonic()
+            lab.set_evpn_host(router, mac, ip, present=True)
+        keys = {}
+        for router, (mac, ip) in hosts.items():
+            wanted = {f"evpn type-2 mac {mac}", f"evpn type-2 mac {mac} ip {ip}"}
+            node = lab.plan.topology.node(router)
+            local = await_originated(lab, node, convergence_timeout, expected=wanted)
+            keys[router] = {r.key for r in local if without_rd(r.key) in wanted}
+        arrival, missing, arrived = _poll_each(
+            lab,
+            routers,
+            clients,
+            lambda r, tables: missing_reflections(tables, keys[r], r, via),
+            convergence_timeout,
+            "each router's new host to reach every client through every RR",
+        )
+        gone: dict[str, float] = {}
+        for router, (mac, ip) in hosts.items():
+            gone[router] = time.monotonic()
+            lab.set_evpn_host(router, mac, ip, present=False)
+        withdrawal, found, withdrawn = _poll_each(
+            lab,
+            routers,
+            clients,
+            lambda r, tables: leaked(tables, keys[r], f"{r} withdrew it"),
+            convergence_timeout,
+            "the withdrawal of each router's new host to reach every client",
+        )
+        yield NewRoutes(
+            arrival=missing,
+            withdrawal=found,
+            propagation_ms={r: round((t - started[r]) * 1000) for r, t in arrived.items()},
+            withdrawal_ms={r: round((t - gone[r]) * 1000) for r, t in withdrawn.items()},
+            what=(arrival.what, withdrawal.what),
+            elapsed=(arrival.elapsed, withdrawal.elapsed),
+        )
+    finally:
+        for router, (mac, ip) in hosts.items():  # whatever the fixture got to
+            lab.set_evpn_host(router, mac, ip, present=False)
+
+
+def test_new_route_and_its_withdrawal_reach_every_client(new_routes, router, record_property):
     """RFC 4271 §9.1.3 / RFC 4456 §6: a route learned and then withdrawn at a client is
     reflected, then withdrawn, at every other client. Latency from the moment the host appears
-    (or disappears) in the router's bridge to the last client, in ms, is recorded."""
-    mac, ip = probe_host
-    origin = lab.plan.topology.node(router)
-    via = reflectors(lab)
-    receivers = [n for n in evpn_clients(lab) if n.name != router]
-    wanted = {f"evpn type-2 mac {mac}", f"evpn type-2 mac {mac} ip {ip}"}
-
-    started = time.monotonic()
-    lab.set_evpn_host(router, mac, ip, present=True)
-    local = await_originated(lab, origin, convergence_timeout, expected=wanted)
-    keys = {r.key for r in local if without_rd(r.key) in wanted}
-    await_tables(
-        lab,
-        receivers,
-        lambda t: missing_reflections(t, keys, router, via),
-        timeout=convergence_timeout,
-        interval=0.01,
-        what=f"new host {mac} {ip} on {router} to reach every client through every RR",
-    )
-    record_property("propagation_ms", round((time.monotonic() - started) * 1000))
-
-    started = time.monotonic()
-    lab.set_evpn_host(router, mac, ip, present=False)
-    await_tables(
-        lab,
-        receivers,
-        lambda t: leaked(t, keys, f"{router} withdrew it"),
-        timeout=convergence_timeout,
-        interval=0.01,
-        what=f"withdrawal of host {mac} {ip} on {router} to reach every client",
-    )
-    record_property("withdrawal_ms", round((time.monotonic() - started) * 1000))
+    (or disappears) in the router's bridge to the last client, in ms, is recorded (every
+    router's host changes at once: one wait serves the three checks)."""
+    if router in new_routes.propagation_ms:
+        record_property("propagation_ms", new_routes.propagation_ms[router])
+    if router in new_routes.withdrawal_ms and not new_routes.arrival[router]:
+        record_property("withdrawal_ms", new_routes.withdrawal_ms[router])
+    new_routes.check(router)
