@@ -42,7 +42,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python=${PYTHON:-python3}
+# Debian's own interpreter (python3-venv above) unless PYTHON names another: built with
+# profile-guided and link-time optimisation, it runs the harness's pure-Python work about 18%
+# faster than a plain source build (measured here against pyenv's 3.11.7; issue 18).
+python=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 if [ ! -x .venv/bin/python ]; then
     say "creating .venv with $("$python" --version)"
     "$python" -m venv .venv
@@ -54,6 +57,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
     echo "$want" > "$stamp"
 fi
+# The harness's own bytecode, written even where PYTHONDONTWRITEBYTECODE is set (an editable
+# install compiles nothing): each run would otherwise compile every module it imports, 0.13 s
+# of `rr-harness run reflection` (issue 18). Only what changed is compiled again.
+.venv/bin/python -m compileall -q harness suites >/dev/null
 
 command=${1:-}
 shift || true

@@ -133,7 +133,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.keyword:
         argv += ["-k", args.keyword]
     startup.mark("checked")
-    status = int(pytest.main(argv))
+    from harness.pytest_plugin import PlanGiven
+
+    # the plan checked above is the run's: the plugin does not load it again
+    status = int(pytest.main(argv, plugins=[PlanGiven(plan)]))
     print(f"rr-harness: JUnit report written to {args.junitxml}", file=sys.stderr)
     from harness.report.retention import prune
 

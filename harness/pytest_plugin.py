@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -42,6 +43,7 @@ PLAN_KEY = pytest.StashKey[LabPlan]()
 LAB_KEY = pytest.StashKey[Lab]()
 # The lab as it came up (its plan, the sessions not Established): the HTML report's topology
 STARTUP_KEY = pytest.StashKey[tuple[LabPlan, dict[str, dict[str, str]]]]()
+DRAWN_KEY = pytest.StashKey[Future[tuple[str, str]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -125,6 +127,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(
                 pytest.mark.skip(reason=f"for {marker.args[0]} SUTs; this is {kinds[0]}")
             )
+
+
+class PlanGiven:
+    """The plan `rr-harness run` loaded and checked, handed to the session (its options name
+    the same files): loaded once per run."""
+
+    def __init__(self, plan: LabPlan) -> None:
+        self.plan = plan
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[PLAN_KEY] = self.plan
 
 
 def harness_plan(config: pytest.Config) -> LabPlan:
@@ -230,6 +244,10 @@ def _lab_up(
     with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
         config.stash[STARTUP_KEY] = (running.plan, dict(running.unready))
+        if config.option.xmlpath:  # the report's picture, drawn while the checks run
+            from harness.report.run_end import draw_early
+
+            config.stash[DRAWN_KEY] = draw_early(running.plan, dict(running.unready))
         if running.unready:  # no check can be decided: one message, no per-check noise
             down = "; ".join(
                 f"{node} with {peer}: {state}"
@@ -375,4 +393,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             unready=unready,
             docs=docstrings(session.items),
             say=_reporter(session.config),
+            drawn=session.config.stash.get(DRAWN_KEY, None),
         )

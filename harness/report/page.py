@@ -117,9 +117,11 @@ def build(
     plan: LabPlan | None = None,
     unready: dict[str, dict[str, str]] | None = None,
     docs: dict[str, str] | None = None,
+    drawn: tuple[str, str] | None = None,
 ) -> Page:
     """The page of a run from its JUnit file and, when the run is this process, its plan (the
-    topology picture) and its checks' docstrings."""
+    topology picture, or the picture already `drawn`: topology.draw_early) and its checks'
+    docstrings."""
     result = read(junit)
     props = result.properties
     base = junit.parent
@@ -137,7 +139,9 @@ def build(
         suites=views(result, docs or {}, base),
         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
-    if plan is not None:
+    if drawn is not None:
+        page.topology_svg, page.topology_note = drawn
+    elif plan is not None:
         from harness.report.topology import topology_svg
 
         page.topology_svg, page.topology_note = topology_svg(plan, unready)

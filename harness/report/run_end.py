@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,24 @@ def docstrings(items: Iterable[Any]) -> dict[str, str]:
     return out
 
 
+def draw_early(plan: LabPlan, unready: dict[str, dict[str, str]]) -> Future[tuple[str, str]]:
+    """The topology picture (`topology.topology_svg`) started now, on its own thread: it is
+    known once the lab is up, and `dot` then draws it on the other core while the checks wait
+    for routes (issue 18: 60 ms less after the last check). The report's modules are loaded
+    there too, for the same reason."""
+
+    def draw() -> tuple[str, str]:
+        from harness.report import limits, page, summary  # noqa: F401 (loaded ahead)
+        from harness.report.topology import topology_svg
+
+        return topology_svg(plan, unready)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="topology")
+    drawing = pool.submit(draw)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return drawing
+
+
 def after_run(
     junit: Path,
     *,
@@ -39,6 +58,7 @@ def after_run(
     unready: dict[str, dict[str, str]] | None,
     docs: dict[str, str],
     say: Callable[[str], None],
+    drawn: Future[tuple[str, str]] | None = None,
 ) -> Path | None:
     """Bound, render, summarise; returns the HTML report's path (None when not written)."""
     from harness.report import limits, page, summary
@@ -48,7 +68,8 @@ def after_run(
         moved = limits.bound_properties(junit)
         if moved:
             say(f"rr-harness: {len(moved)} long property value(s) moved to {moved[0].parent}")
-        built = page.build(junit, plan=plan, unready=unready, docs=docs)
+        picture = drawn.result() if drawn is not None else None
+        built = page.build(junit, plan=plan, unready=unready, docs=docs, drawn=picture)
         html = page.write(junit, built)
         say(f"rr-harness: HTML report written to {html}")
         if written := summary.append(built.result, junit, html):
