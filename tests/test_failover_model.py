@@ -6,7 +6,7 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from harness.cluster.frr_reload import commands, neighbors
+from harness.cluster.frr_reload import END, commands, neighbors
 from harness.cluster.pods import node_of
 from harness.failover import measures as m
 from harness.observe.samples import Sample, read_tables
@@ -46,38 +46,43 @@ def router(with_second: str | None) -> str:
     )
 
 
-def test_a_new_rr_is_added_in_its_contexts_in_order():
-    batches = commands(router(None), router("10.244.1.100"))
-    assert batches == [
-        ["configure terminal", "router bgp 64514", "neighbor 10.244.1.100 remote-as 64514", "end"],
-        ["configure terminal", "router bgp 64514", "neighbor 10.244.1.100 timers 3 9", "end"],
+def test_a_new_rr_is_added_in_its_contexts_in_order_in_one_session():
+    assert commands(router(None), router("10.244.1.100")) == [
         [
             "configure terminal",
+            "XFRR_start_configuration",  # as vtysh -f: no session opens before the last line
             "router bgp 64514",
+            "neighbor 10.244.1.100 remote-as 64514",
+            "neighbor 10.244.1.100 timers 3 9",
             "address-family ipv4 unicast",
             "neighbor 10.244.1.100 activate",
-            "end",
-        ],
-        [
-            "configure terminal",
-            "router bgp 64514",
+            "exit-address-family",
             "address-family l2vpn evpn",
             "neighbor 10.244.1.100 activate",
+            "XFRR_end_configuration",
             "end",
-        ],
+        ]
     ]
 
 
 def test_a_gone_rr_is_removed_whole_and_nothing_else_changes():
     assert commands(router("10.244.0.11"), router(None)) == [
-        ["configure terminal", "router bgp 64514", "no neighbor 10.244.0.11", "end"]
+        [
+            "configure terminal",
+            "XFRR_start_configuration",
+            "router bgp 64514",
+            "no neighbor 10.244.0.11",
+            "XFRR_end_configuration",
+            "end",
+        ]
     ]
 
 
 def test_re_pointing_adds_before_it_removes():
-    batches = commands(router("10.244.0.11"), router("10.244.1.100"))
-    assert batches[0][2] == "neighbor 10.244.1.100 remote-as 64514"
-    assert batches[-1][2] == "no neighbor 10.244.0.11"
+    (batch,) = commands(router("10.244.0.11"), router("10.244.1.100"))
+    assert batch[3] == "neighbor 10.244.1.100 remote-as 64514"
+    # out of the address family the last activation was entered in, then the removal
+    assert batch[-4:-1] == ["exit-address-family", "no neighbor 10.244.0.11", END]
     assert neighbors(router("10.244.0.11")) == {"10.244.0.10", "10.244.0.11", "192.168.11.2"}
 
 

@@ -13,6 +13,10 @@ import re
 from dataclasses import dataclass
 
 Context = tuple[str, ...]
+# What vtysh sends around a file it applies (`vtysh -f`, which frr-reload.py uses): while they
+# bracket the commands, bgpd starts no session of a neighbor the commands create (its
+# `shut_during_cfg`), so none opens before its address families are configured.
+START, END = "XFRR_start_configuration", "XFRR_end_configuration"
 _NEIGHBOR = re.compile(r"^neighbor (\S+) (?:remote-as|peer-group) ")  # defines a neighbor
 
 
@@ -44,20 +48,25 @@ def parse(config: str) -> list[Line]:
 
 
 def commands(old: str, new: str) -> list[list[str]]:
-    """vty command batches taking a daemon from `old` to `new`: additions first (a router is
-    pointed at a new RR before it forgets the old one), then removals."""
+    """The vty commands taking a daemon from `old` to `new`, as one batch (`configure terminal`
+    ... `end`), as frr-reload.py gives its whole difference to one `vtysh -f`: additions first
+    (a router is pointed at a new RR before it forgets the old one), then removals. One batch,
+    not one per line: a new neighbor's address families are active before bgpd can open its
+    session (one line at a time, a router opened the new RR's session with one family active,
+    bgpd ended it, "Configured AFI/SAFIs do not overlap with received MP capabilities", and
+    the next try came 2-3 s later, into every failover figure)."""
     before, after = parse(old), parse(new)
     added = [line for line in after if line not in before]
     removed = [line for line in before if line not in after]
     gone = {m.group(1) for line in removed if (m := _NEIGHBOR.match(line.text))}
-    batches = [_enter(line.context, line.text) for line in added]
+    lines = list(added)
     for line in removed:
         match = _NEIGHBOR.match(line.text)
         if match:
-            batches.append(_enter(line.context, f"no neighbor {match.group(1)}"))
+            lines.append(Line(line.context, f"no neighbor {match.group(1)}"))
         elif not any(line.text.startswith(f"neighbor {addr} ") for addr in gone):
-            batches.append(_enter(line.context, f"no {line.text}"))
-    return batches
+            lines.append(Line(line.context, f"no {line.text}"))
+    return [_batch(lines)] if lines else []
 
 
 def neighbors(config: str) -> set[str]:
@@ -65,5 +74,17 @@ def neighbors(config: str) -> set[str]:
     return {m.group(1) for line in parse(config) if (m := _NEIGHBOR.match(line.text))}
 
 
-def _enter(context: Context, text: str) -> list[str]:
-    return ["configure terminal", *context, text, "end"]
+def _batch(lines: list[Line]) -> list[str]:
+    """One configuration session entering each line's context from the one before: out of an
+    address family (`exit-address-family`), out of `router bgp` (`exit`), into what is new."""
+    out: list[str] = ["configure terminal", START]
+    here: Context = ()
+    for line in lines:
+        shared = 0
+        while shared < min(len(here), len(line.context)) and here[shared] == line.context[shared]:
+            shared += 1
+        for depth in range(len(here), shared, -1):
+            out.append("exit-address-family" if depth == 2 else "exit")
+        out += [*line.context[shared:], line.text]
+        here = line.context
+    return [*out, END, "end"]
