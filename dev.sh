@@ -60,7 +60,7 @@ fi
 # The harness's own bytecode, written even where PYTHONDONTWRITEBYTECODE is set (an editable
 # install compiles nothing): each run would otherwise compile every module it imports, 0.13 s
 # of `rr-harness run reflection` (issue 18). Only what changed is compiled again.
-.venv/bin/python -m compileall -q harness suites >/dev/null
+.venv/bin/python -m compileall -q harness suites
 
 command=${1:-}
 shift || true

@@ -91,9 +91,14 @@ def failover_report(pytestconfig, lab) -> FailoverReport:
 def _run_repeated(request, pytestconfig, failover_report, record_property, drill, errors):
     """Run a drill `--repeat` times (an undecided attempt taken again: harness.failover.
     attempts); record its figures; fail on any run's problems."""
+    from harness.errors import WitnessUndecided
     from harness.failover.attempts import take
 
-    attempts = take(drill, int(pytestconfig.getoption("--repeat")), request.node.name)
+    try:
+        attempts = take(drill, int(pytestconfig.getoption("--repeat")), request.node.name)
+    except WitnessUndecided as exc:  # every retake undecided: on the record, then the error
+        record_property("undecided_attempts", str(exc))
+        raise
     runs = attempts.runs
     if attempts.undecided:
         record_property("undecided_attempts", "; ".join(attempts.undecided))

@@ -6,8 +6,9 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from harness.cluster.frr_reload import END, commands, neighbors
+from harness.cluster.frr_reload import commands, neighbors
 from harness.cluster.pods import node_of
+from harness.daemons.vty import CONFIG_END
 from harness.failover import measures as m
 from harness.observe.samples import Sample, read_tables
 
@@ -82,7 +83,7 @@ def test_re_pointing_adds_before_it_removes():
     (batch,) = commands(router("10.244.0.11"), router("10.244.1.100"))
     assert batch[3] == "neighbor 10.244.1.100 remote-as 64514"
     # out of the address family the last activation was entered in, then the removal
-    assert batch[-4:-1] == ["exit-address-family", "no neighbor 10.244.0.11", END]
+    assert batch[-4:-1] == ["exit-address-family", "no neighbor 10.244.0.11", CONFIG_END]
     assert neighbors(router("10.244.0.11")) == {"10.244.0.10", "10.244.0.11", "192.168.11.2"}
 
 

@@ -14,6 +14,8 @@ from pyroute2 import NetNS, netns
 
 from harness.backends.base import routes
 from harness.backends.netns.cleanup import tagged_pids
+from harness.daemons.vty import CONFIG_END, CONFIG_START
+from harness.errors import CommandError
 from harness.expect import expected_originations, without_rd
 from harness.model.base import Family
 from harness.model.topology import Role
@@ -185,3 +187,28 @@ def test_observer_records_what_it_receives_as_json(lab):
     wait_until(lambda: routes(lab, "observer"), lambda t: len(t) > 0, timeout=10, what="routes")
     messages = [json.loads(line) for line in path.read_text().splitlines()]
     assert {m["type"] for m in messages} >= {"state", "update"}
+
+
+def test_a_refused_command_closes_the_configuration_bracket_it_opened(lab):
+    """bgpd holds back every neighbor created inside `XFRR_start_configuration` until the end
+    mark (harness.daemons.vty.CONFIG_START): a batch that fails half-way must still send it, or
+    the next reconcile's new RR would get no session for 600 s."""
+    router = lab.frr_instances["router-1"]
+    asn = lab.plan.topology.node("router-1").asn
+    unused = "10.244.0.250"  # in the lab's pod network, no pod: a session that never forms
+    with pytest.raises(CommandError):
+        batch = ["configure terminal", CONFIG_START, f"router bgp {asn}"]
+        batch += [f"neighbor {unused} remote-as internal", "address-family ipv4 unicast"]
+        batch += [f"neighbor {unused} activate", "no-such-command", CONFIG_END, "end"]
+        router.configure([batch])
+    try:
+        # a session of the neighbor the failed batch created is tried: the bracket is closed
+        state = wait_until(
+            lambda: router.query(f"show bgp neighbors {unused} json")[unused]["bgpState"],
+            lambda s: s != "Idle",
+            timeout=10,
+            what=f"router-1 to try {unused} once the configuration ended",
+        )
+        assert state in ("Connect", "Active")
+    finally:
+        router.configure([["configure terminal", f"router bgp {asn}", f"no neighbor {unused}"]])

@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from harness.daemons.vty import CONFIG_END, CONFIG_START
+
 Context = tuple[str, ...]
-# What vtysh sends around a file it applies (`vtysh -f`, which frr-reload.py uses): while they
-# bracket the commands, bgpd starts no session of a neighbor the commands create (its
-# `shut_during_cfg`), so none opens before its address families are configured.
-START, END = "XFRR_start_configuration", "XFRR_end_configuration"
 _NEIGHBOR = re.compile(r"^neighbor (\S+) (?:remote-as|peer-group) ")  # defines a neighbor
 
 
@@ -77,7 +75,7 @@ def neighbors(config: str) -> set[str]:
 def _batch(lines: list[Line]) -> list[str]:
     """One configuration session entering each line's context from the one before: out of an
     address family (`exit-address-family`), out of `router bgp` (`exit`), into what is new."""
-    out: list[str] = ["configure terminal", START]
+    out: list[str] = ["configure terminal", CONFIG_START]
     here: Context = ()
     for line in lines:
         shared = 0
@@ -87,4 +85,4 @@ def _batch(lines: list[Line]) -> list[str]:
             out.append("exit-address-family" if depth == 2 else "exit")
         out += [*line.context[shared:], line.text]
         here = line.context
-    return [*out, END, "end"]
+    return [*out, CONFIG_END, "end"]

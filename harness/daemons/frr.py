@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from harness.daemons.frr_runtime import FRR_BIN, HOST, FrrRuntime
-from harness.daemons.vty import VtyClient
+from harness.daemons.vty import CONFIG_END, CONFIG_START, VtyClient
 from harness.errors import CommandError
 from harness.observe.wait import START_POLL, wait_until
 from harness.paths import FRR_HOST_TMP
@@ -180,16 +180,22 @@ class FrrInstance:
 
     def configure(self, batches: list[list[str]]) -> None:
         """Run configuration command batches (`configure terminal` ... `end`) on bgpd. A
-        command FRR refuses ends its batch, and the session is taken back out of
-        configuration mode before the error is raised (the next batch starts clean)."""
+        command FRR refuses ends its batch; before the error is raised, a bracket the batch
+        opened (frr_reload.START) is closed, as vtysh -f closes it whatever failed, and the
+        session is taken out of configuration mode (otherwise bgpd would hold back every new
+        neighbor's session for 600 s)."""
         for batch in batches:
             with self.vty.exclusive():
+                sent: list[str] = []
                 try:
                     for command in batch:
                         self.vty.run(command)
-                except CommandError:
+                        sent.append(command)
+                except (CommandError, OSError):
+                    closing = [*([CONFIG_END] if CONFIG_START in sent else []), "end"]
                     with contextlib.suppress(CommandError, OSError):
-                        self.vty.run("end")
+                        for command in closing:
+                            self.vty.run(command)
                     raise
 
     def query_text(self, command: str) -> str:

@@ -19,6 +19,12 @@ from typing import Any
 from harness.errors import CommandError
 
 _END = b"\0\0\0"
+# What vtysh sends around a file it applies (`vtysh -f`, which frr-reload.py uses; FRR
+# lib/command.c): while they bracket the commands, bgpd opens no session of a neighbor the
+# commands create (its `shut_during_cfg`); after the end mark FRR's own timer lets them start
+# about 1 s later (BGP_POST_CONFIG_DELAY_SECONDS), as under frr-reload. An opened bracket must
+# be closed whatever failed: bgpd would otherwise hold new neighbors back for 600 s.
+CONFIG_START, CONFIG_END = "XFRR_start_configuration", "XFRR_end_configuration"
 
 
 class VtyClient:

@@ -17,7 +17,7 @@ from typing import Any
 from harness.cluster.discovery import DiscoveryReconciler
 from harness.cluster.pods import DeletionMode, HarnessStep, Pod
 from harness.drivers.route_server import driver_for
-from harness.errors import WaitTimeout
+from harness.errors import WaitTimeout, WitnessUndecided
 from harness.failover import measures as m
 from harness.failover.sampler import Sampler, sampler_for
 from harness.failover.wire import WireLoss, window_ms
@@ -504,7 +504,15 @@ class Drills:
         # nothing that the samples would have to corroborate).
         full = drill_run.measures.full_redundancy_ms
         window = t0 + full / 1000.0 if full is not None else (wire.last_change() or t0)
-        check_samples(samples, sampler.routers, t0, min(end, max(window, t0)))
+        try:
+            check_samples(samples, sampler.routers, t0, min(end, max(window, t0)))
+        except WitnessUndecided as gap:
+            # What the attempt already decided stands (full redundancy missed by the deadline
+            # is the latest samples' word): a gap earlier in the window does not undo it.
+            if not drill_run.problems:
+                raise
+            drill_run.problems.append(f"(the samples could not corroborate the wire: {gap})")
+            return
         expected = canonical(drill_run.expected)
         rr_ips = set(drill_run.rr_names)
         drill_run.wire_losses = wire.losses(expected, rr_ips, seeded, t0, end)

@@ -12,9 +12,10 @@ Each disagreement is reported with both sides' evidence.
 The samples can corroborate only if they answered: a sample with an error, or two answers of
 one router further apart than GAP_BOUND, inside the fault window, leaves the harness unable to
 decide (`WitnessUndecided`): that attempt is no evidence either way, and the suite takes it
-again, at most UNDECIDED_RETAKES times per check; then it is an error, never a pass. GAP_BOUND
-is 100 ms: ten sampling intervals, over twice the largest gap measured on this 2-core host at
-the default table size (60 ms, a busy bgpd's answer included), and still far below the
+again (harness.failover.attempts), at most twice per check; then it is an error, never a pass.
+What an attempt had already decided (full redundancy missed by its deadline) stands. GAP_BOUND
+is 100 ms: ten sampling intervals, over 1.5 times the largest gap measured on this 2-core host
+at the default table size (60 ms, a busy bgpd's answer included), and still far below the
 outages the suite looks for (the shortest seen, a rollout without minReadySeconds, 2.7 s).
 """
 

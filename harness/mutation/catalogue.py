@@ -257,7 +257,7 @@ FAILOVER: tuple[Mutation, ...] = (
         "design 'Key Design Decisions' 2: RR redundancy is replicas of the Deployment",
         (Edit(SUT_FILE, "replicas: 2", "replicas: 1"),),
         (FAILOVER_SUITE,),
-        select="rr_pod_deleted or rolling_restart",
+        select="rr_pod_deleted",
     ),
     Mutation(
         "no-min-ready-seconds",

@@ -60,8 +60,9 @@ class VariantResult:
     passed: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)  # the checks that must catch it
     harness_errors: list[str] = field(default_factory=list)  # no report, unreadable report
-    # test id -> the first line of its failure or error (why, for the table's last section)
-    reasons: dict[str, str] = field(default_factory=dict)
+    # check -> "test id: failed|error: the first line of its report", one per test that failed
+    # or errored (every suite's own sut_daemons_survived apart): the table's `why` section
+    reasons: dict[str, list[str]] = field(default_factory=dict)
     must_pass: bool = False  # an equivalent variant (a correct SUT configured otherwise)
 
     @property
@@ -102,8 +103,10 @@ def read_junit(path: Path, result: VariantResult) -> VariantResult:
         elif error is not None:
             result.errored.setdefault(name, []).append(test_id)
         if (outcome := failure if failure is not None else error) is not None:
+            label = "failed" if outcome is failure else "error"
             text = (outcome.get("message") or outcome.text or "").strip()
-            result.reasons[test_id] = text.splitlines()[0][:REASON_CHARS] if text else "-"
+            first = text.splitlines()[0][:REASON_CHARS].removeprefix(f"{label}: ") if text else "-"
+            result.reasons.setdefault(name, []).append(f"{test_id}: {label}: {first}")
         elif case.find("skipped") is None:
             result.passed.append(name)
     return result
@@ -235,13 +238,12 @@ class Report:
                 f"proven by: {PROVEN_ELSEWHERE[check]}" if check in PROVEN_ELSEWHERE else "NONE"
             )
             lines.append(f"{check:<60}  {len(caught):2d} {shown}")
-        if self.unexpected:
-            lines.append(f"\nvariants not caught as declared: {', '.join(self.unexpected)}")
-        lines += self._why()
         for gap in sorted(self.gaps):
             why = self.unproven.get(gap)
             lines.append(f"not proven yet: {gap}: {why or 'NOT DECLARED (harness/mutation)'}")
-        return "\n".join(lines)
+        if self.unexpected:
+            lines.append(f"\nvariants not caught as declared: {', '.join(self.unexpected)}")
+        return "\n".join(lines + self._why())
 
     def _why(self) -> list[str]:
         """Why each baseline was not clean, and why a broken variant was not caught as
@@ -257,13 +259,9 @@ class Report:
                 checks = set(v.expected) ^ set(v.caught_by)
             lines.append(f"why {v.variant} (exit {v.exit_status}):")
             for check in sorted(checks):
-                failed, errored = v.caught_by.get(check, []), v.errored.get(check, [])
-                if not failed and not errored:
+                if check not in v.reasons:
                     lines.append(f"  {check}: {'passed' if check in v.passed else 'not run'}")
-                for test_id in failed + errored:
-                    outcome = "failed" if test_id in failed else "error"
-                    reason = v.reasons.get(test_id, "-").removeprefix(f"{outcome}: ")
-                    lines.append(f"  {test_id}: {outcome}: {reason}")
+                lines += [f"  {reason}" for reason in v.reasons.get(check, [])]
             lines += [f"  harness: {e}" for e in v.harness_errors]
         return lines
 

@@ -120,7 +120,7 @@ def build(
     drawn: tuple[str, str] | None = None,
 ) -> Page:
     """The page of a run from its JUnit file and, when the run is this process, its plan (the
-    topology picture, or the picture already `drawn`: topology.draw_early) and its checks'
+    topology picture, or the picture already `drawn`: run_end.draw_early) and its checks'
     docstrings."""
     result = read(junit)
     props = result.properties

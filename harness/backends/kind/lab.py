@@ -17,6 +17,7 @@ gone, then the kind cluster if the run created it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import pickle
 import time
 from collections.abc import Callable, Iterator
@@ -44,7 +45,8 @@ from harness.backends.kind.vni import host_commands, script
 from harness.cluster.frr_reload import commands
 from harness.daemons.crafted import CraftedSpeaker
 from harness.daemons.exabgp import ExabgpPeer
-from harness.errors import CommandError, DaemonError, LabError, PreconditionFailed
+from harness.daemons.vty import CONFIG_END, CONFIG_START
+from harness.errors import CommandError, DaemonError, HarnessError, LabError, PreconditionFailed
 from harness.log import logger, tell
 from harness.model.plan import LabPlan
 from harness.model.topology import Role
@@ -76,9 +78,19 @@ class KubeFrr:
         return self.pods.vtysh_text(self.pod, command)
 
     def configure(self, batches: list[list[str]]) -> None:
-        """Every batch in one vtysh call (an exec costs a round trip to the API server)."""
-        if batches:
-            self.pods.vtysh_text(self.pod, *[c for batch in batches for c in batch])
+        """Every batch in one vtysh call (an exec costs a round trip to the API server). vtysh
+        stops at a refused command: a bracket the batches opened is then closed by one more
+        call (harness.daemons.vty.CONFIG_START) before the error is raised."""
+        lines = [c for batch in batches for c in batch]
+        if not lines:
+            return
+        try:
+            self.pods.vtysh_text(self.pod, *lines)
+        except HarnessError:
+            if CONFIG_START in lines:
+                with contextlib.suppress(HarnessError):
+                    self.pods.vtysh_text(self.pod, "configure terminal", CONFIG_END, "end")
+            raise
 
     def check_alive(self) -> None:
         self.pods.check_running(self.pod)
