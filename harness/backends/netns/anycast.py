@@ -85,8 +85,11 @@ class Anycast:
         self.moves.append(Move(time.monotonic(), side, pod, old.name if old else None))
 
     def _address(self, pod: str, address: str, *, present: bool) -> None:
-        ns = self.lab.fabric.handle(pod)
+        """Add the address to the pod, or take it from a pod that may be going away: its
+        namespace may be half removed (setns then fails with EINVAL), and nothing is left to
+        take then."""
         try:
+            ns = self.lab.fabric.handle(pod)
             index = ns.link_lookup(ifname=CLUSTER_IF)[0]
             ns.addr("add" if present else "del", index=index, address=address, prefixlen=32)
         except Exception as exc:  # pyroute2 raises NetlinkError, and IndexError for no link
