@@ -211,4 +211,5 @@ def test_a_refused_command_closes_the_configuration_bracket_it_opened(lab):
         )
         assert state in ("Connect", "Active")
     finally:
-        router.configure([["configure terminal", f"router bgp {asn}", f"no neighbor {unused}"]])
+        undo = ["configure terminal", f"router bgp {asn}", f"no neighbor {unused}", "end"]
+        router.configure([undo])  # the session shared with the other tests: back out of config
