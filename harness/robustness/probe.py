@@ -179,6 +179,7 @@ class Outcome:
     ended: bool = False
     closed_reason: str = ""
     came_back: bool | None = None  # after an end: the session Established again
+    restore_seen: str = ""  # when it did not: what the wait saw last
     sentinel: bool = False
     elapsed_ms: float = 0.0
     violations: list[str] = field(default_factory=list)  # a daemon dying while observed
@@ -206,17 +207,21 @@ def sentinel_family(case: Case) -> Family:
     return case.family
 
 
+def _states(setting: Setting) -> tuple[str | None, str | None]:
+    """The session under test as the sender sees it, and as the RR pod lists it."""
+    pod, address = setting.session
+    return (
+        setting.speaker.rib.refresh().sessions.get(setting.rr.address),
+        driver_for(setting.lab.plan).sessions(setting.lab.frr(pod)).get(address),
+    )
+
+
 def await_established(setting: Setting, what: str) -> None:
     """The session under test Established at both ends (RFC 4271 §8.2.2); a precondition."""
-    speaker, rr = setting.speaker, setting.rr
-    driver = driver_for(setting.lab.plan)
-    pod, address = setting.session
+    pod = setting.session[0]
     try:
         wait_until(
-            lambda: (
-                speaker.rib.refresh().sessions.get(rr.address),
-                driver.sessions(setting.lab.frr(pod)).get(address),
-            ),
+            lambda: _states(setting),
             lambda states: states == ("up", "Established"),
             timeout=RECONNECT_TIMEOUT,
             what=what,
@@ -338,7 +343,7 @@ def probe(setting: Setting, case: Case, wire: WireLog) -> Outcome:
         outcome.undecided = f"{case.name}: the message's effect is undecided: {exc}"
     outcome.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     if outcome.ended and not outcome.violations:
-        outcome.came_back = _restore(setting)
+        outcome.came_back = _restore(setting, outcome)
     outcome.baseline = before
     outcome.rr_log = _new_lines(lab.frr(rr.name).log_text()[log_mark:])
     return outcome
@@ -444,15 +449,26 @@ def _await_outcome(
             outcome.closed_reason = f"{entry.get('closed_by')}: {entry.get('reason')}"
 
 
-def _restore(setting: Setting) -> bool:
-    """Connect again at once and await Established at both ends: whether it came back."""
+def _restore(setting: Setting, outcome: Outcome) -> bool:
+    """Connect again once the RR pod has let go of the ended session (a peer's ConnectRetry
+    would wait longer; reconnecting 1 ms after the NOTIFICATION, while bgpd was still
+    deleting the dynamic peer, once left the new session out of its listing), then await
+    Established at both ends: whether it came back. What was last seen is kept as evidence."""
+    with contextlib.suppress(WaitTimeout):  # still listed as Established: try anyway
+        wait_until(
+            lambda: _states(setting)[1],
+            lambda listed: listed != "Established",
+            timeout=RECONNECT_TIMEOUT,
+            what=f"{setting.rr.name} to end its session with {setting.sender.name}",
+        )
     with contextlib.suppress(DaemonError):  # already connecting, or up
         setting.speaker.reconnect(setting.rr.name)
     try:
         await_established(
             setting, f"{setting.sender.name}'s session with {setting.rr.name} to come back"
         )
-    except PreconditionFailed:
+    except PreconditionFailed as exc:
+        outcome.restore_seen = str(exc)
         return False
     return True
 

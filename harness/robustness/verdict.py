@@ -101,7 +101,7 @@ def _ended(outcome: Outcome) -> list[str]:
     case = outcome.case
     out = []
     if outcome.came_back is False:
-        out.append("the session did not come back after its reset")
+        out.append(f"the session did not come back after its reset ({outcome.restore_seen})")
     codes = [c for c in outcome.notifications if c is not None]
     if not codes and "reset" in outcome.closed_reason.lower():
         raise PreconditionFailed(  # RFC 793: a reset discards what the receiver had not read
