@@ -243,11 +243,12 @@ def _lab_up(
     establish = float(config.getoption("--establish-timeout"))
     with backend.up(plan, run, establish) as running:
         up = time.monotonic() - started
-        config.stash[STARTUP_KEY] = (running.plan, dict(running.unready))
+        unready = dict(running.unready)
+        config.stash[STARTUP_KEY] = (running.plan, unready)
         if config.option.xmlpath:  # the report's picture, drawn while the checks run
             from harness.report.run_end import draw_early
 
-            config.stash[DRAWN_KEY] = draw_early(running.plan, dict(running.unready))
+            config.stash[DRAWN_KEY] = draw_early(running.plan, unready)
         if running.unready:  # no check can be decided: one message, no per-check noise
             down = "; ".join(
                 f"{node} with {peer}: {state}"

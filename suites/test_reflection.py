@@ -271,7 +271,7 @@ def _poll_each(lab, routers, clients, problems_of, timeout, what):
 
 def _originated(lab, hosts, routers, timeout) -> tuple[dict[str, set[str]], dict[str, str]]:
     """Each router's new host's routes as it originates them (one poll for every router) ->
-    (router -> their keys, router -> why it originates none of them by the deadline)."""
+    (router -> their keys, router -> which of them it had not originated by the deadline)."""
 
     def wanted(router: str) -> set[str]:
         mac, ip = hosts[router]

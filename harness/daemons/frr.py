@@ -181,7 +181,7 @@ class FrrInstance:
     def configure(self, batches: list[list[str]]) -> None:
         """Run configuration command batches (`configure terminal` ... `end`) on bgpd. A
         command FRR refuses ends its batch; before the error is raised, a bracket the batch
-        opened (frr_reload.START) is closed, as vtysh -f closes it whatever failed, and the
+        opened (vty.CONFIG_START) is closed, as vtysh -f closes it whatever failed, and the
         session is taken out of configuration mode (otherwise bgpd would hold back every new
         neighbor's session for 600 s)."""
         for batch in batches:

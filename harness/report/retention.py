@@ -42,13 +42,12 @@ def referenced(reports: Path, among: set[str] | None = None) -> set[str]:
     out: set[str] = set()
     for junit in reports.glob("*.xml"):
         try:
-            if among is not None:
-                text = junit.read_text(errors="replace")
-                if not any(run_id in text for run_id in among):
-                    continue
+            data = junit.read_bytes()  # read once: searched, then parsed
+            if among is not None and not any(run_id.encode() in data for run_id in among):
+                continue
             out |= {
                 p.get("value", "")
-                for p in ET.parse(junit).getroot().iter("property")
+                for p in ET.fromstring(data).iter("property")
                 if p.get("name") == "run_id"
             }
         except (ET.ParseError, OSError):

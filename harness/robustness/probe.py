@@ -207,13 +207,15 @@ def sentinel_family(case: Case) -> Family:
     return case.family
 
 
+def _listed(setting: Setting) -> str | None:
+    """The session under test as the RR pod lists it (None: not listed)."""
+    pod, address = setting.session
+    return driver_for(setting.lab.plan).sessions(setting.lab.frr(pod)).get(address)
+
+
 def _states(setting: Setting) -> tuple[str | None, str | None]:
     """The session under test as the sender sees it, and as the RR pod lists it."""
-    pod, address = setting.session
-    return (
-        setting.speaker.rib.refresh().sessions.get(setting.rr.address),
-        driver_for(setting.lab.plan).sessions(setting.lab.frr(pod)).get(address),
-    )
+    return setting.speaker.rib.refresh().sessions.get(setting.rr.address), _listed(setting)
 
 
 def await_established(setting: Setting, what: str) -> None:
@@ -456,7 +458,7 @@ def _restore(setting: Setting, outcome: Outcome) -> bool:
     Established at both ends: whether it came back. What was last seen is kept as evidence."""
     with contextlib.suppress(WaitTimeout):  # still listed as Established: try anyway
         wait_until(
-            lambda: _states(setting)[1],
+            lambda: _listed(setting),
             lambda listed: listed != "Established",
             timeout=RECONNECT_TIMEOUT,
             what=f"{setting.rr.name} to end its session with {setting.sender.name}",
