@@ -24,6 +24,16 @@ from harness.runtime import startup
 from harness.suite_names import known_suites, resolve_suites
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# pytest's own plugins a run of the suites does not use (issue 18: loading them is start-up
+# time). Kept: the runner, marks and skipping, fixtures, capture, terminal, junitxml,
+# warnings, faulthandler (a hung run's stacks) and threadexception (an error on a harness
+# thread is reported). `unraisableexception` ends the session with a full garbage collection;
+# `cacheprovider` and `logging` are the harness's own concerns (`--keep-logs`, harness.log).
+UNUSED_PLUGINS = (
+    "cacheprovider", "logging", "doctest", "pastebin", "legacypath", "stepwise", "setuponly",
+    "setupplan", "unittest", "unraisableexception", "monkeypatch", "recwarn", "tmpdir",
+    "subtests", "python_path", "freeze_support",
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,6 +88,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     startup.mark("inputs")
+    startup.collector_held()  # until the suites are collected (the plugin releases it)
     import pytest
 
     from harness.inputs import load_plan
@@ -123,20 +134,26 @@ def cmd_run(args: argparse.Namespace) -> int:
             if all(s.is_relative_to(SUITES_DIR) for s in suites)
             else []
         ),
-        "-p",
-        "no:cacheprovider",
-        "-p",  # the harness keeps its own log (harness.log): pytest's copy would only add noise
-        "no:logging",
+        # The harness's plugin is handed over below, not found among installed packages: a
+        # run does not depend on which pytest plugins the environment has, and pytest does not
+        # rewrite the asserts of every harness module it imports (they carry their messages).
+        "--disable-plugin-autoload",
+        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
         "-rfE",
         "-q" if args.quiet else "-v",
     ]
     if args.keyword:
         argv += ["-k", args.keyword]
     startup.mark("checked")
-    from harness.pytest_plugin import PlanGiven
+    # pytest keeps the suites' assert-rewritten bytecode (beside them, in __pycache__) only
+    # where bytecode may be written: like the harness's own (dev.sh), it is written even where
+    # PYTHONDONTWRITEBYTECODE is set; rewriting them again took 30 ms of every run (issue 18)
+    sys.dont_write_bytecode = False
+    from harness import pytest_plugin
 
     # the plan checked above is the run's: the plugin does not load it again
-    status = int(pytest.main(argv, plugins=[PlanGiven(plan)]))
+    given = pytest_plugin.PlanGiven(plan)
+    status = int(pytest.main(argv, plugins=[pytest_plugin, given]))
     print(f"rr-harness: JUnit report written to {args.junitxml}", file=sys.stderr)
     from harness.report.retention import prune
 

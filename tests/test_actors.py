@@ -112,3 +112,17 @@ def test_the_start_up_breakdown_is_each_step_once_in_order(monkeypatch):
 def test_this_process_knows_how_long_ago_it_started():
     age = startup.process_age()
     assert age is not None and 0 <= age < 24 * 3600
+
+
+def test_the_collector_rests_while_the_run_starts_then_skips_what_the_start_loaded():
+    """Issue 18: no full collection walks the start-up's modules again and again."""
+    import gc
+
+    try:
+        startup.collector_held()
+        assert not gc.isenabled()
+        startup.collector_released()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import jinja2
 import pytest
 
 from harness.errors import InputError
@@ -156,3 +157,46 @@ def test_a_mutation_that_no_longer_applies_says_so(sut_copy, tmp_path):
     path.write_text(path.read_text().replace(m.edits[0].old, ""))
     with pytest.raises(InputError, match="does not contain"):
         m.apply(sut_copy, tmp_path / "again")
+
+
+def test_compiled_templates_are_kept_and_an_edited_one_compiled_again(
+    sut_copy, tmp_path, monkeypatch
+):
+    """Issue 18: the SUT's templates are compiled once, not on every run's start; Jinja2
+    checks each kept one against its source."""
+    from harness.model import template_cache
+
+    monkeypatch.setattr(template_cache, "CACHE_DIR", tmp_path / "cache")
+    plan = LabPlan(load_topology(DEFAULT_TOPOLOGY), load_sut(sut_copy))
+    plan.render_router(plan.routers[0], [])
+    kept = sorted((tmp_path / "cache" / "templates").iterdir())
+    assert len(kept) == 2  # the RR's and the router's
+    assert oct((tmp_path / "cache" / "templates").stat().st_mode & 0o777) == "0o700"
+    path = sut_copy / "router.conf.j2"
+    path.write_text(path.read_text() + "! edited after it was kept\n")
+    plan = LabPlan(load_topology(DEFAULT_TOPOLOGY), load_sut(sut_copy))
+    assert "! edited after it was kept" in plan.render_router(plan.routers[0], [])
+
+
+def test_a_template_cache_that_cannot_be_made_leaves_templates_compiled_each_time(
+    sut_copy, tmp_path, monkeypatch
+):
+    from harness.model import template_cache
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(template_cache, "CACHE_DIR", blocker)  # no folder can be made in it
+    assert template_cache.template_cache() is None
+    plan = LabPlan(load_topology(DEFAULT_TOPOLOGY), load_sut(sut_copy))
+    assert "router bgp 64514" in plan.render_router(plan.routers[0], [])
+
+
+def test_a_template_cache_that_cannot_be_written_is_only_not_kept(tmp_path):
+    from harness.model.template_cache import TemplateCache
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    cache = TemplateCache(str(folder))
+    folder.rmdir()  # gone under it (a cleaned cache): keeping fails, compiling does not
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ x }}"}), bytecode_cache=cache)
+    assert env.get_template("t").render(x=1) == "1"

@@ -21,7 +21,7 @@ from harness.model.plan import LabPlan
 from harness.model.topology import Node, Role
 from harness.observe import frr
 from harness.observe.route import RouteTable
-from harness.observe.wait import wait_until
+from harness.observe.wait import START_POLL, wait_until
 from harness.runtime.run import Run
 
 log = logger("lab")
@@ -185,6 +185,9 @@ def await_established(lab: Lab, started: float, timeout: float) -> None:
             timeout=timeout,
             what="every BGP session to be Established",
             describe=lambda missing: missing,
+            # the sessions come up a few ms after the last daemon answers: a 50 ms poll put up
+            # to 50 ms on every run's start-up (issue 18)
+            interval=START_POLL,
         )
         lab.timings["established_s"] = time.monotonic() - started
     except WaitTimeout as exc:

@@ -28,6 +28,7 @@ from pydantic import Field, StrictInt, ValidationError, field_validator, model_v
 
 from harness.errors import InputError
 from harness.model.base import Asn, Family, Frozen
+from harness.model.template_cache import template_cache
 from harness.model.underlay import Underlay
 
 SUT_FILE = "sut.yaml"
@@ -325,6 +326,7 @@ def template_environment(directory: Path, templates: Templates | None = None) ->
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        bytecode_cache=template_cache(),
     )
     for field, name in templates.model_dump().items():
         path = directory / name

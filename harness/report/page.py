@@ -157,12 +157,15 @@ def build(
 def render(template: str, **context: Any) -> str:
     import jinja2
 
+    from harness.model.template_cache import template_cache
+
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=template_cache(),
     )
     environment.filters["ms"] = _number
     return environment.get_template(template).render(**context)

@@ -10,6 +10,7 @@ boot, read against CLOCK_BOOTTIME), so the interpreter's start-up is on the reco
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -38,6 +39,21 @@ def mark(step: str) -> None:
         age = process_age()
         MARKS["process"] = now - age if age is not None else now
     MARKS[step] = now
+
+
+def collector_held() -> None:
+    """No garbage collection while the run starts: the interpreter loads some 500 modules,
+    whose objects live as long as the run, and each full collection walks all of them again.
+    `collector_released()` ends it once the suites are collected."""
+    gc.disable()
+
+
+def collector_released() -> None:
+    """What exists now (modules, models, collected tests) is moved out of the collector's
+    sight for good (`gc.freeze`), and collection resumes for what the run makes from here: the
+    collections during the run, and pytest's full one at its end, walk only that (issue 18)."""
+    gc.freeze()
+    gc.enable()
 
 
 def breakdown(lab_timings: Mapping[str, float], lab_started: float | None) -> dict[str, int]:
