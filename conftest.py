@@ -9,11 +9,12 @@ Where the fixtures live:
   the failover `drills` and their report).
 - tests/conftest.py: helpers of the project's own tests (`rr_harness`, `needs_root`, ...).
 
-The plugin reaches pytest through the `pytest11` entry point `rr_harness` of an installed
-harness (editable or not). A checkout that is not installed has no entry point: this file
-registers the plugin under the same name, so `pytest suites` works all the same. When pytest
-has the plugin already it does nothing (pluggy refuses a second registration), and
-`-p no:rr_harness` keeps it out either way.
+`pytest suites` finds the plugin through the `pytest11` entry point `rr_harness` of an
+installed harness (editable or not). A checkout that is not installed has no entry point: this
+file registers the plugin under the same name, so `pytest suites` works all the same. When
+pytest has the plugin already it does nothing (pluggy refuses a second registration), and
+`-p no:rr_harness` keeps it out either way. `rr-harness run` of the project's suites hands the
+plugin to pytest itself, with plugin autoloading off (harness.cli.pytest_args).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
 
 from harness.errors import HarnessError, InputError
@@ -25,14 +26,15 @@ from harness.suite_names import known_suites, resolve_suites
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 # pytest's own plugins a run of the suites does not use (issue 18: loading them is start-up
-# time). Kept: the runner, marks and skipping, fixtures, capture, terminal, junitxml,
-# warnings, faulthandler (a hung run's stacks) and threadexception (an error on a harness
-# thread is reported). `unraisableexception` ends the session with a full garbage collection;
-# `cacheprovider` and `logging` are the harness's own concerns (`--keep-logs`, harness.log).
+# time). Kept: python (collection), runner, main, fixtures, mark, skipping, assertion, capture,
+# terminal, reports, junitxml, warnings, debugging, faulthandler (a hung run's stacks) and
+# threadexception (an error on a harness thread is reported). `unraisableexception` ended
+# the session with a full garbage collection; `cacheprovider` and `logging` are the harness's
+# own concerns (`--keep-logs`, harness.log); `subtests` is pytest 9's.
 UNUSED_PLUGINS = (
     "cacheprovider", "logging", "doctest", "pastebin", "legacypath", "stepwise", "setuponly",
     "setupplan", "unittest", "unraisableexception", "monkeypatch", "recwarn", "tmpdir",
-    "subtests", "python_path", "freeze_support",
+    "subtests",
 )  # fmt: skip
 
 
@@ -88,13 +90,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     startup.mark("inputs")
-    startup.collector_held()  # until the suites are collected (the plugin releases it)
     import pytest
 
     from harness.inputs import load_plan
     from harness.runtime.run import check_run_id
 
     suites = resolve_suites(args.suites)
+    own = all(s.is_relative_to(SUITES_DIR) for s in suites)  # the project's suites only
+    startup.starting(keep_bytecode=own)  # until the suites are collected (the plugin's hook)
     if args.run_id:
         check_run_id(args.run_id)
     if args.backend == "netns":
@@ -121,39 +124,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         preflight.check(args.kubeconfig)
         manifests(plan, "check")
     args.junitxml.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        *map(str, suites),
-        *forward(args, LAB),
-        f"--junitxml={args.junitxml}",
-        "-o",
-        "junit_suite_name=rr-harness",
-        "-o",  # what pyproject.toml's ini gives a checkout, for an installed copy too
-        "junit_family=xunit1",
-        *(  # test ids suites/test_x.py::..., installed or not (a file of yours: pytest's choice)
-            [f"--rootdir={SUITES_DIR.parent}"]
-            if all(s.is_relative_to(SUITES_DIR) for s in suites)
-            else []
-        ),
-        # The harness's plugin is handed over below, not found among installed packages: a
-        # run does not depend on which pytest plugins the environment has, and pytest does not
-        # rewrite the asserts of every harness module it imports (they carry their messages).
-        "--disable-plugin-autoload",
-        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
-        "-rfE",
-        "-q" if args.quiet else "-v",
-    ]
-    if args.keyword:
-        argv += ["-k", args.keyword]
     startup.mark("checked")
-    # pytest keeps the suites' assert-rewritten bytecode (beside them, in __pycache__) only
-    # where bytecode may be written: like the harness's own (dev.sh), it is written even where
-    # PYTHONDONTWRITEBYTECODE is set; rewriting them again took 30 ms of every run (issue 18)
-    sys.dont_write_bytecode = False
     from harness import pytest_plugin
 
     # the plan checked above is the run's: the plugin does not load it again
     given = pytest_plugin.PlanGiven(plan)
-    status = int(pytest.main(argv, plugins=[pytest_plugin, given]))
+    plugins = [pytest_plugin, given] if own else [given]
+    status = int(pytest.main(pytest_args(args, suites), plugins=plugins))
     print(f"rr-harness: JUnit report written to {args.junitxml}", file=sys.stderr)
     from harness.report.retention import prune
 
@@ -167,6 +144,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         int(pytest.ExitCode.USAGE_ERROR): EXIT_INPUT,
         int(pytest.ExitCode.NO_TESTS_COLLECTED): EXIT_INPUT,
     }.get(status, EXIT_FAILED)
+
+
+def pytest_args(args: argparse.Namespace, suites: list[Path]) -> list[str]:
+    """pytest's command line for a run of `suites`. The project's own suites get a lean pytest:
+    the harness's plugin is handed over by `cmd_run` (`--disable-plugin-autoload`), so a run
+    does not depend on which pytest plugins the environment has and pytest does not rewrite the
+    asserts of every harness module it imports (they carry their messages), and pytest's plugins
+    a run does not use are left out (issue 18). A test file of the user's gets pytest as the
+    user's environment has it: its ini, its plugins, `tmp_path` and the like."""
+    own = all(s.is_relative_to(SUITES_DIR) for s in suites)
+    argv = [
+        *map(str, suites),
+        *forward(args, LAB),
+        f"--junitxml={args.junitxml}",
+        "-o",
+        "junit_suite_name=rr-harness",
+        "-o",  # what pyproject.toml's ini gives a checkout, for an installed copy too
+        "junit_family=xunit1",
+        "-rfE",
+        "-q" if args.quiet else "-v",
+    ]
+    if own:  # test ids suites/test_x.py::..., installed or not
+        argv += [f"--rootdir={SUITES_DIR.parent}", "--disable-plugin-autoload"]
+        argv += [arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")]
+    else:  # the harness keeps its own log and run folders (harness.log, --keep-logs)
+        argv += ["-p", "no:cacheprovider", "-p", "no:logging"]
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    return argv
 
 
 def cmd_mutate(args: argparse.Namespace) -> int:

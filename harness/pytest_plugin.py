@@ -91,7 +91,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     startup.mark("collected")
-    startup.collector_released()
+    startup.started()
 
 
 def lab_actors(items: list[pytest.Item]) -> frozenset[Actor]:

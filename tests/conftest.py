@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,3 +97,15 @@ def sut_copy(tmp_path: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(DEFAULT_SUT, tmp_path / "sut"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _templates_compiled_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' own template cache: the profile copies they make stay out of the user's
+    (harness/model/template_cache.py); runs they start as a user would use the user's."""
+    from harness.model import template_cache
+
+    kept = template_cache.CACHE_DIR
+    template_cache.CACHE_DIR = tmp_path_factory.mktemp("cache")
+    yield
+    template_cache.CACHE_DIR = kept

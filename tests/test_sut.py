@@ -191,6 +191,36 @@ def test_a_template_cache_that_cannot_be_made_leaves_templates_compiled_each_tim
     assert "router bgp 64514" in plan.render_router(plan.routers[0], [])
 
 
+def test_a_template_cache_keeps_its_newest_entries_and_compiles_a_bad_one_again(
+    tmp_path, monkeypatch
+):
+    from harness.model import template_cache
+
+    monkeypatch.setattr(template_cache, "KEPT", 2)
+    cache = template_cache.TemplateCache(str(tmp_path))
+    sources = {f"t{i}": f"{{{{ x }}}} {i}" for i in range(3)}
+    env = jinja2.Environment(loader=jinja2.DictLoader(sources), bytecode_cache=cache)
+    for name in sources:
+        env.get_template(name)
+    kept = list(tmp_path.glob("__jinja2_*.cache"))
+    assert len(kept) == 2
+    for path in kept:
+        path.write_bytes(b"not a cache entry")
+    env = jinja2.Environment(loader=jinja2.DictLoader(sources), bytecode_cache=cache)
+    assert [env.get_template(n).render(x="v") for n in sources] == ["v 0", "v 1", "v 2"]
+
+
+def test_a_template_cache_folder_others_may_write_is_not_used(tmp_path, monkeypatch):
+    from harness.model import template_cache
+
+    monkeypatch.setattr(template_cache, "CACHE_DIR", tmp_path)
+    (tmp_path / "templates").mkdir(mode=0o777)
+    (tmp_path / "templates").chmod(0o777)
+    assert template_cache.template_cache() is None
+    (tmp_path / "templates").chmod(0o700)
+    assert template_cache.template_cache() is not None
+
+
 def test_a_template_cache_that_cannot_be_written_is_only_not_kept(tmp_path):
     from harness.model.template_cache import TemplateCache
 

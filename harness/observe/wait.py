@@ -26,7 +26,7 @@ from harness.errors import WaitTimeout
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.05  # seconds; ISSUE 2: "≤ 50 ms polling"
-START_POLL = 0.01  # a daemon's socket or first answer, at start-up: cheap looks, often
+START_POLL = 0.01  # at start-up (a daemon's socket, its first answer, the sessions): often
 
 
 class WaitClock:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping
 
 PROPERTY = "startup_breakdown"
 MARKS: dict[str, float] = {}  # step name -> time.monotonic() when it was reached
+_BEFORE: dict[str, bool] = {}  # what `starting()` changed, as it was
 
 
 def process_age() -> float | None:
@@ -41,19 +43,27 @@ def mark(step: str) -> None:
     MARKS[step] = now
 
 
-def collector_held() -> None:
-    """No garbage collection while the run starts: the interpreter loads some 500 modules,
-    whose objects live as long as the run, and each full collection walks all of them again.
-    `collector_released()` ends it once the suites are collected."""
+def starting(*, keep_bytecode: bool) -> None:
+    """While the run starts, until its suites are collected (`started()`):
+    - no garbage collection: the interpreter loads some 500 modules, whose objects live as long
+      as the run, and each full collection would walk all of them again;
+    - `keep_bytecode`: pytest keeps the suites' assert-rewritten bytecode (beside them, in
+      __pycache__) only where bytecode may be written; like the harness's own (dev.sh), it is
+      written even where PYTHONDONTWRITEBYTECODE is set: rewriting them took 30 ms a run."""
     gc.disable()
+    if keep_bytecode:
+        _BEFORE["dont_write_bytecode"] = sys.dont_write_bytecode
+        sys.dont_write_bytecode = False
 
 
-def collector_released() -> None:
-    """What exists now (modules, models, collected tests) is moved out of the collector's
-    sight for good (`gc.freeze`), and collection resumes for what the run makes from here: the
-    collections during the run, and pytest's full one at its end, walk only that (issue 18)."""
+def started() -> None:
+    """The start is over: what exists now (modules, models, collected tests) is moved out of
+    the collector's sight for good (`gc.freeze`) and collection resumes for what the run makes
+    from here; bytecode is written (or not) as the environment says again."""
     gc.freeze()
     gc.enable()
+    if "dont_write_bytecode" in _BEFORE:
+        sys.dont_write_bytecode = _BEFORE.pop("dont_write_bytecode")
 
 
 def breakdown(lab_timings: Mapping[str, float], lab_started: float | None) -> dict[str, int]:
