@@ -22,7 +22,7 @@ from harness.log import logger, run_log
 from harness.options import COMMANDS, LAB, MUTATE, VARIANT_RUN_OPTIONS, forward
 from harness.paths import SUITES_DIR
 from harness.runtime import startup
-from harness.suite_names import known_suites, resolve_suites
+from harness.suite_names import known_suites, project_suites_only, resolve_suites
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 # pytest's own plugins a run of the suites does not use (issue 18: loading them is start-up
@@ -96,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runtime.run import check_run_id
 
     suites = resolve_suites(args.suites)
-    own = all(s.is_relative_to(SUITES_DIR) for s in suites)  # the project's suites only
+    own = project_suites_only(suites)
     startup.starting(keep_bytecode=own)  # until the suites are collected (the plugin's hook)
     if args.run_id:
         check_run_id(args.run_id)
@@ -153,7 +153,7 @@ def pytest_args(args: argparse.Namespace, suites: list[Path]) -> list[str]:
     asserts of every harness module it imports (they carry their messages), and pytest's plugins
     a run does not use are left out (issue 18). A test file of the user's gets pytest as the
     user's environment has it: its ini, its plugins, `tmp_path` and the like."""
-    own = all(s.is_relative_to(SUITES_DIR) for s in suites)
+    own = project_suites_only(suites)
     argv = [
         *map(str, suites),
         *forward(args, LAB),

@@ -32,3 +32,9 @@ def resolve_suites(names: Sequence[str]) -> list[Path]:
         else:
             raise InputError(f"unknown suite {name!r} (known: {', '.join(suites)})")
     return chosen
+
+
+def project_suites_only(suites: Sequence[Path]) -> bool:
+    """Whether every file of a run is one of the project's suites (not a test file of the
+    user's): `rr-harness run` gives those a lean pytest (harness.cli.pytest_args)."""
+    return all(s.is_relative_to(SUITES_DIR) for s in suites)
